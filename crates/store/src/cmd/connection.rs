@@ -1,0 +1,6 @@
+//! The connection family.
+
+use crate::table::CommandSpec;
+
+/// Table rows of this family.
+pub const COMMANDS: &[CommandSpec] = &[];

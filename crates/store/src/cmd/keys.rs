@@ -1,0 +1,6 @@
+//! The keys family.
+
+use crate::table::CommandSpec;
+
+/// Table rows of this family.
+pub const COMMANDS: &[CommandSpec] = &[];

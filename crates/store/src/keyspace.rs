@@ -1,0 +1,242 @@
+//! The keyspace: keys to objects, with lazy expiry and statistics.
+
+use crate::dict::Dict;
+use crate::exec::{ExecCtx, Rng};
+use crate::value::Value;
+
+/// `expire_at` of a key without a deadline.
+pub const NO_EXPIRE: i64 = -1;
+
+/// A key's value with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object {
+    /// The data.
+    pub value: Value,
+    /// Absolute deadline in Unix milliseconds, or [`NO_EXPIRE`].
+    pub expire_at: i64,
+    /// Last access, in seconds of the access clock (for `OBJECT IDLETIME`); not part of replicated state.
+    pub lru: u32,
+}
+
+impl Object {
+    /// An object without a deadline.
+    pub fn new(value: Value) -> Object {
+        Object {
+            value,
+            expire_at: NO_EXPIRE,
+            lru: 0,
+        }
+    }
+
+    /// Whether the object is past its deadline at `now_ms`.
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expire_at != NO_EXPIRE && self.expire_at <= now_ms
+    }
+}
+
+/// Counters for `INFO stats` and `INFO keyspace`.
+#[derive(Clone, Debug, Default)]
+pub struct KeyspaceStats {
+    /// Successful key lookups by read commands.
+    pub keyspace_hits: u64,
+    /// Failed key lookups by read commands.
+    pub keyspace_misses: u64,
+    /// Keys deleted because their deadline passed.
+    pub expired_keys: u64,
+}
+
+/// One database: every key with its object, plus the set of keys that have a deadline.
+#[derive(Default)]
+pub struct Keyspace {
+    data: Dict<Object>,
+    volatile: Dict<()>,
+    /// Counters, reset by `CONFIG RESETSTAT`.
+    pub stats: KeyspaceStats,
+}
+
+fn lru_clock(now_ms: i64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+impl Keyspace {
+    /// An empty keyspace.
+    pub fn new() -> Keyspace {
+        Keyspace::default()
+    }
+
+    /// Number of keys, expired-but-not-yet-deleted ones included (as Redis' `DBSIZE`).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the keyspace holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Number of keys with a deadline.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    /// Lookup by a read command: counts a hit or miss and refreshes the access time. Expired keys are absent.
+    pub fn read(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&Object> {
+        self.expire_on_write(ctx, key);
+        match self.data.get_mut(key) {
+            Some(o) if !o.is_expired(ctx.now_ms) => {
+                self.stats.keyspace_hits += 1;
+                o.lru = lru_clock(ctx.now_ms);
+                Some(o)
+            }
+            _ => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Lookup without statistics, for writes and for commands that only inspect metadata. In a write context an
+    /// expired key is deleted here, deterministically (the time is the entry's).
+    pub fn lookup(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&mut Object> {
+        self.expire_on_write(ctx, key);
+        match self.data.get_mut(key) {
+            Some(o) if !o.is_expired(ctx.now_ms) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Lookup that neither counts nor touches nor deletes: for OBJECT-style introspection and digests.
+    pub fn peek(&self, now_ms: i64, key: &[u8]) -> Option<&Object> {
+        self.data.get(key).filter(|o| !o.is_expired(now_ms))
+    }
+
+    /// Whether `key` exists (not expired) at the context's time.
+    pub fn exists(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
+        self.lookup(ctx, key).is_some()
+    }
+
+    fn expire_on_write(&mut self, ctx: &ExecCtx, key: &[u8]) {
+        if ctx.write {
+            self.expire_if_due(key, ctx.now_ms);
+        }
+    }
+
+    /// Deletes `key` if it is past its deadline at `now_ms`; the write path's form of expiry.
+    pub fn expire_if_due(&mut self, key: &[u8], now_ms: i64) -> bool {
+        if self.data.get(key).is_some_and(|o| o.is_expired(now_ms)) {
+            self.remove(key);
+            self.stats.expired_keys += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Stores `value` under `key` with deadline `expire_at` ([`NO_EXPIRE`] for none), replacing any object.
+    pub fn set(&mut self, ctx: &ExecCtx, key: &[u8], value: Value, expire_at: i64) {
+        let obj = Object {
+            value,
+            expire_at,
+            lru: lru_clock(ctx.now_ms),
+        };
+        let old = self.data.insert(key, obj);
+        let was_volatile = old.is_some_and(|o| o.expire_at != NO_EXPIRE);
+        match (was_volatile, expire_at != NO_EXPIRE) {
+            (false, true) => {
+                self.volatile.insert(key, ());
+            }
+            (true, false) => {
+                self.volatile.remove(key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores `value` under `key`, keeping the deadline of a live existing key (`KEEPTTL`, or an in-place edit).
+    pub fn set_keep_ttl(&mut self, ctx: &ExecCtx, key: &[u8], value: Value) {
+        let ttl = self.lookup(ctx, key).map_or(NO_EXPIRE, |o| o.expire_at);
+        self.set(ctx, key, value, ttl);
+    }
+
+    /// Deletes `key`, returning its object (even if it had expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
+        let old = self.data.remove(key)?;
+        if old.expire_at != NO_EXPIRE {
+            self.volatile.remove(key);
+        }
+        Some(old)
+    }
+
+    /// Sets the deadline of an existing key; returns false if the key is absent. A deadline in the past
+    /// deletes the key (as Redis does, counting no expiry).
+    pub fn set_expire(&mut self, ctx: &ExecCtx, key: &[u8], expire_at: i64) -> bool {
+        let Some(o) = self.lookup(ctx, key) else {
+            return false;
+        };
+        if expire_at <= ctx.now_ms {
+            self.remove(key);
+            return true;
+        }
+        let was = o.expire_at;
+        o.expire_at = expire_at;
+        if was == NO_EXPIRE {
+            self.volatile.insert(key, ());
+        }
+        true
+    }
+
+    /// Removes the deadline of a key; returns whether it had one.
+    pub fn persist(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
+        match self.lookup(ctx, key) {
+            Some(o) if o.expire_at != NO_EXPIRE => {
+                o.expire_at = NO_EXPIRE;
+                self.volatile.remove(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.volatile.clear();
+    }
+
+    /// Samples up to `samples` keys with a deadline and returns those past it at `now_ms`: active expiry's probe.
+    /// Read-only: the caller proposes their deletion through the write path.
+    pub fn sample_expired(&self, now_ms: i64, samples: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for _ in 0..samples.min(self.volatile.len()) {
+            if let Some((k, _)) = self.volatile.random(rng) {
+                if self.data.get(k).is_some_and(|o| o.is_expired(now_ms))
+                    && !out.iter().any(|x: &Vec<u8>| x == k)
+                {
+                    out.push(k.to_vec());
+                }
+            }
+        }
+        out
+    }
+
+    /// One step of a SCAN over all keys: visits the entries of the cursor's bucket(s), returns the next cursor.
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&[u8], &Object)) -> u64 {
+        self.data.scan(cursor, f)
+    }
+
+    /// Every entry (expired ones included; callers filter by time).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Object)> {
+        self.data.iter()
+    }
+
+    /// A random live key, or `None` when there is none (gives up after a bounded number of expired draws).
+    pub fn random_key(&self, now_ms: i64, rng: &mut Rng) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            let (k, o) = self.data.random(rng)?;
+            if !o.is_expired(now_ms) {
+                return Some(k.to_vec());
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,29 @@
+//! Shoal's keyspace as a deterministic state machine, with the command table and pure command implementations.
+//!
+//! # Layout
+//! - `dict`: the hash table under the keyspace (incremental-safe `SCAN` cursors, random sampling).
+//! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
+//! - `value`: [`Value`], the data types a key can hold.
+//! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
+//!   the write path.
+//! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
+//! - `cmd`: one file per command family (`string`, `keys`, `bitmap`, `server`, ...).
+//! - `glob`, `num`: Redis' glob matching and number parsing/formatting.
+//!
+//! Nothing here reads a clock, a random source, the network or the disk: time and randomness come in through
+//! [`ExecCtx`], so applying the same entries gives the same state on every replica.
+
+pub mod cmd;
+pub mod dict;
+pub mod errors;
+pub mod exec;
+pub mod glob;
+pub mod keyspace;
+pub mod num;
+pub mod table;
+pub mod value;
+
+pub use exec::{ExecCtx, LogEntry, Op};
+pub use keyspace::{Keyspace, Object};
+pub use table::{lookup, CommandSpec, Handler, NodeCommand};
+pub use value::Value;

@@ -1,0 +1,38 @@
+//! The data types a key can hold.
+
+/// A key's value. New types (hash, list, set, sorted set, stream) are added as variants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string that is not held as an integer.
+    Str(Vec<u8>),
+    /// A string that is the canonical form of an `i64` (Redis' `int` encoding).
+    Int(i64),
+}
+
+impl Value {
+    /// Builds a string value, keeping canonical integers as [`Value::Int`].
+    pub fn from_bytes(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(i) = crate::num::parse_i64_canonical(b) {
+                return Value::Int(i);
+            }
+        }
+        Value::Str(b.to_vec())
+    }
+
+    /// The name `TYPE` answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) | Value::Int(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` answers.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+}

@@ -41,3 +41,60 @@ pub fn is(arg: &Bytes, name: &str) -> bool {
 pub fn reply(r: Result<Frame, Frame>) -> Frame {
     r.unwrap_or_else(|e| e)
 }
+
+/// Resolves `args` to the command (or subcommand) spec that runs them, checking arity as Redis does.
+pub fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
+    let Some(name) = args.first() else {
+        return Err(Frame::error("ERR empty command"));
+    };
+    let Some(spec) = crate::table::lookup(name) else {
+        return Err(errors::unknown_command(name, &args[1..]));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err(errors::wrong_arity(spec.name));
+    }
+    if spec.subcommands.is_empty() {
+        return Ok(spec);
+    }
+    let sub_name = &args[1];
+    let Some(sub) = spec.subcommand(sub_name) else {
+        return Err(errors::unknown_subcommand(spec.name, sub_name));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(errors::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+    }
+    Ok(sub)
+}
+
+/// Runs a keyspace command from its arguments: lookup, arity check, subcommand, handler. Node commands are
+/// refused here; the server runs those.
+pub fn execute(ks: &mut crate::Keyspace, ctx: &mut crate::ExecCtx, args: &[Bytes]) -> Frame {
+    match resolve(args) {
+        Err(e) => e,
+        Ok(spec) => match spec.handler {
+            crate::Handler::Keyspace(f) => f(ks, ctx, args),
+            _ => Frame::error("ERR command not executable against the keyspace"),
+        },
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for the families' unit tests.
+    use super::*;
+
+    /// Runs a command given as strings at time `now_ms`, as a write if its spec says so.
+    pub fn run(ks: &mut crate::Keyspace, now_ms: i64, args: &[&str]) -> Frame {
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let write = resolve(&args).map(|s| s.is_write()).unwrap_or(false);
+        let mut ctx = if write {
+            crate::ExecCtx::for_write(now_ms, 42)
+        } else {
+            crate::ExecCtx::for_read(now_ms, 42)
+        };
+        execute(ks, &mut ctx, &args)
+    }
+}

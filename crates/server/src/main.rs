@@ -1,1 +1,91 @@
-fn main() {}
+//! `shoal-server [config-file] [--name value ...]`: runs one Shoal node.
+
+use std::process::ExitCode;
+
+use server::config::Config;
+use server::node::{self, Node};
+use tracing::{error, info};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        // The version line is for a terminal, as `redis-server -v` prints it.
+        let line = format!("Shoal server v={}\n", env!("CARGO_PKG_VERSION"));
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("*** FATAL CONFIG FILE ERROR ***\n{e}\n").as_bytes(),
+            );
+            return ExitCode::from(1);
+        }
+    };
+    init_tracing(config.get("loglevel"));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let port = config.get_i64("port") as u16;
+        let bind = config.get("bind").to_string();
+        let node = Node::new(config);
+        let listeners = match node::bind(&bind, port).await {
+            Ok(l) if !l.is_empty() => l,
+            Ok(_) => {
+                error!(%bind, "no address to listen on");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                error!(%bind, port, error = %e, "could not bind");
+                return ExitCode::from(1);
+            }
+        };
+        let signals = tokio::spawn(wait_for_signal(node.clone()));
+        info!(version = env!("CARGO_PKG_VERSION"), port, "shoal starting");
+        node::run(node, listeners).await;
+        signals.abort();
+        ExitCode::SUCCESS
+    })
+}
+
+fn init_tracing(level: &str) {
+    let default = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn wait_for_signal(node: std::sync::Arc<Node>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("received SIGTERM, scheduling shutdown"),
+        _ = int.recv() => info!("received SIGINT, scheduling shutdown"),
+    }
+    node.shutdown();
+}

@@ -82,3 +82,31 @@ pub struct LogEntry {
     /// Operations applied in order, atomically with respect to other entries.
     pub ops: Vec<Op>,
 }
+
+/// Applies one entry to the keyspace: every operation in order, with the entry's stamped time and seed. This is
+/// the only way the keyspace changes, on a single node as on every replica of a shard.
+pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u64) {
+    let mut ctx = ExecCtx::for_write(entry.time_ms, entry.seed);
+    let mut replies = Vec::with_capacity(entry.ops.len());
+    for op in &entry.ops {
+        replies.push(apply_op(ks, &mut ctx, op));
+    }
+    (replies, ctx.dirty)
+}
+
+/// Applies one operation with a write context.
+pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::Frame {
+    match op {
+        Op::Command(args) => crate::cmd::execute(ks, ctx, args),
+        Op::ExpireIfDue(keys) => {
+            let mut n = 0;
+            for k in keys {
+                if ks.expire_if_due(k, ctx.now_ms) {
+                    n += 1;
+                    ctx.dirty += 1;
+                }
+            }
+            resp::Frame::Integer(n)
+        }
+    }
+}

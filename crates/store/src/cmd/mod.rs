@@ -53,7 +53,9 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
     if !spec.arity_ok(args.len()) {
         return Err(errors::wrong_arity(spec.name));
     }
-    if spec.subcommands.is_empty() {
+    if spec.subcommands.is_empty()
+        || (args.len() == 1 && !matches!(spec.handler, crate::Handler::Container))
+    {
         return Ok(spec);
     }
     let sub_name = &args[1];

@@ -1,0 +1,382 @@
+//! Configuration with redis.conf parameter names: file, command-line flags and `CONFIG GET/SET`.
+
+use std::collections::BTreeMap;
+
+/// How a parameter's value is checked and normalised.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Integer within bounds.
+    Int(i64, i64),
+    /// Byte size with Redis' units (`1gb`, `512mb`, `100k`); reported as plain bytes.
+    Memory(i64, i64),
+    /// `yes` / `no`.
+    Bool,
+    /// One of the listed words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Str,
+}
+
+/// One configuration parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    /// redis.conf name.
+    pub name: &'static str,
+    /// Older name Redis still accepts.
+    pub alias: Option<&'static str>,
+    /// Value rules.
+    pub kind: Kind,
+    /// Built-in default.
+    pub default: &'static str,
+    /// Whether `CONFIG SET` may change it at run time.
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutable,
+    }
+}
+
+const GB: i64 = 1024 * 1024 * 1024;
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const FSYNC: &[&str] = &["always", "everysec", "no"];
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "allkeys-lru",
+    "volatile-lfu",
+    "allkeys-lfu",
+    "volatile-random",
+    "allkeys-random",
+    "volatile-ttl",
+    "noeviction",
+];
+
+/// Every parameter Shoal knows, with Redis' names and defaults.
+pub const PARAMS: &[Param] = &[
+    p("port", Kind::Int(0, 65535), "6379", false),
+    p("bind", Kind::Str, "127.0.0.1 -::1", false),
+    p("dir", Kind::Str, "./", false),
+    p("maxclients", Kind::Int(1, 1_000_000), "10000", true),
+    p("timeout", Kind::Int(0, i32::MAX as i64), "0", true),
+    p("tcp-keepalive", Kind::Int(0, i32::MAX as i64), "300", true),
+    p("tcp-backlog", Kind::Int(0, i32::MAX as i64), "511", false),
+    p(
+        "proto-max-bulk-len",
+        Kind::Memory(1024 * 1024, i64::MAX),
+        "536870912",
+        true,
+    ),
+    p(
+        "client-query-buffer-limit",
+        Kind::Memory(1024 * 1024, i64::MAX),
+        "1073741824",
+        true,
+    ),
+    p(
+        "slowlog-log-slower-than",
+        Kind::Int(-1, i64::MAX),
+        "10000",
+        true,
+    ),
+    p("slowlog-max-len", Kind::Int(0, i64::MAX), "128", true),
+    p("hz", Kind::Int(1, 500), "10", true),
+    p("active-expire-effort", Kind::Int(1, 10), "1", true),
+    p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
+    p("logfile", Kind::Str, "", false),
+    p("databases", Kind::Int(1, i32::MAX as i64), "1", false),
+    p("requirepass", Kind::Str, "", true),
+    p("appendonly", Kind::Bool, "yes", true),
+    p("appendfsync", Kind::Enum(FSYNC), "everysec", true),
+    p("appendfilename", Kind::Str, "appendonly.aof", false),
+    p("save", Kind::Str, "3600 1 300 100 60 10000", true),
+    p("dbfilename", Kind::Str, "dump.rdb", true),
+    p("maxmemory", Kind::Memory(0, i64::MAX), "0", true),
+    p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
+    p("maxmemory-samples", Kind::Int(1, 64), "5", true),
+    p("notify-keyspace-events", Kind::Str, "", true),
+    p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
+    p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
+    p("protected-mode", Kind::Bool, "no", true),
+    p("daemonize", Kind::Bool, "no", false),
+    p("pidfile", Kind::Str, "", false),
+    p("io-threads", Kind::Int(1, 128), "1", false),
+    p("cluster-enabled", Kind::Bool, "no", false),
+    p("latency-tracking", Kind::Bool, "yes", true),
+    p(
+        "client-output-buffer-limit",
+        Kind::Str,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+    ),
+];
+
+/// Looks a parameter up by name or alias, in any case.
+pub fn param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Parses a byte size with Redis' units (`memtoull`): b, k, kb, m, mb, g, gb, any case.
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let (num, mul): (&str, i64) = if let Some(n) = lower.strip_suffix("gb") {
+        (n, GB)
+    } else if let Some(n) = lower.strip_suffix("mb") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = lower.strip_suffix("kb") {
+        (n, 1024)
+    } else if let Some(n) = lower.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = lower.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = lower.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = lower.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (lower.as_str(), 1)
+    };
+    let v: i64 = num.parse().ok()?;
+    v.checked_mul(mul)
+}
+
+/// Checks `value` against `param` and returns its canonical text, or Redis' reason for refusing it.
+pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
+    match param.kind {
+        Kind::Int(min, max) => {
+            let v: i64 = value
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Kind::Memory(min, max) => {
+            let v =
+                parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if v < min || v > max {
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Enum(words) => {
+            let lower = value.to_ascii_lowercase();
+            words
+                .iter()
+                .find(|w| **w == lower)
+                .map(|w| w.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        words.join(", ")
+                    )
+                })
+        }
+        Kind::Str => Ok(value.to_string()),
+    }
+}
+
+/// The node's configuration: every parameter's current canonical value.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    /// Path of the config file the node started from, if any (for `INFO server`'s `config_file`).
+    pub file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            values: PARAMS
+                .iter()
+                .map(|p| (p.name, p.default.to_string()))
+                .collect(),
+            file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from Redis-style arguments: `[file] [--name value ...]`.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        let mut rest = args;
+        if let Some(first) = rest.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first)
+                    .map_err(|e| format!("can't open config file '{first}': {e}"))?;
+                cfg.load_text(&text)?;
+                cfg.file = Some(first.clone());
+                rest = &rest[1..];
+            }
+        }
+        // As Redis does, flags are turned into config lines: `--port 6380 --bind a b` -> "port 6380\nbind a b".
+        let mut text = String::new();
+        for a in rest {
+            if let Some(name) = a.strip_prefix("--") {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(name);
+            } else {
+                text.push(' ');
+                text.push_str(&quote(a));
+            }
+        }
+        cfg.load_text(&text)?;
+        Ok(cfg)
+    }
+
+    /// Applies redis.conf-style lines.
+    pub fn load_text(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words =
+                split_words(line).ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+            let Some((name, vals)) = words.split_first() else {
+                continue;
+            };
+            let p = param(name).ok_or_else(|| {
+                format!("line {}: Bad directive or wrong number of arguments", n + 1)
+            })?;
+            let v = normalize(p, &vals.join(" "))
+                .map_err(|e| format!("line {}: {name}: {e}", n + 1))?;
+            self.values.insert(p.name, v);
+        }
+        Ok(())
+    }
+
+    /// Current value of a parameter by its canonical name.
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// Integer value of a numeric parameter (0 if not numeric).
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    /// Whether a yes/no parameter is yes.
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    /// Sets an already normalised value.
+    pub fn set_normalized(&mut self, name: &'static str, value: String) {
+        self.values.insert(name, value);
+    }
+
+    /// Every parameter with its value, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+}
+
+fn quote(s: &str) -> String {
+    if s.is_empty() || s.contains([' ', '"', '\'', '\\']) {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Splits a config line into words with Redis' quoting (double quotes with escapes, single quotes).
+pub fn split_words(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else {
+            return Some(out);
+        };
+        let mut word = String::new();
+        if c == '"' || c == '\'' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '\\' if c == '"' => match chars.next()? {
+                        'n' => word.push('\n'),
+                        't' => word.push('\t'),
+                        'r' => word.push('\r'),
+                        other => word.push(other),
+                    },
+                    q if q == c => break,
+                    other => word.push(other),
+                }
+            }
+            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+                return None;
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+        }
+        out.push(word);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let args: Vec<String> = [
+            "--port",
+            "6380",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+            "--maxclients",
+            "5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let c = Config::from_args(&args).unwrap();
+        assert_eq!(c.get("port"), "6380");
+        assert_eq!(c.get("bind"), "127.0.0.1 ::1");
+        assert_eq!(c.get_i64("maxclients"), 5);
+    }
+
+    #[test]
+    fn memory_units_and_bad_values() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("512MB"), Some(512 << 20));
+        assert_eq!(parse_memory("10k"), Some(10_000));
+        assert_eq!(parse_memory("x"), None);
+        let p = param("proto-max-bulk-len").unwrap();
+        assert_eq!(normalize(p, "1gb").unwrap(), "1073741824");
+        assert!(normalize(param("port").unwrap(), "70000").is_err());
+        assert!(normalize(param("appendfsync").unwrap(), "sometimes").is_err());
+        let mut c = Config::default();
+        assert!(c.load_text("nosuchthing 1").is_err());
+        assert!(c.load_text("port \"6380").is_err());
+    }
+}

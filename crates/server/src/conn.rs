@@ -1,0 +1,291 @@
+//! One client connection: read frames, run them in order, write the replies.
+//!
+//! Every complete command in the read buffer is decoded before any is run, so a pipeline executes as one batch:
+//! consecutive keyspace commands share one acquisition of the shard and the replies go out in one write.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use resp::{encode, Decoder, Frame, Protocol};
+use store::table::flags;
+use store::{CommandSpec, Handler};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, Instrument};
+
+use crate::clients::ClientHandle;
+use crate::node::{unix_ms, CommandStat, Node};
+use crate::shard::ShardGuard;
+
+/// Most commands run in one batch before replies are flushed, bounding the output buffer of a deep pipeline.
+const MAX_BATCH: usize = 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output buffers larger than this are released after a flush.
+const OUT_KEEP: usize = 64 * 1024;
+
+/// Connection-local state that commands may change.
+pub struct Conn {
+    /// The node this connection belongs to.
+    pub node: Arc<Node>,
+    /// This client's entry in the registry.
+    pub handle: Arc<ClientHandle>,
+    /// Reply protocol, set by `HELLO`.
+    pub protocol: Protocol,
+    /// Whether the client has authenticated (always true when no password is set).
+    pub authenticated: bool,
+    /// Set by `QUIT` (and fatal errors): close after flushing the replies so far.
+    pub closing: bool,
+    seed: u64,
+    local_stats: Vec<(&'static str, CommandStat)>,
+}
+
+impl Conn {
+    fn next_seed(&mut self) -> u64 {
+        // xorshift64*: the seed a leader stamps into a write; only needs to be unpredictable enough.
+        self.seed ^= self.seed >> 12;
+        self.seed ^= self.seed << 25;
+        self.seed ^= self.seed >> 27;
+        self.seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Sets the reply protocol and publishes it for `CLIENT LIST`.
+    pub fn set_protocol(&mut self, p: Protocol) {
+        self.protocol = p;
+        self.handle
+            .resp
+            .store(if p == Protocol::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+
+    /// Runs a batch of commands in order and appends their replies to `out`.
+    fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) {
+        let node = self.node.clone();
+        let mut guard: Option<ShardGuard<'_>> = None;
+        let mut last_cmd: Option<&'static str> = None;
+        for args in batch {
+            let start = Instant::now();
+            let reply = match store::cmd::resolve(args) {
+                Err(e) => {
+                    if let Some(spec) = store::lookup(&args[0]) {
+                        self.count(spec.name, 0, false, true);
+                    }
+                    e
+                }
+                Ok(spec) => {
+                    let reply = if !self.authenticated && spec.flags & flags::NO_AUTH == 0 {
+                        Frame::error("NOAUTH Authentication required.")
+                    } else {
+                        match spec.handler {
+                            Handler::Keyspace(_) => {
+                                let g = guard.get_or_insert_with(|| node.shard.lock());
+                                let now = unix_ms();
+                                let seed = self.next_seed();
+                                if spec.is_write() {
+                                    g.write(spec, args, now, seed)
+                                } else {
+                                    g.read(spec, args, now, seed)
+                                }
+                            }
+                            Handler::Node(cmd) => {
+                                if let Some(g) = guard.take() {
+                                    node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
+                                }
+                                crate::commands::run(self, cmd, args)
+                            }
+                            Handler::Container => Frame::error("ERR missing subcommand"),
+                        }
+                    };
+                    let usec = start.elapsed().as_micros() as u64;
+                    self.count(spec.name, usec, reply.is_error(), false);
+                    self.maybe_slowlog(spec, args, usec);
+                    last_cmd = Some(spec.name);
+                    reply
+                }
+            };
+            if reply.is_error() {
+                node.stats
+                    .total_error_replies
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            encode(&reply, self.protocol, out);
+            if self.closing {
+                break;
+            }
+        }
+        if let Some(g) = guard {
+            node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
+        }
+        node.stats
+            .total_commands_processed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if let Some(name) = last_cmd {
+            let mut info = self.handle.info.lock();
+            info.last_cmd.clear();
+            info.last_cmd.push_str(name);
+        }
+        self.flush_stats();
+    }
+
+    fn count(&mut self, name: &'static str, usec: u64, failed: bool, rejected: bool) {
+        let i = match self
+            .local_stats
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+        {
+            Some(i) => i,
+            None => {
+                self.local_stats.push((name, CommandStat::default()));
+                self.local_stats.len() - 1
+            }
+        };
+        let s = &mut self.local_stats[i].1;
+        if rejected {
+            s.rejected_calls += 1;
+        } else {
+            s.calls += 1;
+            s.usec += usec;
+            s.failed_calls += failed as u64;
+        }
+    }
+
+    fn flush_stats(&mut self) {
+        if self.local_stats.is_empty() {
+            return;
+        }
+        let mut m = self.node.command_stats.lock();
+        for (name, s) in self.local_stats.drain(..) {
+            let e = match m.get_mut(name) {
+                Some(e) => e,
+                None => m.entry(name.to_string()).or_default(),
+            };
+            e.calls += s.calls;
+            e.usec += s.usec;
+            e.rejected_calls += s.rejected_calls;
+            e.failed_calls += s.failed_calls;
+        }
+    }
+
+    fn maybe_slowlog(&self, spec: &CommandSpec, args: &[Bytes], usec: u64) {
+        let threshold = self.node.hot.slowlog_slower_than.load(Ordering::Relaxed);
+        if threshold < 0 || (usec as i64) < threshold || spec.flags & flags::SKIP_SLOWLOG != 0 {
+            return;
+        }
+        let name = self.handle.info.lock().name.clone();
+        let max = self.node.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        self.node.slowlog.lock().push(
+            unix_ms() / 1000,
+            usec,
+            args,
+            self.handle.addr.to_string(),
+            name,
+            max,
+        );
+    }
+}
+
+/// Serves one client until it quits, breaks the protocol, is killed or the node shuts down.
+pub async fn serve(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let span = tracing::debug_span!("client", id = handle.id, addr = %handle.addr);
+    let id = handle.id;
+    serve_inner(node.clone(), stream, handle)
+        .instrument(span)
+        .await;
+    node.clients.unregister(id);
+}
+
+async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = Decoder::new(node.limits());
+    let mut shutdown = node.shutdown_signal();
+    let auth_required = node.hot.auth_required.load(Ordering::Relaxed);
+    let mut conn = Conn {
+        node: node.clone(),
+        handle: handle.clone(),
+        protocol: Protocol::Resp2,
+        authenticated: !auth_required,
+        closing: false,
+        seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        local_stats: Vec::new(),
+    };
+    let mut batch: Vec<Vec<Bytes>> = Vec::new();
+    loop {
+        if handle.killed.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut fatal = None;
+        while batch.len() < MAX_BATCH {
+            match decoder.decode(&mut inbuf) {
+                Ok(Some(args)) => batch.push(args),
+                Ok(None) => break,
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+        }
+        let more = batch.len() >= MAX_BATCH;
+        if !batch.is_empty() {
+            handle.last_interaction_ms.store(
+                handle.created.elapsed().as_millis() as i64,
+                Ordering::Relaxed,
+            );
+            conn.process(&batch, &mut out);
+            batch.clear();
+        }
+        if let Some(e) = &fatal {
+            debug!(error = e.message(), "protocol error, closing");
+            node.stats
+                .total_error_replies
+                .fetch_add(1, Ordering::Relaxed);
+            encode(
+                &Frame::error_owned(e.message().to_string()),
+                conn.protocol,
+                &mut out,
+            );
+        }
+        if !out.is_empty() {
+            handle.omem.store(out.len() as u64, Ordering::Relaxed);
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+            node.stats
+                .total_net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            handle.omem.store(0, Ordering::Relaxed);
+            out.clear();
+            if out.capacity() > OUT_KEEP {
+                out = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+        if fatal.is_some() || conn.closing {
+            break;
+        }
+        if more {
+            continue;
+        }
+        let pending = inbuf.len() as u64;
+        handle.qbuf.store(pending, Ordering::Relaxed);
+        if pending > node.hot.query_buffer_limit.load(Ordering::Relaxed) {
+            tracing::warn!(client = %handle.addr, "closing client that reached max query buffer length");
+            break;
+        }
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    node.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            },
+            _ = handle.kill_notify.notified() => break,
+            _ = shutdown.changed() => break,
+        }
+    }
+    let _ = wr.shutdown().await;
+}

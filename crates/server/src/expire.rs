@@ -1,0 +1,55 @@
+//! Active expiry: the background sweep that finds keys past their deadline and deletes them through the
+//! write path, as Redis' `activeExpireCycle` does (bounded samples and time per cycle).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use store::exec::{Op, Rng};
+
+use crate::node::{unix_ms, Node};
+
+/// Keys sampled per round (Redis' ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+const SAMPLES: usize = 20;
+/// Another round runs while more than this percentage of the sample had expired.
+const ACCEPTABLE_STALE_PERCENT: usize = 10;
+/// Share of each cycle the sweep may use (Redis' ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+const TIME_PERCENT: u64 = 25;
+
+/// Runs until the task is aborted.
+pub async fn active_expiry(node: Arc<Node>) {
+    let mut rng = Rng::new(unix_ms() as u64 ^ 0x5eed);
+    loop {
+        let period_ms = 1000 / node.hot.hz.load(Ordering::Relaxed).max(1);
+        tokio::time::sleep(Duration::from_millis(period_ms)).await;
+        let budget = Duration::from_millis(period_ms * TIME_PERCENT / 100);
+        let start = Instant::now();
+        loop {
+            let now = unix_ms();
+            let (sampled, expired) = {
+                let mut shard = node.shard.lock();
+                let ks = shard.keyspace();
+                let sampled = ks.volatile_len().min(SAMPLES);
+                if sampled == 0 {
+                    break;
+                }
+                let keys: Vec<Bytes> = ks
+                    .sample_expired(now, SAMPLES, &mut rng)
+                    .into_iter()
+                    .map(Bytes::from)
+                    .collect();
+                let n = keys.len();
+                if n > 0 {
+                    shard.apply(&Op::ExpireIfDue(keys), now, rng.next_u64());
+                    node.stats.dirty.fetch_add(shard.dirty, Ordering::Relaxed);
+                }
+                (sampled, n)
+            };
+            if expired * 100 <= sampled * ACCEPTABLE_STALE_PERCENT || start.elapsed() >= budget {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}

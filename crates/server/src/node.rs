@@ -1,0 +1,295 @@
+//! The node: shared state, listeners, background tasks and shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::shard::Shard;
+use crate::slowlog::Slowlog;
+
+/// Wall-clock Unix time in milliseconds: the time a leader stamps into writes.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Counters for `INFO stats`.
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub total_connections_received: AtomicU64,
+    /// Connections refused over `maxclients`.
+    pub rejected_connections: AtomicU64,
+    /// Commands executed.
+    pub total_commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub total_net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub total_net_output_bytes: AtomicU64,
+    /// Error replies sent.
+    pub total_error_replies: AtomicU64,
+    /// Changes since the last save (Redis' `dirty`).
+    pub dirty: AtomicU64,
+    /// Unix seconds of the last successful save.
+    pub lastsave: AtomicI64,
+}
+
+/// Per-command counters for `INFO commandstats`.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct CommandStat {
+    /// Successful and failed executions.
+    pub calls: u64,
+    /// Total microseconds spent.
+    pub usec: u64,
+    /// Refused before execution (arity, auth, ...).
+    pub rejected_calls: u64,
+    /// Executed but replied with an error.
+    pub failed_calls: u64,
+}
+
+/// Values read on every command, kept as atomics so the hot path takes no lock.
+#[derive(Default)]
+pub struct HotConfig {
+    /// `slowlog-log-slower-than` in microseconds (negative disables).
+    pub slowlog_slower_than: AtomicI64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: AtomicU64,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: AtomicU64,
+    /// `maxclients`.
+    pub maxclients: AtomicU64,
+    /// Whether `requirepass` is set.
+    pub auth_required: AtomicBool,
+    /// `hz`.
+    pub hz: AtomicU64,
+}
+
+/// Everything the connections of one node share.
+pub struct Node {
+    /// The configuration as `CONFIG GET` shows it.
+    pub config: RwLock<Config>,
+    /// Hot copies of some configuration values.
+    pub hot: HotConfig,
+    /// The node's single shard (single-node mode).
+    pub shard: Shard,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Counters.
+    pub stats: Stats,
+    /// Per-command counters, by full command name (`client|list`).
+    pub command_stats: Mutex<HashMap<String, CommandStat>>,
+    /// The slow log.
+    pub slowlog: Mutex<Slowlog>,
+    /// 40 hex characters identifying this run.
+    pub run_id: String,
+    /// When the node started.
+    pub started: Instant,
+    /// Addresses actually bound.
+    pub bound: Mutex<Vec<SocketAddr>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Node {
+    /// A node with `config`, not yet listening.
+    pub fn new(config: Config) -> Arc<Node> {
+        let (shutdown_tx, _) = watch::channel(false);
+        let node = Arc::new(Node {
+            config: RwLock::new(config),
+            hot: HotConfig::default(),
+            shard: Shard::new(),
+            clients: Clients::default(),
+            stats: Stats::default(),
+            command_stats: Mutex::new(HashMap::new()),
+            slowlog: Mutex::new(Slowlog::default()),
+            run_id: make_run_id(),
+            started: Instant::now(),
+            bound: Mutex::new(Vec::new()),
+            shutdown_tx,
+        });
+        node.stats
+            .lastsave
+            .store(unix_ms() / 1000, Ordering::Relaxed);
+        node.refresh_hot_config();
+        node
+    }
+
+    /// Copies configuration values read on the hot path into atomics; call after every change.
+    pub fn refresh_hot_config(&self) {
+        let c = self.config.read();
+        let h = &self.hot;
+        h.slowlog_slower_than
+            .store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        h.slowlog_max_len
+            .store(c.get_i64("slowlog-max-len") as u64, Ordering::Relaxed);
+        h.proto_max_bulk_len
+            .store(c.get_i64("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        h.query_buffer_limit.store(
+            c.get_i64("client-query-buffer-limit") as u64,
+            Ordering::Relaxed,
+        );
+        h.maxclients
+            .store(c.get_i64("maxclients") as u64, Ordering::Relaxed);
+        h.auth_required
+            .store(!c.get("requirepass").is_empty(), Ordering::Relaxed);
+        h.hz.store(c.get_i64("hz").max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// Current protocol limits for decoders.
+    pub fn limits(&self) -> resp::Limits {
+        resp::Limits {
+            proto_max_bulk_len: self.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+            client_query_buffer_limit: self.hot.query_buffer_limit.load(Ordering::Relaxed) as usize,
+            ..resp::Limits::default()
+        }
+    }
+
+    /// Asks the node to stop: listeners close, clients are disconnected, `run` returns.
+    pub fn shutdown(&self) {
+        self.shutdown_tx.send_replace(true);
+        self.clients.kill_all();
+    }
+
+    /// Whether shutdown has been requested.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown_tx.borrow()
+    }
+
+    /// A receiver that changes to `true` at shutdown.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Records one execution in `INFO commandstats`.
+    pub fn record_command(&self, name: &str, usec: u64, failed: bool, rejected: bool) {
+        let mut m = self.command_stats.lock();
+        let s = match m.get_mut(name) {
+            Some(s) => s,
+            None => m.entry(name.to_string()).or_default(),
+        };
+        if rejected {
+            s.rejected_calls += 1;
+        } else {
+            s.calls += 1;
+            s.usec += usec;
+            if failed {
+                s.failed_calls += 1;
+            }
+        }
+    }
+}
+
+fn make_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    let mut i = 0u64;
+    while out.len() < 40 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i ^ unix_ms() as u64);
+        out.push_str(&format!("{:016x}", h.finish()));
+        i += 1;
+    }
+    out.truncate(40);
+    out
+}
+
+/// Binds every address of `bind` on `port` (a leading `-` marks an address that may be unavailable).
+pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    for addr in bind.split_whitespace() {
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, addr),
+        };
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let target = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        match TcpListener::bind(&target).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => warn!(%target, error = %e, "optional bind address unavailable"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(listeners)
+}
+
+/// Runs the node until shutdown: accepts clients on `listeners` and runs the background tasks.
+pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
+    for l in &listeners {
+        if let Ok(a) = l.local_addr() {
+            node.bound.lock().push(a);
+            info!(addr = %a, "ready to accept connections");
+        }
+    }
+    let expiry = tokio::spawn(crate::expire::active_expiry(node.clone()));
+    let mut accepts = Vec::new();
+    for l in listeners {
+        accepts.push(tokio::spawn(accept_loop(node.clone(), l)));
+    }
+    let mut sig = node.shutdown_signal();
+    while !*sig.borrow_and_update() {
+        if sig.changed().await.is_err() {
+            break;
+        }
+    }
+    for a in accepts {
+        a.abort();
+    }
+    expiry.abort();
+    // Give connections a moment to flush their last replies and close.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !node.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    info!("shoal is now ready to exit, bye bye");
+}
+
+async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        node.stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        if node.clients.len() as u64 >= node.hot.maxclients.load(Ordering::Relaxed) {
+            node.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(reject(stream));
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let handle = node.clients.register(addr, laddr);
+        tokio::spawn(crate::conn::serve(node.clone(), stream, handle));
+    }
+}
+
+async fn reject(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(b"-ERR max number of clients reached\r\n")
+        .await;
+}

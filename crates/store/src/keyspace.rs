@@ -32,6 +32,11 @@ impl Object {
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expire_at != NO_EXPIRE && self.expire_at <= now_ms
     }
+
+    /// Whole seconds since the last access at `now_ms` (`OBJECT IDLETIME`).
+    pub fn idle_secs(&self, now_ms: i64) -> u32 {
+        lru_clock(now_ms).saturating_sub(self.lru)
+    }
 }
 
 /// Counters for `INFO stats` and `INFO keyspace`.
@@ -52,6 +57,22 @@ pub struct Keyspace {
     volatile: Dict<()>,
     /// Counters, reset by `CONFIG RESETSTAT`.
     pub stats: KeyspaceStats,
+}
+
+/// Bytes glibc malloc takes for a request of `n` bytes: an 8-byte header, 16-byte granularity, 32 at least.
+fn heap_bytes(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// Bytes of one entry of a chained hash table holding `V`: a node with the boxed key, the value and the chain
+/// link, plus its share of the bucket array (one pointer at load factor 1).
+fn entry_bytes<V>() -> usize {
+    use std::mem::size_of;
+    heap_bytes(size_of::<Box<[u8]>>() + size_of::<V>() + size_of::<usize>()) + size_of::<usize>()
 }
 
 fn lru_clock(now_ms: i64) -> u32 {
@@ -86,6 +107,22 @@ impl Keyspace {
             Some(o) if !o.is_expired(ctx.now_ms) => {
                 self.stats.keyspace_hits += 1;
                 o.lru = lru_clock(ctx.now_ms);
+                Some(o)
+            }
+            _ => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Lookup by a read command that must not refresh the access time (`EXISTS`, `TYPE`, `TTL`, `OBJECT`, the
+    /// `TYPE` filter of `SCAN`): counts a hit or miss like [`Keyspace::read`].
+    pub fn read_notouch(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&Object> {
+        self.expire_on_write(ctx, key);
+        match self.data.get(key) {
+            Some(o) if !o.is_expired(ctx.now_ms) => {
+                self.stats.keyspace_hits += 1;
                 Some(o)
             }
             _ => {
@@ -197,6 +234,29 @@ impl Keyspace {
         }
     }
 
+    /// Moves the live object under `from` to `to` with its deadline and access time, replacing what `to` held.
+    /// Returns false, changing nothing, when `from` is absent; renaming a key to itself changes nothing.
+    pub fn rename(&mut self, ctx: &ExecCtx, from: &[u8], to: &[u8]) -> bool {
+        if self.lookup(ctx, from).is_none() {
+            return false;
+        }
+        if from == to {
+            return true;
+        }
+        // `to` may hold an expired object: deleting it through expiry keeps the expired_keys count as Redis'.
+        self.expire_on_write(ctx, to);
+        self.remove(to);
+        let Some(obj) = self.remove(from) else {
+            return false;
+        };
+        let volatile = obj.expire_at != NO_EXPIRE;
+        self.data.insert(to, obj);
+        if volatile {
+            self.volatile.insert(to, ());
+        }
+        true
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         self.data.clear();
@@ -222,6 +282,37 @@ impl Keyspace {
     /// One step of a SCAN over all keys: visits the entries of the cursor's bucket(s), returns the next cursor.
     pub fn scan(&self, cursor: u64, f: impl FnMut(&[u8], &Object)) -> u64 {
         self.data.scan(cursor, f)
+    }
+
+    /// One `SCAN` call as Redis runs it: visits buckets from `cursor` until `count` keys are collected, the
+    /// iteration ends, or `10 * count` more buckets were visited (so a sparse table cannot stall the call).
+    /// Returns the next cursor and the keys visited, expired ones included (callers filter).
+    pub fn scan_keys(&self, cursor: u64, count: usize) -> (u64, Vec<Vec<u8>>) {
+        let mut keys = Vec::new();
+        let mut cursor = cursor;
+        let mut budget = count.saturating_mul(10);
+        loop {
+            cursor = self.data.scan(cursor, |k, _| keys.push(k.to_vec()));
+            if cursor == 0 || budget == 0 || keys.len() >= count {
+                return (cursor, keys);
+            }
+            budget -= 1;
+        }
+    }
+
+    /// Estimated bytes the live `key` occupies (`MEMORY USAGE`): its table entry, key, value and, with a
+    /// deadline, its entry in the volatile set. Allocations are counted as glibc malloc sizes them.
+    pub fn memory_usage(&self, now_ms: i64, key: &[u8]) -> Option<usize> {
+        let o = self.peek(now_ms, key)?;
+        let value = match &o.value {
+            Value::Str(s) => heap_bytes(s.capacity()),
+            Value::Int(_) => 0,
+        };
+        let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
+        if o.expire_at != NO_EXPIRE {
+            total += entry_bytes::<()>() + heap_bytes(key.len());
+        }
+        Some(total)
     }
 
     /// Every entry (expired ones included; callers filter by time).

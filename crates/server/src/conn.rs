@@ -98,9 +98,10 @@ impl Conn {
                         }
                     };
                     let usec = start.elapsed().as_micros() as u64;
-                    self.count(spec.name, usec, reply.is_error(), false);
+                    let full_name = store::table::table().full_name(spec);
+                    self.count(full_name, usec, reply.is_error(), false);
                     self.maybe_slowlog(spec, args, usec);
-                    last_cmd = Some(spec.name);
+                    last_cmd = Some(full_name);
                     reply
                 }
             };

@@ -17,7 +17,7 @@ pub struct Dict<V> {
 impl<V> Default for Dict<V> {
     fn default() -> Self {
         Dict {
-            map: HashMap::with_hasher(Hasher::with_seed(0x5140_a1)),
+            map: HashMap::with_hasher(Hasher::with_seed(0x0051_40a1)),
         }
     }
 }

@@ -61,8 +61,6 @@ pub enum NodeCommand {
     CommandGetKeys,
     CommandList,
     CommandHelp,
-    ObjectHelp,
-    MemoryHelp,
 }
 
 /// Command flags, as `COMMAND INFO` names them.
@@ -385,25 +383,46 @@ impl CommandSpec {
 pub struct CommandTable {
     by_name: HashMap<&'static str, &'static CommandSpec>,
     ordered: Vec<&'static CommandSpec>,
+    /// Full names of subcommands (`client|list`), by the address of their spec.
+    full_names: HashMap<usize, &'static str>,
 }
 
 impl CommandTable {
     fn build() -> CommandTable {
         let mut by_name = HashMap::new();
         let mut ordered = Vec::new();
+        let mut full_names = HashMap::new();
         for family in crate::cmd::FAMILIES {
             for spec in family.iter() {
                 let prev = by_name.insert(spec.name, spec);
                 assert!(prev.is_none(), "command {} declared twice", spec.name);
                 ordered.push(spec);
+                for sub in spec.subcommands {
+                    // Built once per process: the leak gives subcommand names the same lifetime as the table.
+                    let full: &'static str =
+                        Box::leak(format!("{}|{}", spec.name, sub.name).into_boxed_str());
+                    full_names.insert(sub as *const CommandSpec as usize, full);
+                }
             }
         }
-        CommandTable { by_name, ordered }
+        CommandTable {
+            by_name,
+            ordered,
+            full_names,
+        }
     }
 
     /// Every command in declaration order.
     pub fn all(&self) -> &[&'static CommandSpec] {
         &self.ordered
+    }
+
+    /// The name `INFO commandstats` and `CLIENT LIST` use: `get`, or `client|list` for a subcommand.
+    pub fn full_name(&self, spec: &'static CommandSpec) -> &'static str {
+        self.full_names
+            .get(&(spec as *const CommandSpec as usize))
+            .copied()
+            .unwrap_or(spec.name)
     }
 
     /// Number of top-level commands.

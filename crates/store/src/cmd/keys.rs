@@ -8,7 +8,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
-use crate::table::{acl, flags, CommandSpec, Handler, NodeCommand};
+use crate::table::{acl, flags, CommandSpec, Handler};
 
 const DEL_COMPLEXITY: &str = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).";
 const UNLINK_COMPLEXITY: &str = "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.";
@@ -76,7 +76,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         2,
         flags::LOADING | flags::STALE,
         acl::KEYSPACE,
-        Handler::Node(NodeCommand::ObjectHelp),
+        Handler::Keyspace(object_help_cmd),
     )
     .doc(
         "generic",
@@ -106,7 +106,7 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
         2,
         flags::LOADING | flags::STALE,
         0,
-        Handler::Node(NodeCommand::MemoryHelp),
+        Handler::Keyspace(memory_help_cmd),
     )
     .doc(
         "server",
@@ -900,7 +900,15 @@ fn help_reply(cmd: &[u8], lines: &[&'static str]) -> Frame {
     Frame::Array(out)
 }
 
-/// Reply of `OBJECT HELP` ([`NodeCommand::ObjectHelp`]); `args[0]` is the command name as sent.
+fn object_help_cmd(_ks: &mut Keyspace, _ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    object_help(args)
+}
+
+fn memory_help_cmd(_ks: &mut Keyspace, _ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    memory_help(args)
+}
+
+/// Reply of `OBJECT HELP`; `args[0]` is the command name as sent.
 pub fn object_help(args: &[Bytes]) -> Frame {
     help_reply(
         args.first().map_or(&b"OBJECT"[..], |a| a.as_ref()),
@@ -1717,15 +1725,9 @@ mod tests {
         );
         assert_eq!(lines[9], Frame::simple("USAGE <key> [SAMPLES <count>]"));
         let help = crate::cmd::resolve(&args_of(&["OBJECT", "HELP"])).unwrap();
-        assert!(matches!(
-            help.handler,
-            Handler::Node(NodeCommand::ObjectHelp)
-        ));
+        assert!(matches!(help.handler, Handler::Keyspace(object_help_cmd)));
         let help = crate::cmd::resolve(&args_of(&["memory", "help"])).unwrap();
-        assert!(matches!(
-            help.handler,
-            Handler::Node(NodeCommand::MemoryHelp)
-        ));
+        assert!(matches!(help.handler, Handler::Keyspace(memory_help_cmd)));
     }
 
     fn usage(ks: &mut Keyspace, args: &[&str]) -> i64 {

@@ -54,6 +54,10 @@ pub(crate) fn write_double(v: f64, out: &mut [u8; MAX_DOUBLE_LEN]) -> usize {
         return s.len();
     }
 
+    if let Some((n, k)) = short_exact(v) {
+        return write_short(v.is_sign_negative(), n, k, out);
+    }
+
     // Scientific form with 17 significant digits: `[-]d.dddddddddddddddde[-]X`.
     let mut sci = [0u8; MAX_DOUBLE_LEN];
     let mut sink = StackBuf {
@@ -128,6 +132,85 @@ pub(crate) fn write_double(v: f64, out: &mut [u8; MAX_DOUBLE_LEN]) -> usize {
     w.n
 }
 
+/// When `v` is exactly `n / 10^k` with `n` below 10^17, its full decimal expansion has at most 17
+/// significant digits, so `%.17g` prints exactly those digits and no rounding is involved. This covers
+/// integers and short binary fractions (scores like 3.25), for which the standard library's exact
+/// formatting otherwise falls back to its slow big-number path.
+fn short_exact(v: f64) -> Option<(u64, u32)> {
+    const LIMIT: u128 = 100_000_000_000_000_000;
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return Some((0, 0));
+    }
+    let tz = m.trailing_zeros();
+    m >>= tz;
+    e += tz as i32;
+    let n = if e >= 0 {
+        if e > 60 {
+            return None;
+        }
+        u128::from(m) << e
+    } else {
+        // v = m / 2^k = m * 5^k / 10^k, and m is odd, so m * 5^k has no trailing zero.
+        let k = e.unsigned_abs();
+        if k > 24 {
+            return None;
+        }
+        u128::from(m) * 5u128.pow(k)
+    };
+    if n >= LIMIT {
+        return None;
+    }
+    Some((n as u64, if e >= 0 { 0 } else { e.unsigned_abs() }))
+}
+
+/// Writes `n / 10^k` (all of whose digits are significant) the way `%.17g` lays it out.
+fn write_short(negative: bool, n: u64, k: u32, out: &mut [u8; MAX_DOUBLE_LEN]) -> usize {
+    let mut itoa_buf = itoa::Buffer::new();
+    let d = itoa_buf.format(n).as_bytes();
+    let len = d.len();
+    let k = k as usize;
+    let mut w = Writer { out, n: 0 };
+    if negative {
+        w.push(b"-");
+    }
+    // Decimal exponent of the leading digit; n < 10^17 keeps it below 17.
+    let exp = len as i64 - 1 - k as i64;
+    if k == 0 {
+        w.push(d);
+    } else if exp >= 0 {
+        w.push(&d[..len - k]);
+        w.push(b".");
+        w.push(&d[len - k..]);
+    } else if exp >= -4 {
+        w.push(b"0.");
+        for _ in 0..(k - len) {
+            w.push(b"0");
+        }
+        w.push(d);
+    } else {
+        w.push(&d[..1]);
+        if len > 1 {
+            w.push(b".");
+            w.push(&d[1..]);
+        }
+        let e = exp.unsigned_abs();
+        w.push(b"e-");
+        if e >= 100 {
+            w.push(&[b'0' + (e / 100) as u8]);
+        }
+        w.push(&[b'0' + ((e / 10) % 10) as u8, b'0' + (e % 10) as u8]);
+    }
+    w.n
+}
+
 /// Appends into the output array; every caller stays within MAX_DOUBLE_LEN.
 struct Writer<'a> {
     out: &'a mut [u8; MAX_DOUBLE_LEN],
@@ -171,6 +254,15 @@ mod tests {
             (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
             (1234567890123456.0 + 0.25, "1234567890123456.2"),
             (1234567890123456.0 + 0.75, "1234567890123456.8"),
+            // Integers and short binary fractions take the exact integer path.
+            (2f64.powi(-20), "9.5367431640625e-07"),
+            (2f64.powi(-10), "0.0009765625"),
+            (2f64.powi(56), "72057594037927936"),
+            (2f64.powi(57), "1.4411518807585587e+17"),
+            (-3.0 * 2f64.powi(-30), "-2.7939677238464355e-09"),
+            (0.375, "0.375"),
+            (3.0 * 5e-324, "1.4821969375237396e-323"),
+            (12345.0 * 2f64.powi(-24), "0.00073581933975219727"),
         ];
         for &(v, want) in cases {
             assert_eq!(format_double(v), want, "formatting {v:e}");

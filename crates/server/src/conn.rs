@@ -89,7 +89,8 @@ impl Conn {
                                 }
                             }
                             Handler::Node(cmd) => {
-                                if let Some(g) = guard.take() {
+                                if let Some(mut g) = guard.take() {
+                                    g.expire_lazily(unix_ms(), self.next_seed());
                                     node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
                                 }
                                 crate::commands::run(self, cmd, args)
@@ -117,7 +118,8 @@ impl Conn {
                 break;
             }
         }
-        if let Some(g) = guard {
+        if let Some(mut g) = guard {
+            g.expire_lazily(unix_ms(), self.next_seed());
             node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
         }
         node.stats

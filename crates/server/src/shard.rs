@@ -62,6 +62,16 @@ impl ShardGuard<'_> {
         reply
     }
 
+    /// Deletes, through the write path, the expired keys that reads of this batch came across (Redis deletes
+    /// them on access; here the deletion is an ordinary write so replicas stay identical).
+    pub fn expire_lazily(&mut self, now_ms: i64, seed: u64) {
+        let keys = self.ks.take_lazy_expired();
+        if !keys.is_empty() {
+            let op = Op::ExpireIfDue(keys.into_iter().map(Bytes::from).collect());
+            self.apply(&op, now_ms, seed);
+        }
+    }
+
     /// Read-only access to the keyspace (INFO, digests, expiry sampling).
     pub fn keyspace(&self) -> &Keyspace {
         &self.ks

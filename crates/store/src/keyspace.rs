@@ -57,7 +57,12 @@ pub struct Keyspace {
     volatile: Dict<()>,
     /// Counters, reset by `CONFIG RESETSTAT`.
     pub stats: KeyspaceStats,
+    /// Expired keys that reads came across; the server deletes them through the write path.
+    lazy_expired: Vec<Vec<u8>>,
 }
+
+/// Most expired keys remembered between two drains: reads never grow memory without bound.
+const LAZY_EXPIRED_MAX: usize = 1024;
 
 /// Bytes glibc malloc takes for a request of `n` bytes: an 8-byte header, 16-byte granularity, 32 at least.
 fn heap_bytes(n: usize) -> usize {
@@ -155,7 +160,16 @@ impl Keyspace {
     fn expire_on_write(&mut self, ctx: &ExecCtx, key: &[u8]) {
         if ctx.write {
             self.expire_if_due(key, ctx.now_ms);
+        } else if self.lazy_expired.len() < LAZY_EXPIRED_MAX
+            && self.data.get(key).is_some_and(|o| o.is_expired(ctx.now_ms))
+        {
+            self.lazy_expired.push(key.to_vec());
         }
+    }
+
+    /// Takes the expired keys reads came across since the last call, for deletion through the write path.
+    pub fn take_lazy_expired(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.lazy_expired)
     }
 
     /// Deletes `key` if it is past its deadline at `now_ms`; the write path's form of expiry.

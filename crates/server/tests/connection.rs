@@ -343,6 +343,8 @@ fn client_kill_closes_other_connections() {
 
     // Old form, by address: +OK, or an error when nobody matches.
     let mut victim = Raw::new(&s);
+    // A reply proves the server has registered the connection.
+    assert_eq!(victim.call(&["PING"]), "+PONG\r\n");
     let addr = victim.r.get_ref().local_addr().unwrap().to_string();
     assert_eq!(
         cmd(&mut admin, &["CLIENT", "KILL", &addr]).unwrap(),
@@ -356,6 +358,7 @@ fn client_kill_closes_other_connections() {
 
     // ADDR and LADDR filters; SKIPME defaults to yes.
     let mut victim = Raw::new(&s);
+    assert_eq!(victim.call(&["PING"]), "+PONG\r\n");
     let laddr = victim.r.get_ref().peer_addr().unwrap().to_string();
     let addr = victim.r.get_ref().local_addr().unwrap().to_string();
     assert_eq!(

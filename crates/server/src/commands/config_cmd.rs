@@ -13,8 +13,9 @@ use crate::conn::Conn;
 /// does); a glob matches every parameter name and alias without regard to case.
 pub fn get(conn: &mut Conn, args: &[Bytes]) -> Frame {
     let mut found: Vec<(String, &'static Param)> = Vec::new();
+    // By name: `PARAMS` is a constant, so two uses of it need not share an address.
     let seen = |found: &Vec<(String, &'static Param)>, p: &Param| {
-        found.iter().any(|(_, q)| std::ptr::eq(*q, p))
+        found.iter().any(|(_, q)| q.name == p.name)
     };
     for pat in &args[2..] {
         if !pat.iter().any(|b| b"[*?".contains(b)) {
@@ -60,7 +61,7 @@ pub fn set(conn: &mut Conn, args: &[Bytes]) -> Frame {
         };
         let reason = if !p.mutable {
             Some("can't set immutable config")
-        } else if chosen.iter().any(|q| std::ptr::eq(*q, p)) {
+        } else if chosen.iter().any(|q| q.name == p.name) {
             Some("duplicate parameter")
         } else {
             None

@@ -176,7 +176,9 @@ fn server(node: &Node, out: &mut String) {
         "process_supervised" => "no",
         "run_id" => node.run_id,
         "tcp_port" => port,
-        "server_time_usec" => now_ms * 1000,
+        "server_time_usec" => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros()),
         "uptime_in_seconds" => uptime,
         "uptime_in_days" => uptime / 86400,
         "hz" => cfg.get_i64("hz"),

@@ -17,10 +17,7 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 impl Server {
@@ -66,10 +63,7 @@ impl Server {
 
     /// A synchronous client connection from the `redis` crate.
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .expect("client")
-            .get_connection()
-            .expect("connect")
+        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
     }
 
     /// A raw TCP connection for protocol-level tests.
@@ -86,10 +80,7 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process to exit, returning whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -127,13 +118,7 @@ pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
         Err(e) => {
             let code = e.code().unwrap_or("");
             let detail = e.detail().unwrap_or("");
-            if code.is_empty() {
-                detail.to_string()
-            } else if detail.is_empty() {
-                code.to_string()
-            } else {
-                format!("{code} {detail}")
-            }
+            if code.is_empty() { detail.to_string() } else if detail.is_empty() { code.to_string() } else { format!("{code} {detail}") }
         }
     }
 }

@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 pub enum Kind {
     /// Integer within bounds.
     Int(i64, i64),
+    /// Integer within the first bounds, then clamped to the second (Redis' `hz`).
+    Clamped(i64, i64, i64, i64),
+    /// `save` points: pairs of seconds (at least 1) and changes (at least 0), or empty.
+    SavePoints,
     /// Byte size with Redis' units (`1gb`, `512mb`, `100k`); reported as plain bytes.
     Memory(i64, i64),
     /// `yes` / `no`.
@@ -45,14 +49,15 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, mutable: bool)
 const GB: i64 = 1024 * 1024 * 1024;
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const FSYNC: &[&str] = &["always", "everysec", "no"];
+/// In Redis' order, which its error message lists.
 const POLICIES: &[&str] = &[
     "volatile-lru",
-    "allkeys-lru",
     "volatile-lfu",
-    "allkeys-lfu",
     "volatile-random",
-    "allkeys-random",
     "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
     "noeviction",
 ];
 
@@ -84,7 +89,7 @@ pub const PARAMS: &[Param] = &[
         true,
     ),
     p("slowlog-max-len", Kind::Int(0, i64::MAX), "128", true),
-    p("hz", Kind::Int(1, 500), "10", true),
+    p("hz", Kind::Clamped(0, i32::MAX as i64, 1, 500), "10", true),
     p("active-expire-effort", Kind::Int(1, 10), "1", true),
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),
@@ -93,7 +98,7 @@ pub const PARAMS: &[Param] = &[
     p("appendonly", Kind::Bool, "yes", true),
     p("appendfsync", Kind::Enum(FSYNC), "everysec", true),
     p("appendfilename", Kind::Str, "appendonly.aof", false),
-    p("save", Kind::Str, "3600 1 300 100 60 10000", true),
+    p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
     p("dbfilename", Kind::Str, "dump.rdb", true),
     p("maxmemory", Kind::Memory(0, i64::MAX), "0", true),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
@@ -159,6 +164,28 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
                 ));
             }
             Ok(v.to_string())
+        }
+        Kind::Clamped(min, max, lo, hi) => {
+            let v = normalize(
+                &Param {
+                    kind: Kind::Int(min, max),
+                    ..*param
+                },
+                value,
+            )?;
+            Ok(v.parse::<i64>().unwrap_or(lo).clamp(lo, hi).to_string())
+        }
+        Kind::SavePoints => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            let valid = words.len().is_multiple_of(2)
+                && words.iter().enumerate().all(|(i, w)| {
+                    w.parse::<i64>()
+                        .is_ok_and(|v| v >= if i % 2 == 0 { 1 } else { 0 })
+                });
+            if !valid {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(words.join(" "))
         }
         Kind::Memory(min, max) => {
             let v =
@@ -375,6 +402,21 @@ mod tests {
         assert_eq!(normalize(p, "1gb").unwrap(), "1073741824");
         assert!(normalize(param("port").unwrap(), "70000").is_err());
         assert!(normalize(param("appendfsync").unwrap(), "sometimes").is_err());
+        let hz = param("hz").unwrap();
+        assert_eq!(normalize(hz, "1000").unwrap(), "500");
+        assert_eq!(normalize(hz, "0").unwrap(), "1");
+        assert!(normalize(hz, "-1").is_err());
+        let save = param("save").unwrap();
+        assert_eq!(normalize(save, " 900  1 60 10").unwrap(), "900 1 60 10");
+        assert_eq!(normalize(save, "").unwrap(), "");
+        for bad in ["900", "0 1", "900 -1", "a 1"] {
+            assert_eq!(normalize(save, bad).unwrap_err(), "Invalid save parameters");
+        }
+        assert_eq!(
+            normalize(param("maxmemory-policy").unwrap(), "x").unwrap_err(),
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, \
+             volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+        );
         let mut c = Config::default();
         assert!(c.load_text("nosuchthing 1").is_err());
         assert!(c.load_text("port \"6380").is_err());

@@ -106,10 +106,12 @@ impl Conn {
                     reply
                 }
             };
-            if reply.is_error() {
-                node.stats
-                    .total_error_replies
-                    .fetch_add(1, Ordering::Relaxed);
+            if let Frame::Error(msg) = &reply {
+                node.record_error_reply(msg);
+            }
+            if self.closing && node.is_shutting_down() {
+                // SHUTDOWN: Redis exits without answering, so the client sees the connection close.
+                break;
             }
             encode(&reply, self.protocol, out);
             if self.closing {
@@ -241,9 +243,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         }
         if let Some(e) = &fatal {
             debug!(error = e.message(), "protocol error, closing");
-            node.stats
-                .total_error_replies
-                .fetch_add(1, Ordering::Relaxed);
+            node.record_error_reply(e.message());
             encode(
                 &Frame::error_owned(e.message().to_string()),
                 conn.protocol,

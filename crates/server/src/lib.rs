@@ -7,12 +7,15 @@
 //! - `shard`: the keyspace behind its write path.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
 //! - `clients`, `slowlog`, `expire`: client registry, slow log, active expiry.
+//! - `alloc`, `metrics`: the counting allocator behind `used_memory`, and the other measurements `INFO` shows.
 
+pub mod alloc;
 pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod expire;
+pub mod metrics;
 pub mod node;
 pub mod shard;
 pub mod slowlog;

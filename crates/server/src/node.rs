@@ -1,6 +1,6 @@
 //! The node: shared state, listeners, background tasks and shutdown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::shard::Shard;
 use crate::slowlog::Slowlog;
 
@@ -99,6 +100,14 @@ pub struct Node {
     pub started: Instant,
     /// Addresses actually bound.
     pub bound: Mutex<Vec<SocketAddr>>,
+    /// Error replies by code (`ERR`, `WRONGTYPE`, ...) for `INFO errorstats`.
+    pub error_stats: Mutex<BTreeMap<String, u64>>,
+    /// Instantaneous rates and memory peak for `INFO`.
+    pub metrics: Metrics,
+    /// Replication id shown by `INFO replication` (40 hex characters, distinct from `run_id`).
+    pub replid: String,
+    /// `used_memory` when the node was created (`used_memory_startup`).
+    pub memory_startup: usize,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -117,6 +126,10 @@ impl Node {
             run_id: make_run_id(),
             started: Instant::now(),
             bound: Mutex::new(Vec::new()),
+            error_stats: Mutex::new(BTreeMap::new()),
+            metrics: Metrics::default(),
+            replid: make_run_id(),
+            memory_startup: crate::alloc::allocated(),
             shutdown_tx,
         });
         node.stats
@@ -172,6 +185,20 @@ impl Node {
         self.shutdown_tx.subscribe()
     }
 
+    /// Counts an error reply in `total_error_replies` and, by its code, in `INFO errorstats`.
+    pub fn record_error_reply(&self, message: &str) {
+        self.stats
+            .total_error_replies
+            .fetch_add(1, Ordering::Relaxed);
+        let code = message.split(' ').next().unwrap_or(message);
+        let mut m = self.error_stats.lock();
+        if let Some(n) = m.get_mut(code) {
+            *n += 1;
+        } else if m.len() < MAX_ERROR_CODES {
+            m.insert(code.to_string(), 1);
+        }
+    }
+
     /// Records one execution in `INFO commandstats`.
     pub fn record_command(&self, name: &str, usec: u64, failed: bool, rejected: bool) {
         let mut m = self.command_stats.lock();
@@ -190,6 +217,9 @@ impl Node {
         }
     }
 }
+
+/// Distinct error codes tracked by `INFO errorstats` (Redis' ERROR_STATS_NUMBER), bounding the map.
+const MAX_ERROR_CODES: usize = 128;
 
 fn make_run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -237,6 +267,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         }
     }
     let expiry = tokio::spawn(crate::expire::active_expiry(node.clone()));
+    let sampler = tokio::spawn(crate::metrics::sampler(node.clone()));
     let mut accepts = Vec::new();
     for l in listeners {
         accepts.push(tokio::spawn(accept_loop(node.clone(), l)));
@@ -251,6 +282,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         a.abort();
     }
     expiry.abort();
+    sampler.abort();
     // Give connections a moment to flush their last replies and close.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !node.clients.is_empty() && Instant::now() < deadline {

@@ -1,4 +1,13 @@
 //! Commands the node runs itself (`Handler::Node`): they need connection state, clients or configuration.
+//!
+//! - `connection`: PING, QUIT, SELECT, HELLO, AUTH, RESET.
+//! - `client`: CLIENT and its subcommands.
+//! - `info`: INFO.
+//! - `config_cmd`: CONFIG GET/SET/RESETSTAT/HELP.
+//! - `server`: TIME, SLOWLOG, SHUTDOWN.
+//! - `introspection`: COMMAND and its subcommands, produced from the command table.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 use resp::Frame;
@@ -6,7 +15,12 @@ use store::NodeCommand;
 
 use crate::conn::Conn;
 
+mod client;
+mod config_cmd;
 mod connection;
+mod info;
+mod introspection;
+mod server;
 
 /// Runs a node command for the connection `conn`.
 pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
@@ -15,6 +29,66 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         Ping => connection::ping(conn, args),
         Quit => connection::quit(conn, args),
         Select => connection::select(conn, args),
-        _ => store::errors::unknown_command(&args[0], &args[1..]),
+        Hello => connection::hello(conn, args),
+        Auth => connection::auth(conn, args),
+        Reset => connection::reset(conn, args),
+        ClientId => client::id(conn, args),
+        ClientSetName => client::setname(conn, args),
+        ClientGetName => client::getname(conn, args),
+        ClientList => client::list(conn, args),
+        ClientInfo => client::info(conn, args),
+        ClientKill => client::kill(conn, args),
+        ClientSetInfo => client::setinfo(conn, args),
+        ClientHelp => client::help(conn, args),
+        Info => info::info(conn, args),
+        ConfigGet => config_cmd::get(conn, args),
+        ConfigSet => config_cmd::set(conn, args),
+        ConfigResetStat => config_cmd::resetstat(conn, args),
+        ConfigHelp => config_cmd::help(conn, args),
+        Time => server::time(conn, args),
+        SlowlogGet => server::slowlog_get(conn, args),
+        SlowlogLen => server::slowlog_len(conn, args),
+        SlowlogReset => server::slowlog_reset(conn, args),
+        SlowlogHelp => server::slowlog_help(conn, args),
+        Shutdown => server::shutdown(conn, args),
+        Command => introspection::command(conn, args),
+        CommandCount => introspection::count(conn, args),
+        CommandInfo => introspection::info(conn, args),
+        CommandDocs => introspection::docs(conn, args),
+        CommandGetKeys => introspection::getkeys(conn, args),
+        CommandList => introspection::list(conn, args),
+        CommandHelp => introspection::help(conn, args),
     }
+}
+
+/// Redis' `addReplyHelp`: a header naming the command as sent, the lines, and the HELP footer, as status replies.
+fn help_reply(cmd: &[u8], lines: &[&'static str]) -> Frame {
+    let mut out = Vec::with_capacity(lines.len() + 3);
+    out.push(Frame::Simple(Cow::Owned(format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        String::from_utf8_lossy(cmd).to_ascii_uppercase()
+    ))));
+    out.extend(lines.iter().map(|l| Frame::simple(l)));
+    out.push(Frame::simple("HELP"));
+    out.push(Frame::simple("    Prints this help."));
+    Frame::Array(out)
+}
+
+/// Redis' `addReplySubcommandSyntaxError`.
+fn subcommand_syntax_error(args: &[Bytes]) -> Frame {
+    Frame::error_owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        store::errors::sanitize(&args[1], 128),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
+}
+
+/// An argument as text for error messages and names, with invalid UTF-8 replaced.
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A bulk reply from an owned string, without copying it.
+fn bulk_string(s: String) -> Frame {
+    Frame::Bulk(Bytes::from(s))
 }

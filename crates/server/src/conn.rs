@@ -64,6 +64,7 @@ impl Conn {
         let node = self.node.clone();
         let mut guard: Option<ShardGuard<'_>> = None;
         let mut last_cmd: Option<&'static str> = None;
+        let mut executed = 0u64;
         for args in batch {
             let start = Instant::now();
             let reply = match store::cmd::resolve(args) {
@@ -73,36 +74,41 @@ impl Conn {
                     }
                     e
                 }
+                Ok(spec)
+                    if !self.authenticated
+                        && spec.flags & flags::NO_AUTH == 0
+                        && node.hot.auth_required.load(Ordering::Relaxed) =>
+                {
+                    self.count(store::table::table().full_name(spec), 0, false, true);
+                    Frame::error("NOAUTH Authentication required.")
+                }
                 Ok(spec) => {
-                    let reply = if !self.authenticated && spec.flags & flags::NO_AUTH == 0 {
-                        Frame::error("NOAUTH Authentication required.")
-                    } else {
-                        match spec.handler {
-                            Handler::Keyspace(_) => {
-                                let g = guard.get_or_insert_with(|| node.shard.lock());
-                                let now = unix_ms();
-                                let seed = self.next_seed();
-                                if spec.is_write() {
-                                    g.write(spec, args, now, seed)
-                                } else {
-                                    g.read(spec, args, now, seed)
-                                }
+                    let reply = match spec.handler {
+                        Handler::Keyspace(_) => {
+                            let g = guard.get_or_insert_with(|| node.shard.lock());
+                            let now = unix_ms();
+                            let seed = self.next_seed();
+                            if spec.is_write() {
+                                g.write(spec, args, now, seed)
+                            } else {
+                                g.read(spec, args, now, seed)
                             }
-                            Handler::Node(cmd) => {
-                                if let Some(mut g) = guard.take() {
-                                    g.expire_lazily(unix_ms(), self.next_seed());
-                                    node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
-                                }
-                                crate::commands::run(self, cmd, args)
-                            }
-                            Handler::Container => Frame::error("ERR missing subcommand"),
                         }
+                        Handler::Node(cmd) => {
+                            if let Some(mut g) = guard.take() {
+                                g.expire_lazily(unix_ms(), self.next_seed());
+                                node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
+                            }
+                            crate::commands::run(self, cmd, args)
+                        }
+                        Handler::Container => Frame::error("ERR missing subcommand"),
                     };
                     let usec = start.elapsed().as_micros() as u64;
                     let full_name = store::table::table().full_name(spec);
                     self.count(full_name, usec, reply.is_error(), false);
                     self.maybe_slowlog(spec, args, usec);
                     last_cmd = Some(full_name);
+                    executed += 1;
                     reply
                 }
             };
@@ -124,7 +130,7 @@ impl Conn {
         }
         node.stats
             .total_commands_processed
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(executed, Ordering::Relaxed);
         if let Some(name) = last_cmd {
             let mut info = self.handle.info.lock();
             info.last_cmd.clear();

@@ -17,7 +17,10 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Server {
@@ -26,8 +29,18 @@ impl Server {
         Server::start_with(&[])
     }
 
-    /// Starts a server with extra `--name value` flags.
+    /// Starts a server with extra `--name value` flags. A free port can be taken by another test's server
+    /// between our probe and its bind, so the harness checks that the process answering is its own child.
     pub fn start_with(extra: &[&str]) -> Server {
+        for _ in 0..10 {
+            if let Some(s) = Server::try_start(extra) {
+                return s;
+            }
+        }
+        panic!("could not start shoal-server");
+    }
+
+    fn try_start(extra: &[&str]) -> Option<Server> {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("shoal-test-{}-{}", std::process::id(), port));
         let _ = std::fs::create_dir_all(&dir);
@@ -47,13 +60,25 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn shoal-server");
-        let server = Server { child, port, dir };
+        let mut server = Server { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start listening");
+        loop {
+            if !server.is_running() {
+                return None;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+                let info = raw_roundtrip(&mut s, b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n", 200);
+                let mine = format!("process_id:{}\r\n", server.child.id());
+                return String::from_utf8_lossy(&info)
+                    .contains(&mine)
+                    .then_some(server);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     /// `redis://` URL of the server.
@@ -63,7 +88,10 @@ impl Server {
 
     /// A synchronous client connection from the `redis` crate.
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
     }
 
     /// A raw TCP connection for protocol-level tests.
@@ -80,7 +108,11 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process to exit, returning whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -118,7 +150,13 @@ pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
         Err(e) => {
             let code = e.code().unwrap_or("");
             let detail = e.detail().unwrap_or("");
-            if code.is_empty() { detail.to_string() } else if detail.is_empty() { code.to_string() } else { format!("{code} {detail}") }
+            if code.is_empty() {
+                detail.to_string()
+            } else if detail.is_empty() {
+                code.to_string()
+            } else {
+                format!("{code} {detail}")
+            }
         }
     }
 }

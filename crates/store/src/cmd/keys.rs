@@ -1724,10 +1724,11 @@ mod tests {
             Frame::simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
         );
         assert_eq!(lines[9], Frame::simple("USAGE <key> [SAMPLES <count>]"));
-        let help = crate::cmd::resolve(&args_of(&["OBJECT", "HELP"])).unwrap();
-        assert!(matches!(help.handler, Handler::Keyspace(object_help_cmd)));
-        let help = crate::cmd::resolve(&args_of(&["memory", "help"])).unwrap();
-        assert!(matches!(help.handler, Handler::Keyspace(memory_help_cmd)));
+        let mut ks = Keyspace::new();
+        let oh = args_of(&["OBJECT", "HELP"]);
+        assert_eq!(run(&mut ks, T, &["OBJECT", "HELP"]), object_help(&oh));
+        let mh = args_of(&["memory", "help"]);
+        assert_eq!(run(&mut ks, T, &["memory", "help"]), memory_help(&mh));
     }
 
     fn usage(ks: &mut Keyspace, args: &[&str]) -> i64 {

@@ -91,9 +91,43 @@ mod long_double {
     /// `10^19`, the largest power of ten in a `u64`.
     const TEN19: u64 = 10_000_000_000_000_000_000;
 
-    /// A `long double` value: `mant * 2^exp` for finite values (zero when `mant` is 0).
+    /// A `long double` value. Opaque, so only this module's correctly rounded operations make one.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum LongDouble {
+    pub struct LongDouble(Ld);
+
+    impl LongDouble {
+        /// Parses as Redis' `string2ld`: the whole input must be a number `strtold` accepts (decimal,
+        /// hexadecimal, `inf`/`infinity`), with no leading space, at most 5119 bytes, not NaN, and not a
+        /// finite number that overflows or underflows to zero.
+        pub fn parse(b: &[u8]) -> Option<LongDouble> {
+            Ld::parse(b).map(LongDouble)
+        }
+
+        /// The exact value of an integer (every `i64` fits the 64-bit significand).
+        pub fn from_i64(v: i64) -> LongDouble {
+            LongDouble(Ld::from_i64(v))
+        }
+
+        /// Whether the value is finite.
+        pub fn is_finite(&self) -> bool {
+            self.0.is_finite()
+        }
+
+        /// The correctly rounded sum; an infinity for overflow, `None` for NaN (opposite infinities).
+        pub fn plus(self, other: LongDouble) -> Option<LongDouble> {
+            self.0.plus(other.0).map(LongDouble)
+        }
+
+        /// Formats as Redis' `ld2string(..., LD_STR_HUMAN)`: `%.17Lf` without trailing fractional zeros (nor
+        /// a trailing dot), `-0` shown as `0`, infinities as `inf`/`-inf`.
+        pub fn to_human(self) -> String {
+            self.0.to_human()
+        }
+    }
+
+    /// `mant * 2^exp` for finite values (zero when `mant` is 0); always within the format's range.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Ld {
         /// A finite value.
         Finite {
             /// Sign (zero keeps its sign, as IEEE does).
@@ -110,11 +144,8 @@ mod long_double {
         },
     }
 
-    impl LongDouble {
-        /// Parses as Redis' `string2ld`: the whole input must be a number `strtold` accepts (decimal,
-        /// hexadecimal, `inf`/`infinity`), with no leading space, at most 5119 bytes, not NaN, and not a
-        /// finite number that overflows or underflows to zero.
-        pub fn parse(b: &[u8]) -> Option<LongDouble> {
+    impl Ld {
+        fn parse(b: &[u8]) -> Option<Ld> {
             if b.is_empty() || b.len() >= MAX_CHARS {
                 return None;
             }
@@ -124,7 +155,7 @@ mod long_double {
                 _ => (false, b),
             };
             if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
-                return Some(LongDouble::Infinite { neg });
+                return Some(Ld::Infinite { neg });
             }
             if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
                 parse_hex(neg, &body[2..])
@@ -134,8 +165,8 @@ mod long_double {
         }
 
         /// The exact value of an integer (every `i64` fits the 64-bit significand).
-        pub fn from_i64(v: i64) -> LongDouble {
-            LongDouble::Finite {
+        fn from_i64(v: i64) -> Ld {
+            Ld::Finite {
                 neg: v < 0,
                 mant: v.unsigned_abs(),
                 exp: 0,
@@ -143,13 +174,13 @@ mod long_double {
         }
 
         /// Whether the value is finite.
-        pub fn is_finite(&self) -> bool {
-            matches!(self, LongDouble::Finite { .. })
+        fn is_finite(&self) -> bool {
+            matches!(self, Ld::Finite { .. })
         }
 
         /// The correctly rounded sum; an infinity for overflow, `None` for NaN (opposite infinities).
-        pub fn plus(self, other: LongDouble) -> Option<LongDouble> {
-            use LongDouble::*;
+        fn plus(self, other: Ld) -> Option<Ld> {
+            use Ld::*;
             match (self, other) {
                 (Infinite { neg: a }, Infinite { neg: b }) => (a == b).then_some(self),
                 (Infinite { .. }, _) => Some(self),
@@ -220,12 +251,10 @@ mod long_double {
 
         /// Formats as Redis' `ld2string(..., LD_STR_HUMAN)`: `%.17Lf` without trailing fractional zeros (nor
         /// a trailing dot), `-0` shown as `0`, infinities as `inf`/`-inf`.
-        pub fn to_human(&self) -> String {
-            let (neg, mant, exp) = match *self {
-                LongDouble::Infinite { neg } => {
-                    return if neg { "-inf" } else { "inf" }.to_string()
-                }
-                LongDouble::Finite { neg, mant, exp } => (neg, mant, exp as i64),
+        fn to_human(self) -> String {
+            let (neg, mant, exp) = match self {
+                Ld::Infinite { neg } => return if neg { "-inf" } else { "inf" }.to_string(),
+                Ld::Finite { neg, mant, exp } => (neg, mant, exp as i64),
             };
             let mut out = String::new();
             if neg {
@@ -278,7 +307,7 @@ mod long_double {
     }
 
     /// `digits[.digits][e[+-]digits]` (at least one digit in the significand).
-    fn parse_dec(neg: bool, s: &[u8]) -> Option<LongDouble> {
+    fn parse_dec(neg: bool, s: &[u8]) -> Option<Ld> {
         let (digits, frac_len, rest) = significand(s, 10)?;
         let exp10 = exponent(rest, b'e')?;
         let p10 = exp10.saturating_sub(frac_len as i64);
@@ -325,7 +354,7 @@ mod long_double {
     }
 
     /// `hexdigits[.hexdigits][p[+-]digits]` after the `0x` prefix.
-    fn parse_hex(neg: bool, s: &[u8]) -> Option<LongDouble> {
+    fn parse_hex(neg: bool, s: &[u8]) -> Option<Ld> {
         let (digits, frac_len, rest) = significand(s, 16)?;
         let exp2 = exponent(rest, b'p')?;
         let shift = exp2.saturating_sub(4 * frac_len as i64);
@@ -344,8 +373,8 @@ mod long_double {
         round(neg, &n, &Big::one(), shift)
     }
 
-    fn zero(neg: bool) -> LongDouble {
-        LongDouble::Finite {
+    fn zero(neg: bool) -> Ld {
+        Ld::Finite {
             neg,
             mant: 0,
             exp: 0,
@@ -403,7 +432,7 @@ mod long_double {
 
     /// Rounds `num / den * 2^shift` (positive `num`, `den`) to the nearest `long double`, ties to even.
     /// `None` when it overflows or a non-zero value rounds to zero (the cases `strtold` flags `ERANGE`).
-    fn round(neg: bool, num: &Big, den: &Big, shift: i64) -> Option<LongDouble> {
+    fn round(neg: bool, num: &Big, den: &Big, shift: i64) -> Option<Ld> {
         if num.is_zero() {
             return Some(zero(neg));
         }
@@ -445,7 +474,7 @@ mod long_double {
         if exp > MAX_EXP || q == 0 {
             return None;
         }
-        Some(LongDouble::Finite {
+        Some(Ld::Finite {
             neg,
             mant: q as u64,
             exp: exp as i32,
@@ -454,7 +483,7 @@ mod long_double {
 
     /// [`round`] for operands that fit in machine integers; `None` when they do not fit or the result is near
     /// the edges of the range (the general path handles those).
-    fn round_small(neg: bool, num: u128, den: u128, shift: i64) -> Option<Option<LongDouble>> {
+    fn round_small(neg: bool, num: u128, den: u128, shift: i64) -> Option<Option<Ld>> {
         if num == 0 {
             return Some(Some(zero(neg)));
         }
@@ -504,7 +533,7 @@ mod long_double {
         if exp > MAX_EXP {
             return Some(None);
         }
-        Some(Some(LongDouble::Finite {
+        Some(Some(Ld::Finite {
             neg,
             mant: q as u64,
             exp: exp as i32,

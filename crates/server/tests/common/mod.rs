@@ -68,11 +68,28 @@ impl Server {
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                 s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-                let info = raw_roundtrip(&mut s, b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n", 200);
                 let mine = format!("process_id:{}\r\n", server.child.id());
-                return String::from_utf8_lossy(&info)
-                    .contains(&mine)
-                    .then_some(server);
+                s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let text = String::from_utf8_lossy(&got);
+                    if text.contains(&mine) {
+                        return Some(server);
+                    }
+                    if text.starts_with("-NOAUTH") {
+                        // A password hides INFO: a child that lost the port race exits at once, so check it lives.
+                        std::thread::sleep(Duration::from_millis(100));
+                        return server.is_running().then_some(server);
+                    }
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return None,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                    if got.len() > 1 << 20 {
+                        return None;
+                    }
+                }
             }
             if Instant::now() > deadline {
                 return None;

@@ -343,7 +343,8 @@ impl Decoder {
     }
 
     /// Payload bytes of the command in progress that were already cut off the buffer (its completed
-    /// arguments). Redis does not count these against `client-query-buffer-limit`; see the module docs.
+    /// arguments). Redis does not count these against `client-query-buffer-limit` (they already sit in its
+    /// argv), so neither does [`Decoder::query_buffer_exceeded`]; use this for memory accounting.
     pub fn pending_bytes(&self) -> usize {
         match &self.state {
             State::Args { held, .. } => *held,

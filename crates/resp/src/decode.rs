@@ -146,6 +146,13 @@ enum State {
 }
 
 /// Incremental request decoder; keeps its position across partial reads.
+///
+/// Use one per connection with one `BytesMut`: append each read to the buffer, check
+/// [`Decoder::query_buffer_exceeded`] (close the connection without a reply if true, as Redis does for
+/// `client-query-buffer-limit`), then call [`Decoder::decode`] until it returns `Ok(None)`. The decoder
+/// removes what it consumed from the front of the buffer and remembers how far it got, so never hand it a
+/// different buffer mid-stream. On `Err`, reply with [`ProtocolError::message`] as an error and close.
+/// Arguments are zero-copy views of the read buffer: copy them into storage instead of keeping them.
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
@@ -336,7 +343,8 @@ impl Decoder {
     }
 
     /// Payload bytes of the command in progress that were already cut off the buffer (its completed
-    /// arguments). Redis does not count these against `client-query-buffer-limit`; see the module docs.
+    /// arguments). Redis does not count these against `client-query-buffer-limit` (they already sit in its
+    /// argv), so neither does [`Decoder::query_buffer_exceeded`]; use this for memory accounting.
     pub fn pending_bytes(&self) -> usize {
         match &self.state {
             State::Args { held, .. } => *held,
@@ -480,7 +488,7 @@ impl Decoder {
                                 len as usize
                             }
                         };
-                        if buf.len() < len + 2 {
+                        if buf.len() < len.saturating_add(2) {
                             return Ok(None);
                         }
                         args.push(buf.split_to(len).freeze());

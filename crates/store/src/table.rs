@@ -381,7 +381,7 @@ impl CommandSpec {
 
 /// Every command, by lower-case name.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static str, &'static CommandSpec, foldhash::fast::FixedState>,
     ordered: Vec<&'static CommandSpec>,
     /// Full names of subcommands (`client|list`), by the address of their spec.
     full_names: HashMap<usize, &'static str>,
@@ -389,7 +389,7 @@ pub struct CommandTable {
 
 impl CommandTable {
     fn build() -> CommandTable {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x7ab1e));
         let mut ordered = Vec::new();
         let mut full_names = HashMap::new();
         for family in crate::cmd::FAMILIES {

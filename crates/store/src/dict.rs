@@ -18,8 +18,10 @@
 //! boxed slice. Per entry this costs the node (8-byte `next` + 24-byte key + `V`) plus one 8-byte bucket pointer
 //! per slot (load factor between 0.1 and 1, typically 0.5-1).
 
+use std::alloc::{self, Layout};
 use std::hash::{BuildHasher, Hasher};
-use std::mem;
+use std::mem::{self, ManuallyDrop};
+use std::ptr;
 
 use crate::exec::Rng;
 
@@ -99,7 +101,7 @@ impl<V> Table<V> {
 
     fn with_size(size: usize) -> Table<V> {
         Table {
-            buckets: std::iter::repeat_with(|| None).take(size).collect(),
+            buckets: zeroed_buckets(size),
             used: 0,
         }
     }
@@ -116,11 +118,38 @@ impl<V> Table<V> {
     }
 }
 
+/// An all-`None` bucket array made from zeroed memory. A large array then comes as fresh pages the kernel zeroes
+/// lazily, so starting a resize neither writes nor faults in the whole array (2^24 buckets are 128 MB).
+fn zeroed_buckets<V>(size: usize) -> Box<[Link<V>]> {
+    if size == 0 {
+        return Box::new([]);
+    }
+    let layout = Layout::array::<Link<V>>(size).expect("bucket array size overflows");
+    // SAFETY: `layout` has a non-zero size. All-zero bytes are a valid `Option<Box<T>>` for sized `T`, namely
+    // `None` (a documented guarantee of `Option`'s representation), so every element is initialised. The
+    // memory comes from the global allocator with exactly the layout a `Box<[Link<V>]>` of `size` elements
+    // is freed with.
+    unsafe {
+        let p = alloc::alloc_zeroed(layout).cast::<Link<V>>();
+        if p.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(ptr::slice_from_raw_parts_mut(p, size))
+    }
+}
+
 impl<V> Drop for Table<V> {
     /// Unlinks chains one node at a time: the default recursive drop of `Option<Box<Node>>` would overflow the
     /// stack on a pathologically long chain.
     fn drop(&mut self) {
         if self.used == 0 {
+            // Every slot is `None`: free the array without visiting its elements, which for the old array of a
+            // finished resize would read (and possibly fault in) all of it in one go.
+            let buckets = mem::take(&mut self.buckets);
+            // SAFETY: `ManuallyDrop<T>` is `repr(transparent)` over `T`, so the cast slice has the same length
+            // and layout and is freed with the layout it was allocated with; no element is read. Were `used`
+            // ever wrong, the nodes would leak, which is not unsound.
+            drop(unsafe { Box::from_raw(Box::into_raw(buckets) as *mut [ManuallyDrop<Link<V>>]) });
             return;
         }
         for slot in self.buckets.iter_mut() {
@@ -1187,6 +1216,22 @@ mod tests {
     }
 
     #[test]
+    fn zeroed_bucket_arrays_are_empty() {
+        for size in [0, 1, 4, 1 << 16] {
+            let t: Table<String> = Table::with_size(size);
+            assert_eq!(t.size(), size);
+            assert!(t.buckets.iter().all(Option::is_none));
+        }
+        // A table whose entries were all moved out frees its array without touching the elements.
+        let mut d = Dict::new();
+        for i in 0..5000 {
+            d.insert(&key(i), key(i));
+        }
+        settle(&mut d);
+        assert_eq!(d.get(&key(4999)), Some(&key(4999)));
+    }
+
+    #[test]
     fn long_chain_drops_without_recursion() {
         let mut t: Table<u64> = Table::with_size(1);
         let mut head = None;
@@ -1233,6 +1278,26 @@ mod tests {
         d.insert(&[b'x'; 40], 2);
         let expected = 4 * 8 + 2 * mem::size_of::<Node<u64>>() + 40;
         assert_eq!(d.allocated_bytes(), expected);
+    }
+
+    /// Cost of allocating and freeing an empty bucket array, the part of a resize not spread over operations;
+    /// run with `cargo test -p store --release dict::tests::bucket_array_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bucket_array_cost() {
+        use std::time::{Duration, Instant};
+        for exp in [20, 21, 24] {
+            let (mut alloc, mut free) = (Duration::MAX, Duration::MAX);
+            for _ in 0..5 {
+                let t = Instant::now();
+                let table: Table<u64> = Table::with_size(1 << exp);
+                alloc = alloc.min(t.elapsed());
+                let t = Instant::now();
+                drop(table);
+                free = free.min(t.elapsed());
+            }
+            println!("2^{exp} buckets: allocate {alloc:?}, free {free:?}");
+        }
     }
 
     /// Throughput against std's HashMap with the same hasher; run with

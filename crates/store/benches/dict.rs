@@ -72,44 +72,35 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Per-operation latencies of one phase.
-struct Phase {
-    name: &'static str,
-    total_ns: u128,
-    lat: Vec<u32>,
+/// Runs `op` for `0..n` and prints its throughput (no per-operation timing, so no clock overhead).
+fn throughput(name: &str, n: usize, mut op: impl FnMut(usize)) {
+    let start = Instant::now();
+    for i in 0..n {
+        op(i);
+    }
+    println!(
+        "{name:<22} {:7.1} ns/op",
+        start.elapsed().as_nanos() as f64 / n as f64
+    );
 }
 
-impl Phase {
-    fn run(name: &'static str, n: usize, mut op: impl FnMut(usize)) -> Phase {
-        let mut lat = Vec::with_capacity(n);
-        let start = Instant::now();
-        for i in 0..n {
-            let t = thread_cpu_ns();
-            op(i);
-            lat.push((thread_cpu_ns() - t).min(u32::MAX as u64) as u32);
-        }
-        Phase {
-            name,
-            total_ns: start.elapsed().as_nanos(),
-            lat,
-        }
+/// Runs `op` for `0..n` timing each call in thread CPU time, and prints the distribution.
+fn latency(name: &str, n: usize, mut op: impl FnMut(usize)) {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = thread_cpu_ns();
+        op(i);
+        lat.push(thread_cpu_ns() - t);
     }
-
-    fn report(mut self) {
-        let n = self.lat.len();
-        let over_1ms = self.lat.iter().filter(|&&l| l > 1_000_000).count();
-        self.lat.sort_unstable();
-        let q = |f: f64| self.lat[((n as f64 * f) as usize).min(n - 1)] as f64 / 1000.0;
-        println!(
-            "{:<20} {:7.1} ns/op | cpu p50 {:5.2} us  p99.9 {:6.2} us  max {:8.2} us  ops>1ms {}",
-            self.name,
-            self.total_ns as f64 / n as f64,
-            q(0.5),
-            q(0.999),
-            self.lat[n - 1] as f64 / 1000.0,
-            over_1ms
-        );
-    }
+    let over_1ms = lat.iter().filter(|&&l| l > 1_000_000).count();
+    lat.sort_unstable();
+    let us = |f: f64| lat[((n as f64 * f) as usize).min(n - 1)] as f64 / 1000.0;
+    println!(
+        "{name:<22} cpu p50 {:5.2} us  p99.9 {:6.2} us  max {:9.2} us  ops over 1 ms: {over_1ms}",
+        us(0.5),
+        us(0.999),
+        us(1.0)
+    );
 }
 
 fn object(i: usize) -> Object {
@@ -117,10 +108,17 @@ fn object(i: usize) -> Object {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`) run a quick smoke pass.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let default_n = if args.iter().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        10_000
+    };
+    let n: usize = args
+        .iter()
         .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(default_n);
     let keys: Vec<Vec<u8>> = (0..n)
         .map(|i| format!("key:{:012}", (i * 7919) % n).into_bytes())
         .collect();
@@ -135,10 +133,9 @@ fn main() {
 
     let base = heap();
     let mut d: Dict<Object> = Dict::new();
-    Phase::run("Dict insert", n, |i| {
+    throughput("Dict insert", n, |i| {
         d.insert(&keys[i], object(i));
-    })
-    .report();
+    });
     let after = heap();
     println!(
         "Dict heap: {:.1} B/key requested, {:.1} B/key in malloc chunks ({} buckets, estimate {:.1} B/key)",
@@ -147,55 +144,73 @@ fn main() {
         d.capacity(),
         d.allocated_bytes() as f64 / n as f64
     );
-    Phase::run("Dict get hit", n, |i| {
+    throughput("Dict get hit", n, |i| {
         black_box(d.get(&keys[i]));
-    })
-    .report();
-    Phase::run("Dict get miss", n, |i| {
+    });
+    throughput("Dict get miss", n, |i| {
         black_box(d.get(&misses[i]));
-    })
-    .report();
+    });
     let mut rng = Rng::new(1);
-    Phase::run("Dict random (fair)", n, |_| {
+    throughput("Dict random (fair)", n, |_| {
         black_box(d.random(&mut rng));
-    })
-    .report();
+    });
     let mut cursor = 0;
-    Phase::run("Dict scan call", n, |_| {
+    let mut calls = 0;
+    let start = Instant::now();
+    loop {
         cursor = d.scan(cursor, |k, v| {
             black_box((k, v));
         });
-    })
-    .report();
-    Phase::run("Dict remove", n, |i| {
+        calls += 1;
+        if cursor == 0 {
+            break;
+        }
+    }
+    println!(
+        "{:<22} {:7.1} ns/entry ({calls} calls)",
+        "Dict full scan",
+        start.elapsed().as_nanos() as f64 / n as f64
+    );
+    throughput("Dict remove", n, |i| {
         d.remove(&keys[i]);
-    })
-    .report();
+    });
+    drop(d);
+    let mut d: Dict<Object> = Dict::new();
+    latency("Dict insert", n, |i| {
+        d.insert(&keys[i], object(i));
+    });
+    latency("Dict remove", n, |i| {
+        d.remove(&keys[i]);
+    });
     drop(d);
 
     let base = heap();
-    let mut m: HashMap<Box<[u8]>, Object, foldhash::fast::FixedState> =
-        HashMap::with_hasher(foldhash::fast::FixedState::with_seed(1));
-    Phase::run("HashMap insert", n, |i| {
+    let hasher = foldhash::fast::FixedState::with_seed(1);
+    let mut m: HashMap<Box<[u8]>, Object, _> = HashMap::with_hasher(hasher.clone());
+    throughput("HashMap insert", n, |i| {
         m.insert(keys[i].as_slice().into(), object(i));
-    })
-    .report();
+    });
     let after = heap();
     println!(
         "HashMap heap: {:.1} B/key requested, {:.1} B/key in malloc chunks",
         (after.0 - base.0) as f64 / n as f64,
         (after.1 - base.1) as f64 / n as f64
     );
-    Phase::run("HashMap get hit", n, |i| {
+    throughput("HashMap get hit", n, |i| {
         black_box(m.get(keys[i].as_slice()));
-    })
-    .report();
-    Phase::run("HashMap get miss", n, |i| {
+    });
+    throughput("HashMap get miss", n, |i| {
         black_box(m.get(misses[i].as_slice()));
-    })
-    .report();
-    Phase::run("HashMap remove", n, |i| {
+    });
+    throughput("HashMap remove", n, |i| {
         m.remove(keys[i].as_slice());
-    })
-    .report();
+    });
+    drop(m);
+    let mut m: HashMap<Box<[u8]>, Object, _> = HashMap::with_hasher(hasher);
+    latency("HashMap insert", n, |i| {
+        m.insert(keys[i].as_slice().into(), object(i));
+    });
+    latency("HashMap remove", n, |i| {
+        m.remove(keys[i].as_slice());
+    });
 }

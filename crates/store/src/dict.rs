@@ -17,6 +17,10 @@
 //! Memory: keys up to [`INLINE_KEY_LEN`] bytes live inside the node (no second allocation), longer keys in a
 //! boxed slice. Per entry this costs the node (8-byte `next` + 24-byte key + `V`) plus one 8-byte bucket pointer
 //! per slot (load factor between 0.1 and 1, typically 0.5-1).
+//!
+//! Unsafe code: two small blocks around bucket arrays (allocating them zeroed, freeing an emptied one without
+//! visiting its slots), see `zeroed_buckets` and `Table`'s `Drop`. A fixed seed lets a client that knows it
+//! craft colliding keys; [`Dict::with_seed`] takes a per-deployment seed, which replicas must share.
 
 use std::alloc::{self, Layout};
 use std::hash::{BuildHasher, Hasher};
@@ -1298,104 +1302,5 @@ mod tests {
             }
             println!("2^{exp} buckets: allocate {alloc:?}, free {free:?}");
         }
-    }
-
-    /// Throughput against std's HashMap with the same hasher; run with
-    /// `cargo test -p store --release dict::tests::throughput -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn throughput() {
-        use std::time::Instant;
-        const N: usize = 1_000_000;
-        let keys: Vec<Vec<u8>> = (0..N)
-            .map(|i| format!("key:{:012}", i * 7919 % N).into_bytes())
-            .collect();
-        let misses: Vec<Vec<u8>> = (0..N)
-            .map(|i| format!("miss:{i:012}").into_bytes())
-            .collect();
-        let time = |label: &str, f: &mut dyn FnMut()| {
-            let t = Instant::now();
-            f();
-            let ns = t.elapsed().as_nanos() as f64 / N as f64;
-            println!("{label:<28} {ns:7.1} ns/op");
-        };
-
-        let mut d: Dict<u64> = Dict::new();
-        let mut worst = std::time::Duration::ZERO;
-        time("Dict insert", &mut || {
-            for (i, k) in keys.iter().enumerate() {
-                let t = Instant::now();
-                d.insert(k, i as u64);
-                worst = worst.max(t.elapsed());
-            }
-        });
-        println!("Dict slowest single insert   {worst:?}");
-        time("Dict get (hit)", &mut || {
-            for k in &keys {
-                std::hint::black_box(d.get(k));
-            }
-        });
-        time("Dict get (miss)", &mut || {
-            for k in &misses {
-                std::hint::black_box(d.get(k));
-            }
-        });
-        let mut rng = Rng::new(1);
-        time("Dict random", &mut || {
-            for _ in 0..N {
-                std::hint::black_box(d.random(&mut rng));
-            }
-        });
-        time("Dict scan (per entry)", &mut || {
-            let mut c = 0;
-            loop {
-                c = d.scan(c, |k, v| {
-                    std::hint::black_box((k, v));
-                });
-                if c == 0 {
-                    break;
-                }
-            }
-        });
-        println!(
-            "Dict estimated bytes/entry   {:.1}",
-            d.allocated_bytes() as f64 / N as f64
-        );
-        let mut worst = std::time::Duration::ZERO;
-        time("Dict remove", &mut || {
-            for k in &keys {
-                let t = Instant::now();
-                d.remove(k);
-                worst = worst.max(t.elapsed());
-            }
-        });
-        println!("Dict slowest single remove   {worst:?}");
-
-        let mut m: HashMap<Box<[u8]>, u64, HashState> =
-            HashMap::with_hasher(HashState::with_seed(DEFAULT_SEED));
-        let mut worst = std::time::Duration::ZERO;
-        time("HashMap insert", &mut || {
-            for (i, k) in keys.iter().enumerate() {
-                let t = Instant::now();
-                m.insert(k.as_slice().into(), i as u64);
-                worst = worst.max(t.elapsed());
-            }
-        });
-        println!("HashMap slowest single insert {worst:?}");
-        time("HashMap get (hit)", &mut || {
-            for k in &keys {
-                std::hint::black_box(m.get(k.as_slice()));
-            }
-        });
-        time("HashMap get (miss)", &mut || {
-            for k in &misses {
-                std::hint::black_box(m.get(k.as_slice()));
-            }
-        });
-        time("HashMap remove", &mut || {
-            for k in &keys {
-                m.remove(k.as_slice());
-            }
-        });
     }
 }

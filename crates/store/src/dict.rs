@@ -268,6 +268,13 @@ impl<V> Dict<V> {
             + self.heap_key_bytes
     }
 
+    /// Sizes of the allocations an entry with a `key_len`-byte key makes: its node, and the key's own buffer
+    /// (0 when the key is stored inline). The bucket slot (8 bytes per slot) and `V`'s own heap data are extra.
+    pub fn entry_allocations(key_len: usize) -> (usize, usize) {
+        let key = if key_len > INLINE_KEY_LEN { key_len } else { 0 };
+        (mem::size_of::<Node<V>>(), key)
+    }
+
     #[inline]
     fn hash(&self, key: &[u8]) -> usize {
         let mut h = self.hasher.build_hasher();
@@ -1282,6 +1289,9 @@ mod tests {
         d.insert(&[b'x'; 40], 2);
         let expected = 4 * 8 + 2 * mem::size_of::<Node<u64>>() + 40;
         assert_eq!(d.allocated_bytes(), expected);
+        assert_eq!(Dict::<u64>::entry_allocations(5), (40, 0));
+        assert_eq!(Dict::<u64>::entry_allocations(22), (40, 0));
+        assert_eq!(Dict::<u64>::entry_allocations(40), (40, 40));
     }
 
     /// Cost of allocating and freeing an empty bucket array, the part of a resize not spread over operations;

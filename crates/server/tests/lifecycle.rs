@@ -1,0 +1,112 @@
+//! Starting from a config file plus flags, and graceful shutdown on SIGTERM and SIGINT.
+
+mod common;
+
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{cmd, Server};
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn config_file_then_flags_override_it() {
+    let dir = std::env::temp_dir().join(format!("shoal-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let file = dir.join("shoal.conf");
+    std::fs::write(
+        &file,
+        format!("# a redis.conf-style file\nport {port}\nbind 127.0.0.1\nmaxclients 77\nslowlog-max-len \"64\"\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .arg(&file)
+        .args(["--maxclients", "99", "--dir"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let get = |c: &mut redis::Connection, name: &str| -> Vec<String> {
+        redis::cmd("CONFIG").arg("GET").arg(name).query(c).unwrap()
+    };
+    assert_eq!(get(&mut c, "maxclients"), vec!["maxclients", "99"]);
+    assert_eq!(
+        get(&mut c, "slowlog-max-len"),
+        vec!["slowlog-max-len", "64"]
+    );
+    assert_eq!(
+        get(&mut c, "port"),
+        vec!["port".to_string(), port.to_string()]
+    );
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    assert!(
+        info.contains(&format!("config_file:{}", file.display())),
+        "{info}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_config_is_refused_at_startup() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args(["--port", "not-a-port"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FATAL CONFIG FILE ERROR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args(["--no-such-parameter", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+fn signal_exits_cleanly(sig: &str) {
+    let mut s = Server::start();
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["SET", "k", "v"]).unwrap(), redis::Value::Okay);
+    let status = Command::new("kill")
+        .args([sig, &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        s.wait_exit(Duration::from_secs(10)),
+        "server did not exit 0 after {sig}"
+    );
+    // The connection was closed by the server, not left hanging.
+    assert!(cmd(&mut c, &["PING"]).is_err());
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    signal_exits_cleanly("-TERM");
+}
+
+#[test]
+fn sigint_shuts_down_gracefully() {
+    signal_exits_cleanly("-INT");
+}

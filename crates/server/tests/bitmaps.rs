@@ -30,11 +30,7 @@ fn get_bytes(c: &mut redis::Connection, key: &str) -> Vec<u8> {
 }
 
 fn ints(v: &[Option<i64>]) -> Value {
-    Value::Array(
-        v.iter()
-            .map(|x| x.map_or(Value::Nil, Value::Int))
-            .collect(),
-    )
+    Value::Array(v.iter().map(|x| x.map_or(Value::Nil, Value::Int)).collect())
 }
 
 #[test]
@@ -115,7 +111,10 @@ fn bitcount_ranges() {
     let ones: Vec<u8> = vec![0xff; 1000];
     set_bytes(&mut c, "ones", &ones);
     assert_eq!(ok(&mut c, &["BITCOUNT", "ones"]), vi(8000));
-    assert_eq!(ok(&mut c, &["BITCOUNT", "ones", "3", "7996", "BIT"]), vi(7994));
+    assert_eq!(
+        ok(&mut c, &["BITCOUNT", "ones", "3", "7996", "BIT"]),
+        vi(7994)
+    );
     assert_eq!(err(&mut c, &["BITCOUNT", "s", "0", "-1", "foo"]), SYNTAX);
     assert_eq!(err(&mut c, &["BITCOUNT", "s", "0"]), SYNTAX);
     assert_eq!(err(&mut c, &["BITCOUNT", "s", "0", "1", "2"]), SYNTAX);
@@ -205,7 +204,10 @@ fn bitop_operations() {
     }
     // An empty result deletes the destination, TTL and all.
     ok(&mut c, &["SET", "dest", "x", "EX", "100"]);
-    assert_eq!(ok(&mut c, &["BITOP", "OR", "dest", "nokey", "nokey2"]), vi(0));
+    assert_eq!(
+        ok(&mut c, &["BITOP", "OR", "dest", "nokey", "nokey2"]),
+        vi(0)
+    );
     assert_eq!(ok(&mut c, &["EXISTS", "dest"]), vi(0));
     assert_eq!(ok(&mut c, &["BITOP", "NOT", "dest", "nokey"]), vi(0));
     assert_eq!(ok(&mut c, &["EXISTS", "dest"]), vi(0));
@@ -239,30 +241,56 @@ fn bitfield_get_set_incrby_overflow() {
         (&["SET", "i8", "0", "100"], &[Some(0)]),
         (&["GET", "i8", "0"], &[Some(100)]),
         (&["INCRBY", "i8", "0", "100"], &[Some(-56)]),
-        (&["OVERFLOW", "WRAP", "INCRBY", "i8", "0", "100"], &[Some(44)]),
-        (&["OVERFLOW", "SAT", "INCRBY", "i8", "0", "100"], &[Some(127)]),
+        (
+            &["OVERFLOW", "WRAP", "INCRBY", "i8", "0", "100"],
+            &[Some(44)],
+        ),
+        (
+            &["OVERFLOW", "SAT", "INCRBY", "i8", "0", "100"],
+            &[Some(127)],
+        ),
         (&["OVERFLOW", "FAIL", "INCRBY", "i8", "0", "100"], &[None]),
-        (&["overflow", "sat", "incrby", "i8", "0", "-1000"], &[Some(-128)]),
+        (
+            &["overflow", "sat", "incrby", "i8", "0", "-1000"],
+            &[Some(-128)],
+        ),
         (
             &["GET", "u8", "0", "GET", "i4", "0", "GET", "u4", "4"],
             &[Some(128), Some(-8), Some(0)],
         ),
-        (&["SET", "u8", "#1", "255", "GET", "u8", "#1"], &[Some(0), Some(255)]),
+        (
+            &["SET", "u8", "#1", "255", "GET", "u8", "#1"],
+            &[Some(0), Some(255)],
+        ),
         (&["GET", "u63", "0"], &[Some(4647574077957996544)]),
         (&["GET", "i64", "0"], &[Some(-9151595917793558528)]),
         (
-            &["SET", "i8", "0", "1", "SET", "i8", "0", "2", "GET", "i8", "0"],
+            &[
+                "SET", "i8", "0", "1", "SET", "i8", "0", "2", "GET", "i8", "0",
+            ],
             &[Some(-128), Some(1), Some(2)],
         ),
         // SET truncates the value to the field width.
         (&["SET", "u8", "0", "256"], &[Some(2)]),
         (&["SET", "u8", "0", "-1"], &[Some(0)]),
         (&["SET", "i8", "0", "200"], &[Some(-1)]),
-        (&["SET", "i64", "0", "9223372036854775807"], &[Some(-3963449147062747136)]),
+        (
+            &["SET", "i64", "0", "9223372036854775807"],
+            &[Some(-3963449147062747136)],
+        ),
         (&["INCRBY", "i64", "0", "1"], &[Some(i64::MIN)]),
-        (&["OVERFLOW", "SAT", "INCRBY", "i64", "0", "1"], &[Some(-9223372036854775807)]),
-        (&["OVERFLOW", "FAIL", "INCRBY", "i64", "0", "1"], &[Some(-9223372036854775806)]),
-        (&["SET", "u63", "0", "9223372036854775807"], &[Some(4611686018427387905)]),
+        (
+            &["OVERFLOW", "SAT", "INCRBY", "i64", "0", "1"],
+            &[Some(-9223372036854775807)],
+        ),
+        (
+            &["OVERFLOW", "FAIL", "INCRBY", "i64", "0", "1"],
+            &[Some(-9223372036854775806)],
+        ),
+        (
+            &["SET", "u63", "0", "9223372036854775807"],
+            &[Some(4611686018427387905)],
+        ),
         (&["OVERFLOW", "WRAP", "INCRBY", "u63", "0", "1"], &[Some(0)]),
         (&["OVERFLOW", "SAT", "INCRBY", "u63", "0", "1"], &[Some(1)]),
         (&["OVERFLOW", "FAIL", "INCRBY", "u63", "0", "1"], &[Some(2)]),
@@ -276,17 +304,24 @@ fn bitfield_get_set_incrby_overflow() {
     assert_eq!(ok(&mut c, &["STRLEN", "bf"]), vi(8));
     let steps2: &[(&[&str], &[Option<i64>])] = &[
         (
-            &["SET", "i5", "#2", "-3", "GET", "i5", "#2", "GET", "u15", "0"],
+            &[
+                "SET", "i5", "#2", "-3", "GET", "i5", "#2", "GET", "u15", "0",
+            ],
             &[Some(0), Some(-3), Some(29)],
         ),
         (&["INCRBY", "i5", "#2", "100"], &[Some(1)]),
         (
-            &["OVERFLOW", "SAT", "INCRBY", "i5", "#2", "100", "OVERFLOW", "SAT", "INCRBY", "i5", "#2", "-100"],
+            &[
+                "OVERFLOW", "SAT", "INCRBY", "i5", "#2", "100", "OVERFLOW", "SAT", "INCRBY", "i5",
+                "#2", "-100",
+            ],
             &[Some(15), Some(-16)],
         ),
         // OVERFLOW applies to the INCRBYs after it; a failed one changes nothing.
         (
-            &["OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5", "GET", "u2", "0"],
+            &[
+                "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5", "GET", "u2", "0",
+            ],
             &[None, Some(0)],
         ),
         (&["OVERFLOW", "FAIL", "INCRBY", "i5", "#2", "100"], &[None]),
@@ -299,15 +334,24 @@ fn bitfield_get_set_incrby_overflow() {
     assert_eq!(get_bytes(&mut c, "bf2"), b"\x00\x20");
     // A write subcommand creates the key even when it fails; reads alone never do.
     assert_eq!(
-        ok(&mut c, &["BITFIELD", "nk", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "1000"]),
+        ok(
+            &mut c,
+            &["BITFIELD", "nk", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "1000"]
+        ),
         ints(&[None])
     );
     assert_eq!(get_bytes(&mut c, "nk"), b"\x00");
-    assert_eq!(ok(&mut c, &["BITFIELD", "nokey", "GET", "u8", "0"]), ints(&[Some(0)]));
+    assert_eq!(
+        ok(&mut c, &["BITFIELD", "nokey", "GET", "u8", "0"]),
+        ints(&[Some(0)])
+    );
     assert_eq!(ok(&mut c, &["EXISTS", "nokey"]), vi(0));
     // Integer-encoded values are bits of their text ("1" is 0x31).
     ok(&mut c, &["SET", "n", "1"]);
-    assert_eq!(ok(&mut c, &["BITFIELD", "n", "GET", "u8", "0"]), ints(&[Some(0x31)]));
+    assert_eq!(
+        ok(&mut c, &["BITFIELD", "n", "GET", "u8", "0"]),
+        ints(&[Some(0x31)])
+    );
 }
 
 #[test]
@@ -316,9 +360,21 @@ fn bitfield_errors() {
     let mut c = s.client();
     ok(&mut c, &["SET", "bf", "abc"]);
     for t in ["u64", "i65", "x8", "i0", "u0", "8", "i"] {
-        assert_eq!(err(&mut c, &["BITFIELD", "bf", "GET", t, "0"]), BAD_TYPE, "{t}");
+        assert_eq!(
+            err(&mut c, &["BITFIELD", "bf", "GET", t, "0"]),
+            BAD_TYPE,
+            "{t}"
+        );
     }
-    for off in ["-1", "abc", "#abc", "#-1", "#536870912", "4294967296", "1.5"] {
+    for off in [
+        "-1",
+        "abc",
+        "#abc",
+        "#-1",
+        "#536870912",
+        "4294967296",
+        "1.5",
+    ] {
         assert_eq!(
             err(&mut c, &["BITFIELD", "bf", "GET", "i8", off]),
             BAD_OFFSET,
@@ -330,10 +386,19 @@ fn bitfield_errors() {
             "{off}"
         );
     }
-    assert_eq!(err(&mut c, &["BITFIELD", "bf", "SET", "i8", "0", "abc"]), NOT_INT);
-    assert_eq!(err(&mut c, &["BITFIELD", "bf", "INCRBY", "i8", "0", "abc"]), NOT_INT);
     assert_eq!(
-        err(&mut c, &["BITFIELD", "bf", "OVERFLOW", "foo", "GET", "i8", "0"]),
+        err(&mut c, &["BITFIELD", "bf", "SET", "i8", "0", "abc"]),
+        NOT_INT
+    );
+    assert_eq!(
+        err(&mut c, &["BITFIELD", "bf", "INCRBY", "i8", "0", "abc"]),
+        NOT_INT
+    );
+    assert_eq!(
+        err(
+            &mut c,
+            &["BITFIELD", "bf", "OVERFLOW", "foo", "GET", "i8", "0"]
+        ),
         "ERR Invalid OVERFLOW type specified"
     );
     for args in [
@@ -347,7 +412,10 @@ fn bitfield_errors() {
     }
     // An error anywhere means nothing ran, not even the valid SET before it.
     assert_eq!(
-        err(&mut c, &["BITFIELD", "bf", "SET", "u8", "0", "0", "GET", "u64", "0"]),
+        err(
+            &mut c,
+            &["BITFIELD", "bf", "SET", "u8", "0", "0", "GET", "u64", "0"]
+        ),
         BAD_TYPE
     );
     assert_eq!(ok(&mut c, &["GET", "bf"]), vb("abc"));
@@ -360,7 +428,10 @@ fn bitfield_ro() {
     let mut c = s.client();
     ok(&mut c, &["SET", "bf", "abc"]);
     assert_eq!(
-        ok(&mut c, &["BITFIELD_RO", "bf", "GET", "u8", "0", "GET", "i8", "8"]),
+        ok(
+            &mut c,
+            &["BITFIELD_RO", "bf", "GET", "u8", "0", "GET", "i8", "8"]
+        ),
         ints(&[Some(0x61), Some(0x62)])
     );
     assert_eq!(
@@ -374,8 +445,14 @@ fn bitfield_ro() {
     );
     assert_eq!(ok(&mut c, &["EXISTS", "nokey"]), vi(0));
     let only_get = "ERR BITFIELD_RO only supports the GET subcommand";
-    assert_eq!(err(&mut c, &["BITFIELD_RO", "bf", "SET", "u8", "0", "1"]), only_get);
-    assert_eq!(err(&mut c, &["BITFIELD_RO", "bf", "INCRBY", "u8", "0", "1"]), only_get);
+    assert_eq!(
+        err(&mut c, &["BITFIELD_RO", "bf", "SET", "u8", "0", "1"]),
+        only_get
+    );
+    assert_eq!(
+        err(&mut c, &["BITFIELD_RO", "bf", "INCRBY", "u8", "0", "1"]),
+        only_get
+    );
     assert_eq!(err(&mut c, &["BITFIELD_RO", "bf", "foo"]), SYNTAX);
     assert_eq!(
         err(&mut c, &["BITFIELD_RO", "bf", "GET", "i8", "99999999999"]),

@@ -48,7 +48,9 @@ fn watch_until_gone(
                     "{key} readable {sent:?} after SET, deadline was {deadline_after:?}"
                 );
             }
-            (other, _) => panic!("{key}: {other:?} at {sent:?} (gone at {gone_at:?}, read {reads})"),
+            (other, _) => {
+                panic!("{key}: {other:?} at {sent:?} (gone at {gone_at:?}, read {reads})")
+            }
         }
         std::thread::sleep(Duration::from_millis(3));
     }
@@ -78,12 +80,18 @@ fn px_key_is_readable_before_and_never_after_its_deadline() {
         Duration::from_millis(600),
     );
     assert!(seen_value || set_done > Duration::from_millis(50));
-    assert!(gone >= Duration::from_millis(90), "expired early, at {gone:?}");
+    assert!(
+        gone >= Duration::from_millis(90),
+        "expired early, at {gone:?}"
+    );
     assert_eq!(ok(&mut c, &["PTTL", "k"]), vi(-2));
     assert_eq!(ok(&mut c, &["TTL", "k"]), vi(-2));
     assert_eq!(ok(&mut c, &["EXISTS", "k"]), vi(0));
     assert_eq!(ok(&mut c, &["STRLEN", "k"]), vi(0));
-    assert_eq!(ok(&mut c, &["MGET", "k", "k"]), Value::Array(vec![Value::Nil, Value::Nil]));
+    assert_eq!(
+        ok(&mut c, &["MGET", "k", "k"]),
+        Value::Array(vec![Value::Nil, Value::Nil])
+    );
     // Writes treat the expired key as absent: INCR starts from zero, with no TTL.
     assert_eq!(ok(&mut c, &["INCR", "k"]), vi(1));
     assert_eq!(ok(&mut c, &["TTL", "k"]), vi(-1));
@@ -137,7 +145,12 @@ fn active_expiry_removes_keys_nobody_reads() {
     let before = stat(&mut c, "expired_keys");
     let mut p = redis::pipe();
     for i in 0..1000 {
-        p.cmd("SET").arg(format!("v:{i}")).arg(i).arg("PX").arg(50).ignore();
+        p.cmd("SET")
+            .arg(format!("v:{i}"))
+            .arg(i)
+            .arg("PX")
+            .arg(50)
+            .ignore();
     }
     for i in 0..5 {
         p.cmd("SET").arg(format!("keep:{i}")).arg(i).ignore();
@@ -158,7 +171,10 @@ fn active_expiry_removes_keys_nobody_reads() {
         Some("keys=5,expires=0,avg_ttl=0")
     );
     for i in 0..5 {
-        assert_eq!(ok(&mut c, &["GET", &format!("keep:{i}")]), vb(&i.to_string()));
+        assert_eq!(
+            ok(&mut c, &["GET", &format!("keep:{i}")]),
+            vb(&i.to_string())
+        );
     }
 }
 
@@ -183,7 +199,10 @@ fn lazy_expiry_deletes_a_key_when_it_is_read() {
             std::thread::sleep(Duration::from_millis(5));
             size = dbsize(&mut c);
         }
-        assert_eq!(size, 1, "attempt {attempt}: expired key still counted after a read");
+        assert_eq!(
+            size, 1,
+            "attempt {attempt}: expired key still counted after a read"
+        );
         assert_eq!(stat(&mut c, "expired_keys") - before, 1);
         assert!(stat(&mut c, "keyspace_misses") >= 1);
         return;

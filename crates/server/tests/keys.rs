@@ -80,9 +80,18 @@ fn del_unlink_exists_type() {
     assert_eq!(ok(&mut c, &["DBSIZE"]), vi(0));
     ok(&mut c, &["SET", "k", "v"]);
     ok(&mut c, &["SET", "i", "12"]);
-    assert_eq!(ok(&mut c, &["TYPE", "k"]), Value::SimpleString("string".into()));
-    assert_eq!(ok(&mut c, &["TYPE", "i"]), Value::SimpleString("string".into()));
-    assert_eq!(ok(&mut c, &["TYPE", "nokey"]), Value::SimpleString("none".into()));
+    assert_eq!(
+        ok(&mut c, &["TYPE", "k"]),
+        Value::SimpleString("string".into())
+    );
+    assert_eq!(
+        ok(&mut c, &["TYPE", "i"]),
+        Value::SimpleString("string".into())
+    );
+    assert_eq!(
+        ok(&mut c, &["TYPE", "nokey"]),
+        Value::SimpleString("none".into())
+    );
     for name in ["del", "unlink", "exists", "type"] {
         assert_eq!(err(&mut c, &[name]), arity(name));
     }
@@ -207,11 +216,16 @@ fn keys_star_and_dbsize() {
 fn keys_glob_patterns() {
     let s = Server::start();
     let mut c = s.client();
-    for k in ["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "a[b", "foo:1", "foo:22"] {
+    for k in [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "a[b", "foo:1", "foo:22",
+    ] {
         ok(&mut c, &["SET", k, "v"]);
     }
     let keys = |c: &mut redis::Connection, p: &str| sorted(strings(&ok(c, &["KEYS", p])));
-    assert_eq!(keys(&mut c, "h?llo"), vec!["h*llo", "hallo", "hello", "hxllo"]);
+    assert_eq!(
+        keys(&mut c, "h?llo"),
+        vec!["h*llo", "hallo", "hello", "hxllo"]
+    );
     assert_eq!(
         keys(&mut c, "h*llo"),
         vec!["h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo"]
@@ -247,7 +261,10 @@ fn scan_arguments_and_errors() {
     // Cursors are unsigned 64-bit: "-1" reads as the last one, which ends at once.
     assert_eq!(scan(&mut c, "-1", &[]), ("0".to_string(), vec![]));
     assert_eq!(scan(&mut c, "18446744073709551615", &[]).0, "0");
-    assert_eq!(err(&mut c, &["SCAN", "18446744073709551616"]), "ERR invalid cursor");
+    assert_eq!(
+        err(&mut c, &["SCAN", "18446744073709551616"]),
+        "ERR invalid cursor"
+    );
     assert_eq!(err(&mut c, &["SCAN", "abc"]), "ERR invalid cursor");
     assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "0"]), SYNTAX);
     assert_eq!(err(&mut c, &["SCAN", "0", "COUNT", "-1"]), SYNTAX);
@@ -273,7 +290,9 @@ fn scan_match_patterns() {
     let (keys, _) = scan_all(&mut c, &["MATCH", "*:9[0-3]"]);
     assert_eq!(
         sorted(keys),
-        vec!["item:90", "item:91", "item:92", "item:93", "user:90", "user:91", "user:92", "user:93"]
+        vec![
+            "item:90", "item:91", "item:92", "item:93", "user:90", "user:91", "user:92", "user:93"
+        ]
     );
 }
 
@@ -364,7 +383,10 @@ fn randomkey_picks_existing_keys() {
     for _ in 0..300 {
         seen.insert(bulk(&ok(&mut c, &["RANDOMKEY"])));
     }
-    assert_eq!(seen, ["a", "b", "c"].iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        seen,
+        ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+    );
     // An expired key is never the answer.
     ok(&mut c, &["FLUSHDB"]);
     ok(&mut c, &["SET", "live", "v"]);
@@ -536,7 +558,10 @@ fn object_subcommands() {
         assert_eq!(ok(&mut c, &["OBJECT", sub, "nokey"]), Value::Nil, "{sub}");
         assert_eq!(
             err(&mut c, &["OBJECT", sub]),
-            format!("ERR wrong number of arguments for 'object|{}' command", sub.to_lowercase())
+            format!(
+                "ERR wrong number of arguments for 'object|{}' command",
+                sub.to_lowercase()
+            )
         );
     }
     assert_eq!(
@@ -585,10 +610,16 @@ fn object_freq_under_lfu_policy() {
     let mut c = s.client();
     ok(&mut c, &["SET", "k", "v"]);
     assert_eq!(
-        ok(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]),
+        ok(
+            &mut c,
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]
+        ),
         Value::Okay
     );
-    assert!(matches!(ok(&mut c, &["OBJECT", "FREQ", "k"]), Value::Int(_)));
+    assert!(matches!(
+        ok(&mut c, &["OBJECT", "FREQ", "k"]),
+        Value::Int(_)
+    ));
     assert_eq!(
         err(&mut c, &["OBJECT", "IDLETIME", "k"]),
         "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
@@ -608,10 +639,16 @@ fn memory_usage() {
     let small = usage(&mut c, &["MEMORY", "USAGE", "s"]);
     let big = usage(&mut c, &["MEMORY", "USAGE", "b"]);
     assert!(i > 0 && small > 0, "{i} {small}");
-    assert!(big >= 10_000 && big < 20_000, "{big}");
+    assert!((10_000..20_000).contains(&big), "{big}");
     assert!(big > small);
-    assert_eq!(usage(&mut c, &["MEMORY", "USAGE", "b", "SAMPLES", "5"]), big);
-    assert_eq!(usage(&mut c, &["MEMORY", "USAGE", "b", "SAMPLES", "0"]), big);
+    assert_eq!(
+        usage(&mut c, &["MEMORY", "USAGE", "b", "SAMPLES", "5"]),
+        big
+    );
+    assert_eq!(
+        usage(&mut c, &["MEMORY", "USAGE", "b", "SAMPLES", "0"]),
+        big
+    );
     assert_eq!(ok(&mut c, &["MEMORY", "USAGE", "nokey"]), Value::Nil);
     assert_eq!(
         ok(&mut c, &["MEMORY", "USAGE", "nokey", "SAMPLES", "5"]),
@@ -619,7 +656,10 @@ fn memory_usage() {
     );
     assert_eq!(err(&mut c, &["MEMORY", "USAGE", "s", "SAMPLES"]), SYNTAX);
     assert_eq!(err(&mut c, &["MEMORY", "USAGE", "s", "foo", "1"]), SYNTAX);
-    assert_eq!(err(&mut c, &["MEMORY", "USAGE", "s", "SAMPLES", "-1"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["MEMORY", "USAGE", "s", "SAMPLES", "-1"]),
+        SYNTAX
+    );
     assert_eq!(
         err(&mut c, &["MEMORY", "USAGE", "s", "SAMPLES", "abc"]),
         NOT_INT

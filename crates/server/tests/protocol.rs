@@ -55,9 +55,13 @@ fn show(bytes: &[u8]) -> String {
 }
 
 fn used_memory(c: &mut redis::Connection) -> i64 {
-    info_field(c, "memory", "used_memory")
+    memory_field(c, "used_memory")
+}
+
+fn memory_field(c: &mut redis::Connection, field: &str) -> i64 {
+    info_field(c, "memory", field)
         .and_then(|v| v.parse().ok())
-        .expect("used_memory")
+        .unwrap_or_else(|| panic!("INFO memory has no {field}"))
 }
 
 /// A well-behaved client checks the server still answers, and that its data is intact.
@@ -251,6 +255,7 @@ fn announced_but_unsent_bulk_does_not_allocate() {
     let mut good = server.client();
     ok(&mut good, &["SET", "canary", "alive"]);
     let base = used_memory(&mut good);
+    let base_rss = memory_field(&mut good, "used_memory_rss");
     // Several clients announce 500MB and send 10 bytes.
     let mut hostile = Vec::new();
     for _ in 0..4 {
@@ -268,6 +273,11 @@ fn announced_but_unsent_bulk_does_not_allocate() {
     assert!(
         during - base < 16 << 20,
         "used_memory grew from {base} to {during}"
+    );
+    let rss = memory_field(&mut good, "used_memory_rss");
+    assert!(
+        rss - base_rss < 64 << 20,
+        "RSS grew from {base_rss} to {rss}"
     );
     assert_healthy(&mut server, &mut good);
     drop(hostile);

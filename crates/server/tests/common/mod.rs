@@ -210,3 +210,47 @@ pub fn raw_roundtrip(s: &mut TcpStream, bytes: &[u8], expect_len: usize) -> Vec<
     }
     out
 }
+
+/// Runs a command with binary arguments.
+pub fn cmd_bytes(con: &mut redis::Connection, args: &[&[u8]]) -> redis::RedisResult<redis::Value> {
+    let mut c = redis::cmd(std::str::from_utf8(args[0]).expect("command name"));
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+/// Runs a command that must succeed and returns its reply.
+pub fn ok(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    cmd(con, args).unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// A bulk string reply, for comparing with `ok`.
+pub fn vb(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// An integer reply, for comparing with `ok`.
+pub fn vi(i: i64) -> redis::Value {
+    redis::Value::Int(i)
+}
+
+/// One field of `INFO <section>` as text.
+pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
+    let text = match cmd(con, &["INFO", section]).ok()? {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        redis::Value::VerbatimString { text, .. } => text,
+        _ => return None,
+    };
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
+}
+
+/// Milliseconds since the Unix epoch, by this machine's clock (the server's, too).
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

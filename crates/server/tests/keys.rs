@@ -212,7 +212,6 @@ fn keys_star_and_dbsize() {
 }
 
 #[test]
-#[ignore = "needs glob/dict"]
 fn keys_glob_patterns() {
     let s = Server::start();
     let mut c = s.client();
@@ -258,8 +257,9 @@ fn scan_arguments_and_errors() {
         scan_all(&mut c, &["COUNT", "1", "MATCH", "*", "TYPE", "string"]).0,
         vec!["sk"]
     );
-    // Cursors are unsigned 64-bit: "-1" reads as the last one, which ends at once.
-    assert_eq!(scan(&mut c, "-1", &[]), ("0".to_string(), vec![]));
+    // Cursors are unsigned 64-bit: "-1" reads as the last one, which ends at once (whether the last bucket
+    // holds "sk" depends on the hash function, as in Redis).
+    assert_eq!(scan(&mut c, "-1", &[]).0, "0");
     assert_eq!(scan(&mut c, "18446744073709551615", &[]).0, "0");
     assert_eq!(
         err(&mut c, &["SCAN", "18446744073709551616"]),
@@ -276,7 +276,6 @@ fn scan_arguments_and_errors() {
 }
 
 #[test]
-#[ignore = "needs glob/dict"]
 fn scan_match_patterns() {
     let s = Server::start();
     let mut c = s.client();
@@ -297,7 +296,6 @@ fn scan_match_patterns() {
 }
 
 #[test]
-#[ignore = "needs glob/dict"]
 fn scan_pages_through_many_keys() {
     let s = Server::start();
     let mut c = s.client();

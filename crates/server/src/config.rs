@@ -100,9 +100,15 @@ pub const PARAMS: &[Param] = &[
     p("appendfilename", Kind::Str, "appendonly.aof", false),
     p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
     p("dbfilename", Kind::Str, "dump.rdb", true),
-    p("maxmemory", Kind::Memory(0, i64::MAX), "0", true),
-    p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
-    p("maxmemory-samples", Kind::Int(1, 64), "5", true),
+    // Fixed until eviction exists: a limit that nothing enforces would be a lie.
+    p("maxmemory", Kind::Memory(0, i64::MAX), "0", false),
+    p(
+        "maxmemory-policy",
+        Kind::Enum(POLICIES),
+        "noeviction",
+        false,
+    ),
+    p("maxmemory-samples", Kind::Int(1, 64), "5", false),
     p("notify-keyspace-events", Kind::Str, "", true),
     p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),

@@ -158,6 +158,9 @@ impl Node {
         h.auth_required
             .store(!c.get("requirepass").is_empty(), Ordering::Relaxed);
         h.hz.store(c.get_i64("hz").max(1) as u64, Ordering::Relaxed);
+        let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        drop(c);
+        self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
     }
 
     /// Current protocol limits for decoders.

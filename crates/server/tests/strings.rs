@@ -422,7 +422,6 @@ fn setrange_pads_and_limits() {
 }
 
 #[test]
-#[ignore = "bug: string size limits ignore a configured proto-max-bulk-len (hard-coded 512MB in the store)"]
 fn size_limits_follow_configured_proto_max_bulk_len() {
     let s = Server::start_with(&["--proto-max-bulk-len", "1mb"]);
     let mut c = s.client();

@@ -50,6 +50,22 @@ pub struct KeyspaceStats {
     pub expired_keys: u64,
 }
 
+/// Settings commands consult while they run. Every replica of a shard must use the same values, so they are
+/// part of the node's configuration, not of a command.
+#[derive(Clone, Debug)]
+pub struct KeyspaceConfig {
+    /// `proto-max-bulk-len`: the largest string a command may build (APPEND, SETRANGE, SETBIT, ...).
+    pub proto_max_bulk_len: u64,
+}
+
+impl Default for KeyspaceConfig {
+    fn default() -> Self {
+        KeyspaceConfig {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+}
+
 /// One database: every key with its object, plus the set of keys that have a deadline.
 #[derive(Default)]
 pub struct Keyspace {
@@ -57,6 +73,8 @@ pub struct Keyspace {
     volatile: Dict<()>,
     /// Counters, reset by `CONFIG RESETSTAT`.
     pub stats: KeyspaceStats,
+    /// Settings from the node's configuration.
+    pub config: KeyspaceConfig,
     /// Expired keys that reads came across; the server deletes them through the write path.
     lazy_expired: Vec<Vec<u8>>,
 }

@@ -208,7 +208,7 @@ fn grow_to(buf: &mut Vec<u8>, byte: u64) -> bool {
 
 /// Parses a bit offset as Redis' `getBitOffsetFromArgument`: a non-negative integer addressing a byte below
 /// proto-max-bulk-len. With `hash_bits` (BITFIELD), `#N` means `N * hash_bits`.
-fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64, Frame> {
+fn bit_offset(arg: &[u8], hash_bits: Option<u32>, limit: u64) -> Result<u64, Frame> {
     let (digits, mult) = match (arg.first(), hash_bits) {
         (Some(b'#'), Some(bits)) => (&arg[1..], i64::from(bits)),
         _ => (arg, 1),
@@ -216,7 +216,7 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64, Frame> {
     let n = crate::num::parse_i64(digits).ok_or(ERR_BIT_OFFSET)?;
     // Redis multiplies without an overflow check; wrapping reproduces what it computes.
     let n = n.wrapping_mul(mult);
-    if n < 0 || (n as u64 >> 3) >= PROTO_MAX_BULK_LEN {
+    if n < 0 || (n as u64 >> 3) >= limit {
         return Err(ERR_BIT_OFFSET);
     }
     Ok(n as u64)
@@ -368,7 +368,7 @@ fn setbit(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn setbit_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
-    let offset = bit_offset(&args[2], None)?;
+    let offset = bit_offset(&args[2], None, ks.config.proto_max_bulk_len)?;
     let on = match crate::num::parse_i64(&args[3]) {
         Some(0) => false,
         Some(1) => true,
@@ -399,7 +399,7 @@ fn getbit(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn getbit_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
-    let offset = bit_offset(&args[2], None)?;
+    let offset = bit_offset(&args[2], None, ks.config.proto_max_bulk_len)?;
     let Some(o) = ks.read(ctx, &args[1]) else {
         return Ok(Frame::Integer(0));
     };
@@ -610,7 +610,7 @@ fn field_type(arg: &[u8]) -> Result<(bool, u32), Frame> {
 }
 
 /// Parses BITFIELD's operations (from `args[2]`), validating every argument before anything runs.
-fn parse_field_ops(args: &[Bytes]) -> Result<Vec<FieldOp>, Frame> {
+fn parse_field_ops(args: &[Bytes], limit: u64) -> Result<Vec<FieldOp>, Frame> {
     let mut ops = Vec::new();
     let mut overflow = Overflow::Wrap;
     let mut j = 2;
@@ -640,7 +640,7 @@ fn parse_field_ops(args: &[Bytes]) -> Result<Vec<FieldOp>, Frame> {
             return Err(errors::SYNTAX);
         };
         let (signed, bits) = field_type(&args[j + 1])?;
-        let offset = bit_offset(&args[j + 2], Some(bits))?;
+        let offset = bit_offset(&args[j + 2], Some(bits), limit)?;
         let value = if kind == FieldOpKind::Get {
             0
         } else {
@@ -810,7 +810,7 @@ fn bitfield_generic(
     args: &[Bytes],
     read_only: bool,
 ) -> Result<Frame, Frame> {
-    let ops = parse_field_ops(args)?;
+    let ops = parse_field_ops(args, ks.config.proto_max_bulk_len)?;
     let key = &args[1];
     let highest = ops
         .iter()

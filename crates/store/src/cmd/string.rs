@@ -245,8 +245,8 @@ fn raw_mut(v: &mut Value) -> Result<&mut Vec<u8>, Frame> {
 }
 
 /// Redis' `checkStringLength`: refuses results longer than proto-max-bulk-len.
-fn check_string_length(size: usize, append: usize) -> Result<(), Frame> {
-    if (size as u64).saturating_add(append as u64) > PROTO_MAX_BULK_LEN {
+fn check_string_length(size: usize, append: usize, limit: u64) -> Result<(), Frame> {
+    if (size as u64).saturating_add(append as u64) > limit {
         return Err(Frame::error(
             "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
         ));
@@ -553,6 +553,7 @@ fn mget(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn append(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let limit = ks.config.proto_max_bulk_len;
     let (key, tail) = (&args[1], &args[2]);
     let len = match ks.lookup(ctx, key) {
         None => {
@@ -564,7 +565,7 @@ fn append(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
                 Ok(n) => n,
                 Err(e) => return e,
             };
-            if let Err(e) = check_string_length(cur, tail.len()) {
+            if let Err(e) = check_string_length(cur, tail.len(), limit) {
                 return e;
             }
             match raw_mut(&mut o.value) {
@@ -625,6 +626,7 @@ fn setrange(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn setrange_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
+    let limit = ks.config.proto_max_bulk_len;
     let (key, patch) = (&args[1], &args[3]);
     let offset = arg_i64(&args[2])?;
     if offset < 0 {
@@ -635,7 +637,7 @@ fn setrange_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
             return Ok(Frame::Integer(0));
         }
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        check_string_length(offset, patch.len())?;
+        check_string_length(offset, patch.len(), limit)?;
         // Bounded by proto-max-bulk-len just above.
         let mut s = vec![0u8; offset + patch.len()];
         s[offset..].copy_from_slice(patch);
@@ -649,7 +651,7 @@ fn setrange_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
         return Ok(Frame::Integer(cur as i64));
     }
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-    check_string_length(offset, patch.len())?;
+    check_string_length(offset, patch.len(), limit)?;
     let s = raw_mut(&mut o.value)?;
     let end = offset + patch.len();
     if s.len() < end {
@@ -782,7 +784,7 @@ fn lcs_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fra
     let (alen, blen) = (a.len(), b.len());
     // Redis refuses a DP table (u32 cells) larger than proto-max-bulk-len.
     let cells = (alen as u64 + 1).saturating_mul(blen as u64 + 1);
-    if cells.saturating_mul(4) > PROTO_MAX_BULK_LEN {
+    if cells.saturating_mul(4) > ks.config.proto_max_bulk_len {
         return Err(Frame::error(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
         ));
@@ -1411,14 +1413,14 @@ mod tests {
 
     #[test]
     fn string_length_limit() {
-        assert!(check_string_length(0, 512 * 1024 * 1024).is_ok());
+        assert!(check_string_length(0, 512 * 1024 * 1024, PROTO_MAX_BULK_LEN).is_ok());
         assert_eq!(
-            check_string_length(512 * 1024 * 1024, 1),
+            check_string_length(512 * 1024 * 1024, 1, PROTO_MAX_BULK_LEN),
             Err(err(
                 "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
             ))
         );
-        assert!(check_string_length(usize::MAX, usize::MAX).is_err());
+        assert!(check_string_length(usize::MAX, usize::MAX, PROTO_MAX_BULK_LEN).is_err());
     }
 
     #[test]

@@ -2,10 +2,51 @@
 //! `used_memory` the way Redis' zmalloc does (requested sizes of live allocations).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-/// Bytes currently allocated through the global allocator.
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+/// Counter slots, each on its own cache line: threads add to their own slot, so allocating on several cores
+/// does not bounce one shared line between them. Reading sums every slot.
+const SLOTS: usize = 16;
+
+#[repr(align(64))]
+struct Slot(AtomicIsize);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: Slot = Slot(AtomicIsize::new(0));
+static ALLOCATED: [Slot; SLOTS] = [ZERO; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // `const` initialisation: reading it never allocates, which matters inside the allocator.
+    static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn slot() -> &'static AtomicIsize {
+    let i = MY_SLOT
+        .try_with(|s| {
+            let mut i = s.get();
+            if i == usize::MAX {
+                i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+                s.set(i);
+            }
+            i
+        })
+        // During thread teardown the slot is gone: fall back to a shared one.
+        .unwrap_or(0);
+    &ALLOCATED[i].0
+}
+
+#[inline]
+fn add(n: usize) {
+    slot().fetch_add(n as isize, Ordering::Relaxed);
+}
+
+#[inline]
+fn sub(n: usize) {
+    slot().fetch_sub(n as isize, Ordering::Relaxed);
+}
 
 /// The system allocator with a live-bytes counter.
 pub struct Counting;
@@ -17,7 +58,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded contract.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            add(layout.size());
         }
         p
     }
@@ -26,7 +67,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded contract.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            add(layout.size());
         }
         p
     }
@@ -34,7 +75,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded contract.
         unsafe { System.dealloc(ptr, layout) };
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        sub(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -43,9 +84,9 @@ unsafe impl GlobalAlloc for Counting {
         if !p.is_null() {
             // On failure the old block is untouched and still counted.
             if new_size >= layout.size() {
-                ALLOCATED.fetch_add(new_size - layout.size(), Ordering::Relaxed);
+                add(new_size - layout.size());
             } else {
-                ALLOCATED.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+                sub(layout.size() - new_size);
             }
         }
         p
@@ -57,7 +98,8 @@ static GLOBAL: Counting = Counting;
 
 /// Bytes currently allocated by the process through Rust's allocator (Redis' `used_memory`).
 pub fn allocated() -> usize {
-    ALLOCATED.load(Ordering::Relaxed)
+    let total: isize = ALLOCATED.iter().map(|s| s.0.load(Ordering::Relaxed)).sum();
+    total.max(0) as usize
 }
 
 #[cfg(test)]

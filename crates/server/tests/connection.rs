@@ -467,3 +467,48 @@ fn killed_client_is_gone_promptly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn field(line: &str, name: &str) -> u64 {
+    let key = format!(" {name}=");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+        + key.len();
+    line[at..]
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+}
+
+#[test]
+fn client_list_query_buffer_fields() {
+    let s = Server::start();
+    let mut a = s.client();
+    // As in Redis, the running command is still in the query buffer: `*2\r\n$6\r\nclient\r\n$4\r\ninfo\r\n`.
+    let info = bulk(&cmd(&mut a, &["CLIENT", "INFO"]).unwrap());
+    assert_eq!(field(&info, "qbuf"), 26, "{info}");
+    let mut b = s.client();
+    cmd(&mut b, &["CLIENT", "SETNAME", "b"]).unwrap();
+    let line = |a: &mut redis::Connection| {
+        let list = bulk(&cmd(a, &["CLIENT", "LIST"]).unwrap());
+        list.lines()
+            .find(|l| l.contains(" name=b "))
+            .expect("client b listed")
+            .to_string()
+    };
+    // After a read the buffer holds at least one read's worth, and is released once the client idles.
+    let busy = line(&mut a);
+    let held = field(&busy, "qbuf") + field(&busy, "qbuf-free");
+    assert!((16384..32768).contains(&held), "{busy}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let idle = line(&mut a);
+        if field(&idle, "qbuf") + field(&idle, "qbuf-free") == 0 {
+            assert!(field(&idle, "idle") >= 2, "{idle}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not released: {idle}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -244,7 +244,15 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         // While the batch runs, `CLIENT LIST` shows the buffer as read, commands included, as Redis does.
         publish_qbuf(&handle, &inbuf);
         let mut fatal = None;
+        let mut one_at_a_time = false;
         while batch.len() < MAX_BATCH {
+            // Until the client authenticates, Redis caps multibulk and bulk lengths; and the command after an
+            // AUTH is parsed with that AUTH's outcome, so such a client's commands are decoded one at a time.
+            if !conn.authenticated && !batch.is_empty() {
+                one_at_a_time = true;
+                break;
+            }
+            decoder.set_auth_required(!conn.authenticated);
             match decoder.decode(&mut inbuf) {
                 Ok(Some(args)) => batch.push(args),
                 Ok(None) => break,
@@ -254,7 +262,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 }
             }
         }
-        let more = batch.len() >= MAX_BATCH;
+        let more = batch.len() >= MAX_BATCH || one_at_a_time;
         if !batch.is_empty() {
             handle.last_interaction_ms.store(
                 handle.created.elapsed().as_millis() as i64,

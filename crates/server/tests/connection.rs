@@ -512,3 +512,39 @@ fn client_list_query_buffer_fields() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn unauthenticated_clients_get_small_protocol_limits() {
+    use std::io::Write;
+    let s = Server::start_with(&["--requirepass", "pw"]);
+    for (request, error) in [
+        (&b"*100\r\n"[..], "unauthenticated multibulk length"),
+        (b"*1\r\n$100000000\r\n", "unauthenticated bulk length"),
+    ] {
+        let mut raw = Raw::new(&s);
+        raw.r.get_mut().write_all(request).unwrap();
+        assert_eq!(raw.reply(), format!("-ERR Protocol error: {error}\r\n"));
+        assert!(raw.closed());
+    }
+    // Pipelined after a successful AUTH, the same request is parsed with the normal limits.
+    let mut raw = Raw::new(&s);
+    let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n$4\r\nMSET\r\n".to_vec();
+    for i in 0..5 {
+        req.extend_from_slice(format!("$2\r\nk{i}\r\n$1\r\nv\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$2\r\nk4\r\n");
+    raw.r.get_mut().write_all(&req).unwrap();
+    assert_eq!(raw.reply(), "+OK\r\n");
+    assert_eq!(raw.reply(), "+OK\r\n");
+    assert_eq!(raw.reply(), "$1\r\nv\r\n");
+    // A count of 11 is over the unauthenticated limit of 10: an AUTH that fails keeps the limit.
+    let mut raw = Raw::new(&s);
+    let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\nno\r\n*11\r\n".to_vec();
+    req.extend_from_slice(b"$4\r\nMSET\r\n");
+    raw.r.get_mut().write_all(&req).unwrap();
+    assert!(raw.reply().starts_with("-WRONGPASS"));
+    assert_eq!(
+        raw.reply(),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+}

@@ -24,8 +24,10 @@ pub struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     /// Milliseconds since `created` of the last command.
     pub last_interaction_ms: AtomicI64,
-    /// Bytes waiting in the query buffer.
+    /// Bytes in the query buffer (while a batch runs, including the commands being run, as Redis counts).
     pub qbuf: AtomicU64,
+    /// Free bytes allocated for the query buffer.
+    pub qbuf_free: AtomicU64,
     /// Bytes waiting in the output buffer.
     pub omem: AtomicU64,
     /// Protocol version (2 or 3).
@@ -74,10 +76,11 @@ impl ClientHandle {
     pub fn describe(&self) -> String {
         let info = self.info.lock().clone();
         let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -86,8 +89,9 @@ impl ClientHandle {
             self.age_secs(),
             self.idle_secs(),
             qbuf,
+            qbuf_free,
             omem,
-            qbuf + omem + 16384,
+            qbuf + qbuf_free + omem + 16384,
             if info.last_cmd.is_empty() { "NULL" } else { &info.last_cmd },
             if info.user.is_empty() { "default" } else { &info.user },
             self.resp.load(Ordering::Relaxed),
@@ -116,6 +120,7 @@ impl Clients {
             info: Mutex::new(ClientInfo::default()),
             last_interaction_ms: AtomicI64::new(0),
             qbuf: AtomicU64::new(0),
+            qbuf_free: AtomicU64::new(0),
             omem: AtomicU64::new(0),
             resp: AtomicU8::new(2),
             killed: AtomicBool::new(false),

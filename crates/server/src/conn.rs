@@ -5,13 +5,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use resp::{encode, Decoder, Frame, Protocol};
 use store::table::flags;
 use store::{CommandSpec, Handler};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{debug, Instrument};
 
@@ -25,6 +25,15 @@ const MAX_BATCH: usize = 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// Output buffers larger than this are released after a flush.
 const OUT_KEEP: usize = 64 * 1024;
+/// Redis' PROTO_RESIZE_THRESHOLD: a query buffer above this is trimmed when recent use is under half of it.
+const QBUF_RESIZE_THRESHOLD: usize = 32 * 1024;
+/// Free query-buffer space below this is not worth a reallocation (Redis' 4 KB rule).
+const QBUF_MIN_WASTE: usize = 4 * 1024;
+/// How often an active client's query buffer is checked against its recent peak; Redis' `clientsCron`
+/// visits each of a few clients about this often.
+const QBUF_CHECK_PERIOD: Duration = Duration::from_millis(100);
+/// A client idle this long gives its query buffer's free space back, as Redis does after more than 2 s.
+const QBUF_IDLE_RELEASE: Duration = Duration::from_secs(3);
 
 /// Connection-local state that commands may change.
 pub struct Conn {
@@ -207,8 +216,13 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandle>
 }
 
 async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandle>) {
-    let (mut rd, mut wr) = stream.into_split();
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let (rd, mut wr) = stream.into_split();
+    // Allocated on the first read, so a connection that sends nothing holds no query buffer (as in Redis).
+    let mut inbuf = BytesMut::new();
+    let mut qbuf_peak = 0usize;
+    let mut qbuf_checked = Instant::now();
+    let idle_release = tokio::time::sleep(QBUF_IDLE_RELEASE);
+    tokio::pin!(idle_release);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::new(node.limits());
     let mut shutdown = node.shutdown_signal();
@@ -227,8 +241,18 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         if handle.killed.load(Ordering::Relaxed) {
             break;
         }
+        // While the batch runs, `CLIENT LIST` shows the buffer as read, commands included, as Redis does.
+        publish_qbuf(&handle, &inbuf);
         let mut fatal = None;
+        let mut one_at_a_time = false;
         while batch.len() < MAX_BATCH {
+            // Until the client authenticates, Redis caps multibulk and bulk lengths; and the command after an
+            // AUTH is parsed with that AUTH's outcome, so such a client's commands are decoded one at a time.
+            if !conn.authenticated && !batch.is_empty() {
+                one_at_a_time = true;
+                break;
+            }
+            decoder.set_auth_required(!conn.authenticated);
             match decoder.decode(&mut inbuf) {
                 Ok(Some(args)) => batch.push(args),
                 Ok(None) => break,
@@ -238,7 +262,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 }
             }
         }
-        let more = batch.len() >= MAX_BATCH;
+        let more = batch.len() >= MAX_BATCH || one_at_a_time;
         if !batch.is_empty() {
             handle.last_interaction_ms.store(
                 handle.created.elapsed().as_millis() as i64,
@@ -276,25 +300,151 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         if more {
             continue;
         }
-        let pending = inbuf.len() as u64;
-        handle.qbuf.store(pending, Ordering::Relaxed);
-        if pending > node.hot.query_buffer_limit.load(Ordering::Relaxed) {
+        // The arguments of the batch are dropped by now: the space they used can be read into again.
+        compact(&mut inbuf);
+        if qbuf_checked.elapsed() >= QBUF_CHECK_PERIOD {
+            trim_query_buffer(&mut inbuf, &mut qbuf_peak, false);
+            qbuf_checked = Instant::now();
+        }
+        publish_qbuf(&handle, &inbuf);
+        if inbuf.len() as u64 > node.hot.query_buffer_limit.load(Ordering::Relaxed) {
             tracing::warn!(client = %handle.addr, "closing client that reached max query buffer length");
             break;
         }
-        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
-            inbuf.reserve(READ_CHUNK);
-        }
+        let idle_armed = inbuf.capacity() - inbuf.len() > QBUF_MIN_WASTE;
         tokio::select! {
-            r = rd.read_buf(&mut inbuf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    node.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            r = rd.readable() => {
+                if r.is_err() {
+                    break;
+                }
+                if inbuf.capacity() - inbuf.len() < READ_CHUNK / 4 {
+                    inbuf.reserve(READ_CHUNK);
+                }
+                match rd.try_read_buf(&mut inbuf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        node.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        qbuf_peak = qbuf_peak.max(inbuf.len());
+                        // Idleness counts from the last read, as Redis' `lastinteraction`.
+                        idle_release
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + QBUF_IDLE_RELEASE);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
                 }
             },
+            _ = &mut idle_release, if idle_armed => {
+                trim_query_buffer(&mut inbuf, &mut qbuf_peak, true);
+            }
             _ = handle.kill_notify.notified() => break,
             _ = shutdown.changed() => break,
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Publishes the query buffer's use and free space for `CLIENT LIST`.
+fn publish_qbuf(handle: &ClientHandle, inbuf: &BytesMut) {
+    handle.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
+    handle
+        .qbuf_free
+        .store((inbuf.capacity() - inbuf.len()) as u64, Ordering::Relaxed);
+}
+
+/// Moves unread bytes back to the start of their allocation when nothing else shares it and the copy is
+/// small (at most the consumed prefix), so `capacity()` counts all the free space.
+fn compact(inbuf: &mut BytesMut) {
+    let free = inbuf.capacity() - inbuf.len();
+    // Asking for more than is free makes `try_reclaim` reuse the consumed prefix; it never allocates.
+    let _ = inbuf.try_reclaim(free + 1);
+}
+
+/// Redis' `clientsCronResizeQueryBuffer`: when more than 4 KB is free, an idle client's buffer shrinks to
+/// its content, and a buffer over 32 KB that is more than twice its recent peak shrinks to that peak (or its
+/// content, if larger). The peak then restarts from the current content.
+fn trim_query_buffer(inbuf: &mut BytesMut, peak: &mut usize, idle: bool) {
+    let (len, alloc) = (inbuf.len(), inbuf.capacity());
+    if alloc - len > QBUF_MIN_WASTE {
+        let target = if idle {
+            Some(len)
+        } else if alloc > QBUF_RESIZE_THRESHOLD && alloc / 2 > *peak {
+            Some(len.max(*peak))
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            let mut resized = BytesMut::with_capacity(target);
+            resized.extend_from_slice(inbuf);
+            *inbuf = resized;
+        }
+    }
+    *peak = inbuf.len();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_reuses_the_consumed_prefix() {
+        let mut buf = BytesMut::new();
+        buf.reserve(READ_CHUNK);
+        let alloc = buf.capacity();
+        buf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI");
+        let consumed = buf.split_to(14);
+        drop(consumed);
+        assert_eq!(buf.capacity(), alloc - 14);
+        compact(&mut buf);
+        assert_eq!(&buf[..], b"*1\r\n$4\r\nPI");
+        assert_eq!(buf.capacity(), alloc);
+        // Shared with a live argument: left alone.
+        let mut shared = BytesMut::with_capacity(64);
+        shared.extend_from_slice(b"abcdef");
+        let arg = shared.split_to(3).freeze();
+        compact(&mut shared);
+        assert_eq!(shared.capacity(), 61);
+        assert_eq!(&arg[..], b"abc");
+    }
+
+    #[test]
+    fn idle_client_gives_its_free_space_back() {
+        let mut peak = 0;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        trim_query_buffer(&mut buf, &mut peak, true);
+        assert_eq!(buf.capacity(), 0);
+        // A partial command survives the trim.
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        buf.extend_from_slice(b"*2\r\n$3\r\nGET");
+        trim_query_buffer(&mut buf, &mut peak, true);
+        assert_eq!(&buf[..], b"*2\r\n$3\r\nGET");
+        assert_eq!(buf.capacity(), buf.len());
+        assert_eq!(peak, buf.len());
+        // Less than 4 KB free: not worth a reallocation.
+        let mut buf = BytesMut::with_capacity(4096);
+        trim_query_buffer(&mut buf, &mut peak, true);
+        assert_eq!(buf.capacity(), 4096);
+    }
+
+    #[test]
+    fn large_buffer_shrinks_to_its_recent_peak() {
+        let mut buf = BytesMut::with_capacity(512 * 1024);
+        // Recently used up to 100 bytes: trimmed to that, never below the content.
+        let mut peak = 100;
+        buf.extend_from_slice(b"abc");
+        trim_query_buffer(&mut buf, &mut peak, false);
+        assert_eq!(buf.capacity(), 100);
+        assert_eq!(&buf[..], b"abc");
+        assert_eq!(peak, 3);
+        // Recently used more than half: kept.
+        let mut buf = BytesMut::with_capacity(512 * 1024);
+        let mut peak = 300 * 1024;
+        trim_query_buffer(&mut buf, &mut peak, false);
+        assert_eq!(buf.capacity(), 512 * 1024);
+        assert_eq!(peak, 0);
+        // At most 32 KB: kept while the client is active.
+        let mut buf = BytesMut::with_capacity(QBUF_RESIZE_THRESHOLD);
+        trim_query_buffer(&mut buf, &mut 0, false);
+        assert_eq!(buf.capacity(), QBUF_RESIZE_THRESHOLD);
+    }
 }

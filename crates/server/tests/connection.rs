@@ -467,3 +467,84 @@ fn killed_client_is_gone_promptly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn field(line: &str, name: &str) -> u64 {
+    let key = format!(" {name}=");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+        + key.len();
+    line[at..]
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+}
+
+#[test]
+fn client_list_query_buffer_fields() {
+    let s = Server::start();
+    let mut a = s.client();
+    // As in Redis, the running command is still in the query buffer: `*2\r\n$6\r\nclient\r\n$4\r\ninfo\r\n`.
+    let info = bulk(&cmd(&mut a, &["CLIENT", "INFO"]).unwrap());
+    assert_eq!(field(&info, "qbuf"), 26, "{info}");
+    let mut b = s.client();
+    cmd(&mut b, &["CLIENT", "SETNAME", "b"]).unwrap();
+    let line = |a: &mut redis::Connection| {
+        let list = bulk(&cmd(a, &["CLIENT", "LIST"]).unwrap());
+        list.lines()
+            .find(|l| l.contains(" name=b "))
+            .expect("client b listed")
+            .to_string()
+    };
+    // After a read the buffer holds at least one read's worth, and is released once the client idles.
+    let busy = line(&mut a);
+    let held = field(&busy, "qbuf") + field(&busy, "qbuf-free");
+    assert!((16384..32768).contains(&held), "{busy}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let idle = line(&mut a);
+        if field(&idle, "qbuf") + field(&idle, "qbuf-free") == 0 {
+            assert!(field(&idle, "idle") >= 2, "{idle}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not released: {idle}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn unauthenticated_clients_get_small_protocol_limits() {
+    use std::io::Write;
+    let s = Server::start_with(&["--requirepass", "pw"]);
+    for (request, error) in [
+        (&b"*100\r\n"[..], "unauthenticated multibulk length"),
+        (b"*1\r\n$100000000\r\n", "unauthenticated bulk length"),
+    ] {
+        let mut raw = Raw::new(&s);
+        raw.r.get_mut().write_all(request).unwrap();
+        assert_eq!(raw.reply(), format!("-ERR Protocol error: {error}\r\n"));
+        assert!(raw.closed());
+    }
+    // Pipelined after a successful AUTH, the same request is parsed with the normal limits.
+    let mut raw = Raw::new(&s);
+    let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n$4\r\nMSET\r\n".to_vec();
+    for i in 0..5 {
+        req.extend_from_slice(format!("$2\r\nk{i}\r\n$1\r\nv\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$2\r\nk4\r\n");
+    raw.r.get_mut().write_all(&req).unwrap();
+    assert_eq!(raw.reply(), "+OK\r\n");
+    assert_eq!(raw.reply(), "+OK\r\n");
+    assert_eq!(raw.reply(), "$1\r\nv\r\n");
+    // A count of 11 is over the unauthenticated limit of 10: an AUTH that fails keeps the limit.
+    let mut raw = Raw::new(&s);
+    let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\nno\r\n*11\r\n".to_vec();
+    req.extend_from_slice(b"$4\r\nMSET\r\n");
+    raw.r.get_mut().write_all(&req).unwrap();
+    assert!(raw.reply().starts_with("-WRONGPASS"));
+    assert_eq!(
+        raw.reply(),
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+}

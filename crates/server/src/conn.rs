@@ -74,6 +74,9 @@ impl Conn {
         let mut guard: Option<ShardGuard<'_>> = None;
         let mut last_cmd: Option<&'static str> = None;
         let mut executed = 0u64;
+        // One clock reading per batch: a pipeline runs within microseconds, and each reading costs a syscall-free
+        // but measurable vDSO call.
+        let mut batch_now: Option<i64> = None;
         for args in batch {
             let start = Instant::now();
             let reply = match store::cmd::resolve(args) {
@@ -95,7 +98,7 @@ impl Conn {
                     let reply = match spec.handler {
                         Handler::Keyspace(_) => {
                             let g = guard.get_or_insert_with(|| node.shard.lock());
-                            let now = unix_ms();
+                            let now = *batch_now.get_or_insert_with(unix_ms);
                             let seed = self.next_seed();
                             if spec.is_write() {
                                 g.write(spec, args, now, seed)
@@ -225,7 +228,10 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
     tokio::pin!(idle_release);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::new(node.limits());
-    let mut shutdown = node.shutdown_signal();
+    // Created once: a kill (CLIENT KILL, or every client at shutdown) leaves a permit if it lands between polls.
+    let killed = handle.kill_notify.notified();
+    tokio::pin!(killed);
+    let mut last_read = tokio::time::Instant::now();
     let auth_required = node.hot.auth_required.load(Ordering::Relaxed);
     let mut conn = Conn {
         node: node.clone(),
@@ -325,20 +331,24 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                     Ok(n) => {
                         node.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                         qbuf_peak = qbuf_peak.max(inbuf.len());
-                        // Idleness counts from the last read, as Redis' `lastinteraction`.
-                        idle_release
-                            .as_mut()
-                            .reset(tokio::time::Instant::now() + QBUF_IDLE_RELEASE);
+                        // Idleness counts from the last read, as Redis' `lastinteraction`. The timer itself is
+                        // only moved when it fires: resetting it on every read would cost a timer update per request.
+                        last_read = tokio::time::Instant::now();
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => break,
                 }
             },
             _ = &mut idle_release, if idle_armed => {
-                trim_query_buffer(&mut inbuf, &mut qbuf_peak, true);
+                let due = last_read + QBUF_IDLE_RELEASE;
+                if tokio::time::Instant::now() >= due {
+                    trim_query_buffer(&mut inbuf, &mut qbuf_peak, true);
+                    idle_release.as_mut().reset(tokio::time::Instant::now() + QBUF_IDLE_RELEASE);
+                } else {
+                    idle_release.as_mut().reset(due);
+                }
             }
-            _ = handle.kill_notify.notified() => break,
-            _ = shutdown.changed() => break,
+            _ = &mut killed => break,
         }
     }
     let _ = wr.shutdown().await;

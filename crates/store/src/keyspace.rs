@@ -1,5 +1,7 @@
 //! The keyspace: keys to objects, with lazy expiry and statistics.
 
+use std::ptr::NonNull;
+
 use crate::dict::Dict;
 use crate::exec::{ExecCtx, Rng};
 use crate::value::Value;
@@ -125,14 +127,15 @@ impl Keyspace {
 
     /// Lookup by a read command: counts a hit or miss and refreshes the access time. Expired keys are absent.
     pub fn read(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&Object> {
-        self.expire_on_write(ctx, key);
-        match self.data.get_mut(key) {
-            Some(o) if !o.is_expired(ctx.now_ms) => {
+        match self.live(ctx, key) {
+            Some(mut o) => {
                 self.stats.keyspace_hits += 1;
+                // SAFETY: see `live`; only `stats`, a different field, was touched since.
+                let o = unsafe { o.as_mut() };
                 o.lru = lru_clock(ctx.now_ms);
                 Some(o)
             }
-            _ => {
+            None => {
                 self.stats.keyspace_misses += 1;
                 None
             }
@@ -142,13 +145,13 @@ impl Keyspace {
     /// Lookup by a read command that must not refresh the access time (`EXISTS`, `TYPE`, `TTL`, `OBJECT`, the
     /// `TYPE` filter of `SCAN`): counts a hit or miss like [`Keyspace::read`].
     pub fn read_notouch(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&Object> {
-        self.expire_on_write(ctx, key);
-        match self.data.get(key) {
-            Some(o) if !o.is_expired(ctx.now_ms) => {
+        match self.live(ctx, key) {
+            Some(o) => {
                 self.stats.keyspace_hits += 1;
-                Some(o)
+                // SAFETY: see `live`; only `stats`, a different field, was touched since.
+                Some(unsafe { o.as_ref() })
             }
-            _ => {
+            None => {
                 self.stats.keyspace_misses += 1;
                 None
             }
@@ -158,11 +161,29 @@ impl Keyspace {
     /// Lookup without statistics, for writes and for commands that only inspect metadata. In a write context an
     /// expired key is deleted here, deterministically (the time is the entry's).
     pub fn lookup(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&mut Object> {
-        self.expire_on_write(ctx, key);
-        match self.data.get_mut(key) {
-            Some(o) if !o.is_expired(ctx.now_ms) => Some(o),
-            _ => None,
+        // SAFETY: see `live`; nothing touched the table since.
+        self.live(ctx, key).map(|mut o| unsafe { o.as_mut() })
+    }
+
+    /// The live object under `key` with a single table probe in the common case. An expired object reads as
+    /// absent and is deleted (write context) or reported for deletion through the write path (read context).
+    ///
+    /// The pointer comes from `self.data.get_mut` and stays valid until the table is next modified; callers
+    /// turn it back into a reference bound to `&mut self` before touching `self.data` again. It exists only
+    /// because the borrow checker rejects returning a borrow conditionally and then using `self` on the other
+    /// branch.
+    fn live(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<NonNull<Object>> {
+        let obj = NonNull::from(self.data.get_mut(key)?);
+        // SAFETY: `obj` was just derived from an exclusive borrow of the table, which nothing has used since.
+        if !unsafe { obj.as_ref() }.is_expired(ctx.now_ms) {
+            return Some(obj);
         }
+        if ctx.write {
+            self.expire_if_due(key, ctx.now_ms);
+        } else if self.lazy_expired.len() < LAZY_EXPIRED_MAX {
+            self.lazy_expired.push(key.to_vec());
+        }
+        None
     }
 
     /// Lookup that neither counts nor touches nor deletes: for OBJECT-style introspection and digests.

@@ -1,0 +1,1 @@
+//! Shoal replication (work in progress).

@@ -171,7 +171,12 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
                 let i = unzigzag(r.varint()?);
                 (key, Value::Int(i))
             }
-            other => return err(format!("unknown record type {other:#04x} at byte {}", r.pos - 1)),
+            other => {
+                return err(format!(
+                    "unknown record type {other:#04x} at byte {}",
+                    r.pos - 1
+                ))
+            }
         };
         let (key, value) = value;
         ks.set(&ctx, key, value, expire_at);

@@ -8,17 +8,26 @@
 //! - `backend`: the [`LogBackend`] storage trait and its sled implementation; [`NodeStorage`] is one node's store.
 //! - `log_store`: openraft's log storage over a backend ([`LogStore`]).
 //! - `state_machine`: [`ShardStateMachine`] over the server's keyspace, and the persisted snapshot file.
+//! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
+//! - `group`: [`ShardGroup`], the handle the server uses: start, initialize, batched writes, read barrier.
 //!
 //! Nothing here speaks RESP to clients: the server turns [`WriteError`]s into `-MOVED`/`-TRYAGAIN`.
 
+// openraft's trait signatures fix the error types (StorageError, RPCError), large as they are.
+#![allow(clippy::result_large_err)]
+
 pub mod backend;
 pub mod durability;
+pub mod group;
 pub mod log_store;
+pub mod network;
 pub mod state_machine;
 pub mod types;
 
 pub use backend::{LogBackend, NodeStorage, SledLog, StorageOptions};
 pub use durability::{FlushStats, Flusher, FsyncPolicy};
+pub use group::{GroupConfig, ProposerStats, ShardGroup, StartError, WriteError};
 pub use log_store::LogStore;
+pub use network::{LocalNetwork, LocalRouter};
 pub use state_machine::{ApplyStats, ShardStateMachine, SnapshotFile, SnapshotReport};
 pub use types::{typ, GroupId, Node, NodeId, Replies, TypeConfig};

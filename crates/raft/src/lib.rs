@@ -9,6 +9,8 @@
 //! - `log_store`: openraft's log storage over a backend ([`LogStore`]).
 //! - `state_machine`: [`ShardStateMachine`] over the server's keyspace, and the persisted snapshot file.
 //! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
+//! - `grpc`: the transport between processes: one tonic service for every group ([`GrpcRegistry`] serves,
+//!   [`GrpcPeers`] calls), `proto/raft.proto` compiled by `build.rs` without a system `protoc`.
 //! - `group`: [`ShardGroup`], the handle the server uses: start, initialize, batched writes, read barrier.
 //!
 //! Nothing here speaks RESP to clients: the server turns [`WriteError`]s into `-MOVED`/`-TRYAGAIN`.
@@ -19,6 +21,7 @@
 pub mod backend;
 pub mod durability;
 pub mod group;
+pub mod grpc;
 pub mod log_store;
 pub mod network;
 pub mod state_machine;
@@ -27,6 +30,7 @@ pub mod types;
 pub use backend::{LogBackend, NodeStorage, SledLog, StorageOptions};
 pub use durability::{FlushStats, Flusher, FsyncPolicy};
 pub use group::{GroupConfig, ProposerStats, ShardGroup, StartError, WriteError};
+pub use grpc::{GrpcNetwork, GrpcPeers, GrpcRegistry};
 pub use log_store::LogStore;
 pub use network::{LocalNetwork, LocalRouter};
 pub use state_machine::{ApplyStats, ShardStateMachine, SnapshotFile, SnapshotReport};

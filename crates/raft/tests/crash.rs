@@ -128,11 +128,14 @@ fn always_keeps_acknowledged_writes_through_sigkill() {
             }
             last = now;
         }
-        let ks = ks.lock();
-        let missing: Vec<_> = acked
-            .iter()
-            .filter(|k| ks.peek(0, k.as_bytes()).is_none())
-            .collect();
+        let missing: Vec<String> = {
+            let ks = ks.lock();
+            acked
+                .iter()
+                .filter(|k| ks.peek(0, k.as_bytes()).is_none())
+                .cloned()
+                .collect()
+        };
         assert!(
             missing.is_empty(),
             "{} of {} acknowledged writes lost: {:?}",
@@ -140,7 +143,6 @@ fn always_keeps_acknowledged_writes_through_sigkill() {
             acked.len(),
             &missing[..missing.len().min(5)]
         );
-        drop(ks);
         group.shutdown().await.unwrap();
         storage.close().await.unwrap();
     });

@@ -1,15 +1,25 @@
 //! Measures a single-voter shard group: write throughput per fsync policy (batched and sequential), and the
 //! cost of a snapshot of 1,000,000 keys (lock hold, total, size, restart).
 //!
-//! `cargo run --release -p raft --example bench [clients] [writes]`
+//! `cargo run --release -p raft --example bench [clients] [writes]`; `BENCH_ENGINE=sled` for sled,
+//! `BENCH_ONLY=writes|snapshot|growth` for one part.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use raft::{FsyncPolicy, GroupConfig, LocalRouter, NodeStorage, ShardGroup, StorageOptions};
+use raft::{
+    Engine, FsyncPolicy, GroupConfig, LocalRouter, NodeStorage, ShardGroup, StorageOptions,
+};
 use store::{Keyspace, Op};
+
+fn engine() -> Engine {
+    match std::env::var("BENCH_ENGINE").as_deref() {
+        Ok("sled") => Engine::Sled,
+        _ => Engine::Redb,
+    }
+}
 
 fn set(k: &str, v: &str) -> Op {
     Op::Command(vec![
@@ -27,6 +37,7 @@ async fn start(
         dir,
         &StorageOptions {
             fsync,
+            engine: engine(),
             ..Default::default()
         },
     )
@@ -34,6 +45,7 @@ async fn start(
     let ks = Arc::new(Mutex::new(Keyspace::new()));
     let mut config = GroupConfig::new(1, 1, "127.0.0.1:16379");
     config.raft.snapshot_policy = openraft::SnapshotPolicy::Never;
+    config.raft.max_in_snapshot_log_to_keep = 0;
     config.raft.election_timeout_min = 150;
     config.raft.election_timeout_max = 300;
     let router = LocalRouter::new();
@@ -175,14 +187,64 @@ async fn snapshot_1m() {
     storage.close().await.unwrap();
 }
 
+/// Appends and purges for a while with a small keyspace (many overwrites), printing sled's size on disk: sled
+/// is known to grow under append-then-purge.
+async fn disk_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, group, ks) = start(dir.path(), FsyncPolicy::Everysec).await;
+    let value = "x".repeat(100);
+    for round in 0..10 {
+        let mut hs = Vec::new();
+        for c in 0..8 {
+            let g = group.clone();
+            let value = value.clone();
+            hs.push(tokio::spawn(async move {
+                for i in 0..2500 {
+                    g.write(vec![set(&format!("k:{}", (c * 2500 + i) % 10_000), &value)])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for h in hs {
+            h.await.unwrap();
+        }
+        eprintln!("round {round}: writes done, snapshot");
+        group.snapshot(Duration::from_secs(30)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let m = group.metrics();
+        println!(
+            "growth round {round}: {} keys, log index {}, purged to {}, sled on disk {:.1} MB",
+            ks.lock().len(),
+            m.last_log_index.unwrap_or(0),
+            m.purged.map_or(0, |p| p.index),
+            storage.size_on_disk().unwrap() as f64 / 1e6
+        );
+    }
+    group.shutdown().await.unwrap();
+    storage.close().await.unwrap();
+}
+
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let writes: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    for fsync in [FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No] {
-        throughput(fsync, 1, 2_000).await;
-        throughput(fsync, clients, writes).await;
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "writes" {
+        for fsync in [FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No] {
+            throughput(fsync, 1, 2_000).await;
+            throughput(fsync, clients, writes).await;
+        }
     }
-    snapshot_1m().await;
+    if only.is_empty() || only == "snapshot" {
+        snapshot_1m().await;
+    }
+    if only.is_empty() || only == "growth" {
+        disk_growth().await;
+    }
 }

@@ -25,7 +25,8 @@ pub enum FsyncPolicy {
     /// at once loses at most about a second of acknowledged writes.
     #[default]
     Everysec,
-    /// `no`: acknowledged at once and never flushed explicitly; the store's own background writeback decides.
+    /// `no`: acknowledged at once; flushed only in the background every 30 s, as an operating system's
+    /// writeback would (the engines need some durable point to reclaim space).
     No,
 }
 
@@ -231,7 +232,11 @@ impl Drop for Inner {
     }
 }
 
+/// How often `no` flushes anyway.
+const NO_POLICY_FLUSH: Duration = Duration::from_secs(30);
+
 async fn run(inner: Arc<Inner>) {
+    let mut last_flush = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -241,11 +246,15 @@ async fn run(inner: Arc<Inner>) {
         };
         let batch = std::mem::take(&mut *inner.waiting.lock());
         let closed = inner.closed.load(Ordering::Acquire);
-        let periodic = (ticked || closed)
-            && FsyncPolicy::from_u8(inner.policy.load(Ordering::Relaxed)) == FsyncPolicy::Everysec
-            && inner.unflushed.swap(false, Ordering::Relaxed);
+        let due = match FsyncPolicy::from_u8(inner.policy.load(Ordering::Relaxed)) {
+            FsyncPolicy::Always => closed,
+            FsyncPolicy::Everysec => ticked || closed,
+            FsyncPolicy::No => closed || (ticked && last_flush.elapsed() >= NO_POLICY_FLUSH),
+        };
+        let periodic = due && inner.unflushed.swap(false, Ordering::Relaxed);
         if !batch.is_empty() || periodic {
             let start = Instant::now();
+            last_flush = start;
             let r = inner.durable.flush().await;
             inner
                 .micros

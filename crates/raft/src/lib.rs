@@ -5,7 +5,8 @@
 //!   gives its [`Replies`]) and the aliases in [`typ`].
 //! - `durability`: [`FsyncPolicy`] (`appendfsync always|everysec|no`) and the [`Flusher`] that applies it with
 //!   group commit.
-//! - `backend`: the [`LogBackend`] storage trait and its sled implementation; [`NodeStorage`] is one node's store.
+//! - `backend`: the [`LogBackend`] storage trait with redb and sled implementations; [`NodeStorage`] is one
+//!   node's store.
 //! - `log_store`: openraft's log storage over a backend ([`LogStore`]).
 //! - `state_machine`: [`ShardStateMachine`] over the server's keyspace, and the persisted snapshot file.
 //! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
@@ -27,7 +28,7 @@ pub mod network;
 pub mod state_machine;
 pub mod types;
 
-pub use backend::{LogBackend, NodeStorage, SledLog, StorageOptions};
+pub use backend::{Engine, GroupLog, LogBackend, NodeStorage, RedbLog, SledLog, StorageOptions};
 pub use durability::{FlushStats, Flusher, FsyncPolicy};
 pub use group::{GroupConfig, ProposerStats, ShardGroup, StartError, WriteError};
 pub use grpc::{GrpcNetwork, GrpcPeers, GrpcRegistry};

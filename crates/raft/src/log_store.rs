@@ -9,7 +9,7 @@ use openraft::{OptionalSend, RaftLogReader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{LogBackend, NodeStorage, SledLog};
+use crate::backend::{GroupLog, LogBackend, NodeStorage};
 use crate::durability::Flusher;
 use crate::types::typ::{Entry, LogId, StorageError, StorageIOError, Vote};
 use crate::types::{GroupId, TypeConfig};
@@ -21,14 +21,14 @@ const LAST_PURGED: &str = "last_purged";
 /// The Raft log of one group: entries (postcard-encoded) and vote/committed/purge markers in a [`LogBackend`],
 /// acknowledged according to the node's fsync policy. Cheap to clone (clones share the same log).
 #[derive(Clone)]
-pub struct LogStore<B: LogBackend = SledLog> {
+pub struct LogStore<B: LogBackend = GroupLog> {
     backend: B,
     flusher: Flusher,
 }
 
-impl LogStore<SledLog> {
+impl LogStore<GroupLog> {
     /// The log of `group` in the node's store.
-    pub fn open(node: &NodeStorage, group: GroupId) -> io::Result<LogStore<SledLog>> {
+    pub fn open(node: &NodeStorage, group: GroupId) -> io::Result<LogStore<GroupLog>> {
         Ok(LogStore::new(
             node.group_log(group)?,
             node.flusher().clone(),

@@ -1,4 +1,4 @@
-//! openraft's own storage conformance suite over the sled log and the keyspace state machine.
+//! openraft's own storage conformance suite over the logs (redb and sled) and the keyspace state machine.
 
 use std::sync::Arc;
 
@@ -6,19 +6,22 @@ use openraft::testing::{StoreBuilder, Suite};
 use parking_lot::Mutex;
 use raft::typ::StorageError;
 use raft::{
-    FsyncPolicy, LogStore, NodeStorage, ShardStateMachine, SledLog, SnapshotFile, StorageOptions,
-    TypeConfig,
+    Engine, FsyncPolicy, GroupLog, LogStore, NodeStorage, ShardStateMachine, SnapshotFile,
+    StorageOptions, TypeConfig,
 };
 use store::Keyspace;
 use tempfile::TempDir;
 
-struct Builder(FsyncPolicy);
+struct Builder(Engine, FsyncPolicy);
 
-impl StoreBuilder<TypeConfig, LogStore<SledLog>, ShardStateMachine, TempDir> for Builder {
-    async fn build(&self) -> Result<(TempDir, LogStore<SledLog>, ShardStateMachine), StorageError> {
+impl StoreBuilder<TypeConfig, LogStore<GroupLog>, ShardStateMachine, TempDir> for Builder {
+    async fn build(
+        &self,
+    ) -> Result<(TempDir, LogStore<GroupLog>, ShardStateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("temp dir");
         let options = StorageOptions {
-            fsync: self.0,
+            fsync: self.1,
+            engine: self.0,
             cache_capacity: 8 * 1024 * 1024,
         };
         let node = NodeStorage::open(dir.path(), &options).expect("open store");
@@ -31,11 +34,16 @@ impl StoreBuilder<TypeConfig, LogStore<SledLog>, ShardStateMachine, TempDir> for
 }
 
 #[test]
-fn openraft_suite_fsync_always() {
-    Suite::test_all(Builder(FsyncPolicy::Always)).expect("suite");
+fn openraft_suite_redb_fsync_always() {
+    Suite::test_all(Builder(Engine::Redb, FsyncPolicy::Always)).expect("suite");
 }
 
 #[test]
-fn openraft_suite_fsync_everysec() {
-    Suite::test_all(Builder(FsyncPolicy::Everysec)).expect("suite");
+fn openraft_suite_redb_fsync_everysec() {
+    Suite::test_all(Builder(Engine::Redb, FsyncPolicy::Everysec)).expect("suite");
+}
+
+#[test]
+fn openraft_suite_sled_fsync_always() {
+    Suite::test_all(Builder(Engine::Sled, FsyncPolicy::Always)).expect("suite");
 }

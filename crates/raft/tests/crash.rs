@@ -20,6 +20,7 @@ async fn start(dir: &str) -> (NodeStorage, ShardGroup, Arc<Mutex<Keyspace>>) {
         &StorageOptions {
             fsync: FsyncPolicy::Always,
             cache_capacity: 8 << 20,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -26,6 +26,7 @@ fn options(fsync: FsyncPolicy) -> StorageOptions {
     StorageOptions {
         fsync,
         cache_capacity: 8 * 1024 * 1024,
+        ..Default::default()
     }
 }
 

@@ -38,6 +38,7 @@ async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) ->
         &StorageOptions {
             fsync: FsyncPolicy::Always,
             cache_capacity: 8 << 20,
+            ..Default::default()
         },
     )
     .unwrap();

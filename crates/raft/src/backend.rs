@@ -27,8 +27,13 @@ pub trait LogBackend: Clone + Send + Sync + 'static {
     fn get_meta(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
     /// Stores a metadata value (durable at the next flush).
     fn put_meta(&self, key: &str, value: Vec<u8>) -> io::Result<()>;
-    /// Stores entries atomically (all or none survive a crash), each under its index.
-    fn put_entries(&self, entries: Vec<(u64, Vec<u8>)>) -> io::Result<()>;
+    /// Stores entries atomically (all or none survive a crash), each under its index, with one metadata value
+    /// riding along (so a metadata update costs no commit of its own).
+    fn put_entries(
+        &self,
+        entries: Vec<(u64, Vec<u8>)>,
+        meta: Option<(&str, Vec<u8>)>,
+    ) -> io::Result<()>;
     /// Entries with `start <= index < end`, in index order.
     fn entries(&self, start: u64, end: u64) -> io::Result<Vec<(u64, Vec<u8>)>>;
     /// The entry with the highest index.
@@ -218,7 +223,11 @@ impl NodeStorage {
     pub fn size_on_disk(&self) -> io::Result<u64> {
         match &self.inner.db {
             Db::Sled(db) => Ok(db.size_on_disk()?),
-            Db::Redb(_, path) => Ok(std::fs::metadata(path)?.len()),
+            // Blocks actually allocated: redb's file is sparse where it reserved space it never wrote.
+            Db::Redb(_, path) => {
+                use std::os::unix::fs::MetadataExt;
+                Ok(std::fs::metadata(path)?.blocks() * 512)
+            }
         }
     }
 
@@ -253,12 +262,19 @@ impl LogBackend for SledLog {
         Ok(())
     }
 
-    fn put_entries(&self, entries: Vec<(u64, Vec<u8>)>) -> io::Result<()> {
+    fn put_entries(
+        &self,
+        entries: Vec<(u64, Vec<u8>)>,
+        meta: Option<(&str, Vec<u8>)>,
+    ) -> io::Result<()> {
         let mut batch = sled::Batch::default();
         for (index, data) in entries {
             batch.insert(&index.to_be_bytes(), data);
         }
         self.logs.apply_batch(batch)?;
+        if let Some((k, v)) = meta {
+            self.meta.insert(k, v)?;
+        }
         Ok(())
     }
 
@@ -355,11 +371,19 @@ impl LogBackend for RedbLog {
         })
     }
 
-    fn put_entries(&self, entries: Vec<(u64, Vec<u8>)>) -> io::Result<()> {
+    fn put_entries(
+        &self,
+        entries: Vec<(u64, Vec<u8>)>,
+        meta: Option<(&str, Vec<u8>)>,
+    ) -> io::Result<()> {
         self.write(|tx| {
             let mut t = tx.open_table(LogTable::new(&self.log))?;
             for (index, data) in &entries {
                 t.insert(index, data.as_slice())?;
+            }
+            if let Some((k, v)) = &meta {
+                tx.open_table(MetaTable::new(&self.meta))?
+                    .insert(*k, v.as_slice())?;
             }
             Ok(())
         })
@@ -424,10 +448,14 @@ impl LogBackend for GroupLog {
         }
     }
 
-    fn put_entries(&self, entries: Vec<(u64, Vec<u8>)>) -> io::Result<()> {
+    fn put_entries(
+        &self,
+        entries: Vec<(u64, Vec<u8>)>,
+        meta: Option<(&str, Vec<u8>)>,
+    ) -> io::Result<()> {
         match self {
-            GroupLog::Sled(l) => l.put_entries(entries),
-            GroupLog::Redb(l) => l.put_entries(entries),
+            GroupLog::Sled(l) => l.put_entries(entries, meta),
+            GroupLog::Redb(l) => l.put_entries(entries, meta),
         }
     }
 

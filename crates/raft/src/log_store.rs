@@ -3,9 +3,11 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,6 +26,9 @@ const LAST_PURGED: &str = "last_purged";
 pub struct LogStore<B: LogBackend = GroupLog> {
     backend: B,
     flusher: Flusher,
+    // The committed log id not yet written: it rides along with the next append instead of costing a commit of
+    // its own (the value is an optimisation for restarts; a stale one only means re-applying less at once).
+    committed: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
 impl LogStore<GroupLog> {
@@ -51,7 +56,11 @@ fn decode_entry(data: &[u8]) -> Result<Entry, StorageError> {
 impl<B: LogBackend> LogStore<B> {
     /// A log over `backend`, flushed by `flusher`.
     pub fn new(backend: B, flusher: Flusher) -> LogStore<B> {
-        LogStore { backend, flusher }
+        LogStore {
+            backend,
+            flusher,
+            committed: Arc::new(Mutex::new(None)),
+        }
     }
 
     fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
@@ -109,6 +118,9 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         let e = |e: io::Error| -> StorageError { StorageIOError::write_vote(&e).into() };
         self.put(VOTE, vote).map_err(e)?;
+        if let Some(v) = self.committed.lock().take() {
+            self.backend.put_meta(COMMITTED, v).map_err(e)?;
+        }
         // Whatever the fsync policy: a vote forgotten in a crash could elect two leaders in one term.
         self.flusher.sync().await.map_err(e)
     }
@@ -118,10 +130,14 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put(COMMITTED, &committed).map_err(write_err)
+        *self.committed.lock() = Some(postcard::to_allocvec(&committed).map_err(write_err)?);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        if let Some(v) = self.committed.lock().as_ref() {
+            return Ok(postcard::from_bytes::<Option<LogId>>(v).map_err(read_err)?);
+        }
         Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
@@ -141,7 +157,10 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
                 postcard::to_allocvec(&e).map_err(write_err)?,
             ));
         }
-        self.backend.put_entries(batch).map_err(write_err)?;
+        let committed = self.committed.lock().take().map(|v| (COMMITTED, v));
+        self.backend
+            .put_entries(batch, committed)
+            .map_err(write_err)?;
         self.flusher
             .after_write(move |r| callback.log_io_completed(r));
         Ok(())

@@ -21,12 +21,13 @@ use tokio::task::JoinHandle;
 pub enum FsyncPolicy {
     /// `always`: an entry is acknowledged (and counts toward the majority) only after a flush covering it.
     Always,
-    /// `everysec`: acknowledged at once; a background task flushes every second, so a crash of every replica
-    /// at once loses at most about a second of acknowledged writes.
+    /// `everysec`: acknowledged at once; a background task flushes every second (or after
+    /// [`EARLY_FLUSH_WRITES`] writes), so a crash of every replica at once loses at most about a second of
+    /// acknowledged writes.
     #[default]
     Everysec,
-    /// `no`: acknowledged at once; flushed only in the background every 30 s, as an operating system's
-    /// writeback would (the engines need some durable point to reclaim space).
+    /// `no`: acknowledged at once; flushed only in the background every 30 s (or after [`EARLY_FLUSH_WRITES`]
+    /// writes), as an operating system's writeback would (the engines need durable points to reclaim space).
     No,
 }
 
@@ -99,8 +100,11 @@ struct Inner {
     policy: AtomicU8,
     waiting: Mutex<Vec<Done>>,
     wake: Notify,
-    /// Writes acknowledged without a flush since the last one (for `everysec`).
+    /// Writes acknowledged without a flush since the last one (for `everysec` and `no`).
     unflushed: AtomicBool,
+    /// How many such writes: past [`EARLY_FLUSH_WRITES`] the flush comes early, which bounds both what a crash
+    /// can lose and the space an engine cannot reclaim until its next durable point.
+    unflushed_writes: AtomicU64,
     closed: AtomicBool,
     flushes: AtomicU64,
     waited: AtomicU64,
@@ -141,6 +145,7 @@ impl Flusher {
             waiting: Mutex::new(Vec::new()),
             wake: Notify::new(),
             unflushed: AtomicBool::new(false),
+            unflushed_writes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
             waited: AtomicU64::new(0),
@@ -186,6 +191,10 @@ impl Flusher {
             self.wait_for_flush(Box::new(done));
         } else {
             self.inner.unflushed.store(true, Ordering::Relaxed);
+            if self.inner.unflushed_writes.fetch_add(1, Ordering::Relaxed) + 1 == EARLY_FLUSH_WRITES
+            {
+                self.inner.wake.notify_one();
+            }
             done(Ok(()));
         }
     }
@@ -235,6 +244,9 @@ impl Drop for Inner {
 /// How often `no` flushes anyway.
 const NO_POLICY_FLUSH: Duration = Duration::from_secs(30);
 
+/// Unflushed writes after which `everysec` and `no` flush without waiting for their timer.
+pub const EARLY_FLUSH_WRITES: u64 = 2048;
+
 async fn run(inner: Arc<Inner>) {
     let mut last_flush = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -246,12 +258,17 @@ async fn run(inner: Arc<Inner>) {
         };
         let batch = std::mem::take(&mut *inner.waiting.lock());
         let closed = inner.closed.load(Ordering::Acquire);
-        let due = match FsyncPolicy::from_u8(inner.policy.load(Ordering::Relaxed)) {
-            FsyncPolicy::Always => closed,
-            FsyncPolicy::Everysec => ticked || closed,
-            FsyncPolicy::No => closed || (ticked && last_flush.elapsed() >= NO_POLICY_FLUSH),
-        };
+        let early = inner.unflushed_writes.load(Ordering::Relaxed) >= EARLY_FLUSH_WRITES;
+        let due = early
+            || match FsyncPolicy::from_u8(inner.policy.load(Ordering::Relaxed)) {
+                FsyncPolicy::Always => closed,
+                FsyncPolicy::Everysec => ticked || closed,
+                FsyncPolicy::No => closed || (ticked && last_flush.elapsed() >= NO_POLICY_FLUSH),
+            };
         let periodic = due && inner.unflushed.swap(false, Ordering::Relaxed);
+        if periodic {
+            inner.unflushed_writes.store(0, Ordering::Relaxed);
+        }
         if !batch.is_empty() || periodic {
             let start = Instant::now();
             last_flush = start;

@@ -136,7 +136,7 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
         if let Some(v) = self.committed.lock().as_ref() {
-            return Ok(postcard::from_bytes::<Option<LogId>>(v).map_err(read_err)?);
+            return postcard::from_bytes::<Option<LogId>>(v).map_err(read_err);
         }
         Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
     }

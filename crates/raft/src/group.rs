@@ -434,6 +434,72 @@ impl ShardGroup {
             .unwrap_or_default())
     }
 
+    /// Adds a voter: first as a learner that catches up (from the log or a snapshot), then promoted. Must run
+    /// on the leader; one membership change at a time. Both steps give up after `timeout` (an unreachable node
+    /// would make openraft wait forever).
+    pub async fn add_voter(
+        &self,
+        id: NodeId,
+        addr: String,
+        timeout: Duration,
+    ) -> Result<(), WriteError> {
+        let raft = &self.inner.raft;
+        tokio::time::timeout(timeout, raft.add_learner(id, Node { addr }, true))
+            .await
+            .map_err(|_| {
+                WriteError::Fatal(format!("node {id} did not catch up within {timeout:?}"))
+            })?
+            .map_err(|e| self.change_error(e))?;
+        let change = openraft::ChangeMembers::AddVoterIds([id].into_iter().collect());
+        self.change_membership(change, timeout).await
+    }
+
+    /// Removes a voter (it stays a learner if `keep_as_learner`). Must run on the leader.
+    pub async fn remove_voter(
+        &self,
+        id: NodeId,
+        keep_as_learner: bool,
+        timeout: Duration,
+    ) -> Result<(), WriteError> {
+        let change = openraft::ChangeMembers::RemoveVoters([id].into_iter().collect());
+        let raft = &self.inner.raft;
+        tokio::time::timeout(timeout, raft.change_membership(change, keep_as_learner))
+            .await
+            .map_err(|_| {
+                WriteError::Fatal(format!(
+                    "membership change not committed within {timeout:?}"
+                ))
+            })?
+            .map(|_| ())
+            .map_err(|e| self.change_error(e))
+    }
+
+    async fn change_membership(
+        &self,
+        change: openraft::ChangeMembers<NodeId, Node>,
+        timeout: Duration,
+    ) -> Result<(), WriteError> {
+        tokio::time::timeout(timeout, self.inner.raft.change_membership(change, false))
+            .await
+            .map_err(|_| {
+                WriteError::Fatal(format!(
+                    "membership change not committed within {timeout:?}"
+                ))
+            })?
+            .map(|_| ())
+            .map_err(|e| self.change_error(e))
+    }
+
+    fn change_error(&self, e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> WriteError {
+        match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                let m = self.inner.raft.metrics().borrow().clone();
+                forward(&m, f.leader_id, f.leader_node)
+            }
+            e => WriteError::Fatal(e.to_string()),
+        }
+    }
+
     /// The underlying openraft handle (membership changes, transport server side).
     pub fn raft(&self) -> &Raft {
         &self.inner.raft

@@ -342,3 +342,77 @@ async fn three_nodes_replicate_fail_over_and_catch_up_by_snapshot() {
         storage.close().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_voter_grows_to_three_and_shrinks_back() {
+    let router = LocalRouter::new();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        let storage = NodeStorage::open(
+            dirs[id as usize - 1].path(),
+            &options(FsyncPolicy::Everysec),
+        )
+        .unwrap();
+        let ks = Arc::new(Mutex::new(Keyspace::new()));
+        let mut config = GroupConfig::new(GROUP, id, format!("node{id}:16379"));
+        config.raft.heartbeat_interval = 50;
+        config.raft.election_timeout_min = 200;
+        config.raft.election_timeout_max = 400;
+        let group = ShardGroup::start(&storage, ks.clone(), router.network(id, GROUP), config)
+            .await
+            .unwrap();
+        router.register(id, GROUP, group.raft().clone());
+        nodes.push((storage, group, ks));
+    }
+    let first = nodes[0].1.clone();
+    assert!(first.initialize_single().await.unwrap());
+    assert!(
+        !first.initialize_single().await.unwrap(),
+        "initialized twice"
+    );
+    let f = first.clone();
+    wait_until("single leader", move || f.is_leader()).await;
+    write_concurrently(&first, "solo", 4, 10).await;
+
+    let t = Duration::from_secs(10);
+    first.add_voter(2, "node2:16379".into(), t).await.unwrap();
+    first.add_voter(3, "node3:16379".into(), t).await.unwrap();
+    let voters: Vec<u64> = first
+        .metrics()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    assert_eq!(voters, vec![1, 2, 3]);
+    write_concurrently(&first, "trio", 4, 10).await;
+    let applied = first.metrics().last_applied.unwrap().index;
+    for (_, g, ks) in &nodes {
+        let g = g.clone();
+        wait_until("new voters caught up", move || {
+            g.metrics().last_applied.is_some_and(|l| l.index >= applied)
+        })
+        .await;
+        assert_all_present(ks, "solo", 4, 10);
+        assert_all_present(ks, "trio", 4, 10);
+    }
+    // A follower cannot change membership: it points at the leader.
+    match nodes[1].1.remove_voter(3, false, t).await {
+        Err(WriteError::ForwardToLeader { leader_id: 1, addr }) => assert_eq!(addr, "node1:16379"),
+        other => panic!("follower changed membership: {other:?}"),
+    }
+    first.remove_voter(3, false, t).await.unwrap();
+    let voters: Vec<u64> = first
+        .metrics()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    assert_eq!(voters, vec![1, 2]);
+
+    for (storage, group, _) in nodes {
+        router.unregister(group.config().node_id, GROUP);
+        group.shutdown().await.unwrap();
+        storage.close().await.unwrap();
+    }
+}

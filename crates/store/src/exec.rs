@@ -1,6 +1,7 @@
 //! What a command runs with, and the unit of the write path.
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 /// Inputs of one command execution. For writes these are stamped by the leader into the log entry, so every
 /// replica computes the same result.
@@ -64,7 +65,7 @@ impl Rng {
 }
 
 /// One operation inside a log entry.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// A client write command, arguments including the name.
     Command(Vec<Bytes>),
@@ -73,7 +74,7 @@ pub enum Op {
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
     /// Leader's wall clock in milliseconds when the entry was proposed.
     pub time_ms: i64,

@@ -8,6 +8,7 @@
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
 //! - `cmd`: one file per command family (`string`, `keys`, `bitmap`, `server`, ...).
+//! - `snapshot`: the whole keyspace as a versioned, checksummed byte string (the Raft snapshot, Redis' RDB).
 //! - `glob`, `num`: Redis' glob matching and number parsing/formatting.
 //!
 //! Nothing here reads a clock, a random source, the network or the disk: time and randomness come in through
@@ -20,6 +21,7 @@ pub mod exec;
 pub mod glob;
 pub mod keyspace;
 pub mod num;
+pub mod snapshot;
 pub mod table;
 pub mod value;
 

@@ -1,0 +1,150 @@
+//! `appendfsync always` keeps every acknowledged write through a crash: a child process writes and reports each
+//! acknowledgement, is killed with SIGKILL mid-stream, and the parent reopens its store and finds every
+//! acknowledged key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use raft::{FsyncPolicy, GroupConfig, LocalRouter, NodeStorage, ShardGroup, StorageOptions};
+use store::{Keyspace, Op};
+
+const CHILD_ENV: &str = "SHOAL_RAFT_CRASH_CHILD";
+
+async fn start(dir: &str) -> (NodeStorage, ShardGroup, Arc<Mutex<Keyspace>>) {
+    let storage = NodeStorage::open(
+        dir,
+        &StorageOptions {
+            fsync: FsyncPolicy::Always,
+            cache_capacity: 8 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ks = Arc::new(Mutex::new(Keyspace::new()));
+    let mut config = GroupConfig::new(1, 1, "127.0.0.1:1");
+    config.raft.election_timeout_min = 150;
+    config.raft.election_timeout_max = 300;
+    config.raft.heartbeat_interval = 50;
+    let group = ShardGroup::start(
+        &storage,
+        ks.clone(),
+        LocalRouter::new().network(1, 1),
+        config,
+    )
+    .await
+    .unwrap();
+    group.initialize_single().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !group.is_leader() {
+        assert!(Instant::now() < deadline, "no leader");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (storage, group, ks)
+}
+
+/// The child: writes keys from 8 tasks until killed (or 20 s), printing each acknowledged key.
+fn child(dir: String) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let (_storage, group, _ks) = start(&dir).await;
+        let mut hs = Vec::new();
+        for t in 0..8 {
+            let g = group.clone();
+            hs.push(tokio::spawn(async move {
+                let end = Instant::now() + Duration::from_secs(20);
+                let mut i = 0;
+                while Instant::now() < end {
+                    let k = format!("k:{t}:{i}");
+                    let op = Op::Command(vec![
+                        Bytes::from_static(b"SET"),
+                        Bytes::copy_from_slice(k.as_bytes()),
+                        Bytes::from_static(b"v"),
+                    ]);
+                    g.write(vec![op]).await.unwrap();
+                    println!("ACK {k}");
+                    i += 1;
+                }
+            }));
+        }
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn always_keeps_acknowledged_writes_through_sigkill() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        child(dir);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "always_keeps_acknowledged_writes_through_sigkill",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    let mut lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+    while acked.len() < 2000 {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(k) = l.strip_prefix("ACK ") {
+                    acked.push(k.to_string());
+                }
+            }
+            _ => break,
+        }
+    }
+    // SIGKILL: no destructor, no final flush runs.
+    proc.kill().unwrap();
+    proc.wait().unwrap();
+    assert!(
+        acked.len() >= 2000,
+        "child stopped early after {} writes",
+        acked.len()
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (storage, group, ks) = start(dir.path().to_str().unwrap()).await;
+        // The committed log is re-applied at start; wait until applying stops moving.
+        let mut last = None;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = group.metrics().last_applied;
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        let missing: Vec<String> = {
+            let ks = ks.lock();
+            acked
+                .iter()
+                .filter(|k| ks.peek(0, k.as_bytes()).is_none())
+                .cloned()
+                .collect()
+        };
+        assert!(
+            missing.is_empty(),
+            "{} of {} acknowledged writes lost: {:?}",
+            missing.len(),
+            acked.len(),
+            &missing[..missing.len().min(5)]
+        );
+        group.shutdown().await.unwrap();
+        storage.close().await.unwrap();
+    });
+}

@@ -1,0 +1,204 @@
+//! Three nodes in one process talking real gRPC over loopback: replication, redirection, failover, and a
+//! restarted node catching up through a snapshot sent in chunks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use raft::{
+    FsyncPolicy, GroupConfig, GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup, StorageOptions,
+    WriteError,
+};
+use resp::Frame;
+use store::{Keyspace, Op, Value};
+use tokio::sync::oneshot;
+
+const GROUP: u64 = 11;
+
+struct Node {
+    id: u64,
+    addr: SocketAddr,
+    storage: NodeStorage,
+    group: ShardGroup,
+    ks: Arc<Mutex<Keyspace>>,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) -> Node {
+    let listener =
+        tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let storage = NodeStorage::open(
+        dir,
+        &StorageOptions {
+            fsync: FsyncPolicy::Always,
+            cache_capacity: 8 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ks = Arc::new(Mutex::new(Keyspace::new()));
+    let mut config = GroupConfig::new(GROUP, id, addr.to_string());
+    config.raft.heartbeat_interval = 50;
+    config.raft.election_timeout_min = 200;
+    config.raft.election_timeout_max = 400;
+    config.raft.snapshot_policy = openraft::SnapshotPolicy::Never;
+    config.raft.max_in_snapshot_log_to_keep = 0;
+    // Small chunks, so the snapshot crosses the wire in several calls.
+    config.raft.snapshot_max_chunk_size = 4096;
+    let group = ShardGroup::start(
+        &storage,
+        ks.clone(),
+        GrpcPeers::new().network(GROUP),
+        config,
+    )
+    .await
+    .unwrap();
+    let registry = GrpcRegistry::new();
+    registry.register(GROUP, group.raft().clone());
+    let (stop, rx) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        raft::grpc::serve(listener, registry, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Node {
+        id,
+        addr,
+        storage,
+        group,
+        ks,
+        stop,
+        server,
+    }
+}
+
+async fn stop_node(n: Node) {
+    let _ = n.stop.send(());
+    n.server.await.unwrap();
+    n.group.shutdown().await.unwrap();
+    n.storage.close().await.unwrap();
+}
+
+async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not reached in 10 s");
+}
+
+fn set(k: &str, v: &str) -> Op {
+    Op::Command(vec![
+        Bytes::from_static(b"SET"),
+        Bytes::copy_from_slice(k.as_bytes()),
+        Bytes::copy_from_slice(v.as_bytes()),
+    ])
+}
+
+async fn write_keys(g: &ShardGroup, prefix: &str, n: usize) {
+    let mut hs = Vec::new();
+    for i in 0..n {
+        let g = g.clone();
+        let k = format!("{prefix}:{i}");
+        hs.push(tokio::spawn(async move {
+            g.write(vec![set(&k, "some value")]).await
+        }));
+    }
+    for h in hs {
+        assert_eq!(h.await.unwrap().unwrap(), vec![Frame::ok()]);
+    }
+}
+
+fn has_keys(ks: &Mutex<Keyspace>, prefix: &str, n: usize) -> bool {
+    let ks = ks.lock();
+    (0..n).all(|i| {
+        ks.peek(0, format!("{prefix}:{i}").as_bytes())
+            .is_some_and(|o| o.value == Value::Str(b"some value".to_vec()))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_over_grpc() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        nodes.push(Some(
+            start_node(id, dirs[id as usize - 1].path(), None).await,
+        ));
+    }
+    let members = nodes
+        .iter()
+        .flatten()
+        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
+        .collect();
+    let first = nodes[0].as_ref().unwrap();
+    assert!(first.group.initialize(members).await.unwrap());
+    let leader = first
+        .group
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let li = leader as usize - 1;
+    let lg = nodes[li].as_ref().unwrap().group.clone();
+    wait_until("leader ready", move || lg.is_leader()).await;
+
+    let l = nodes[li].as_ref().unwrap();
+    write_keys(&l.group, "a", 200).await;
+    for n in nodes.iter().flatten() {
+        let ks = n.ks.clone();
+        wait_until("replicated", move || has_keys(&ks, "a", 200)).await;
+    }
+    let f = nodes[(li + 1) % 3].as_ref().unwrap();
+    match f.group.write(vec![set("x", "y")]).await {
+        Err(WriteError::ForwardToLeader { leader_id, addr }) => {
+            assert_eq!(leader_id, leader);
+            assert_eq!(addr, l.addr.to_string());
+        }
+        other => panic!("follower accepted a write: {other:?}"),
+    }
+
+    // The leader's process stops; the two others elect a new leader and keep writing.
+    let old = nodes[li].take().unwrap();
+    let old_addr = old.addr;
+    stop_node(old).await;
+    let others: Vec<ShardGroup> = nodes.iter().flatten().map(|n| n.group.clone()).collect();
+    let o = others.clone();
+    wait_until("new leader", move || o.iter().any(|g| g.is_leader())).await;
+    let new_leader = others.iter().find(|g| g.is_leader()).unwrap().clone();
+    write_keys(&new_leader, "b", 200).await;
+
+    // Compact the log, so the old leader, restarted from its own disk, can only catch up by snapshot.
+    new_leader.snapshot(Duration::from_secs(10)).await.unwrap();
+    let snap = new_leader.metrics().snapshot.unwrap().index;
+    let nl = new_leader.clone();
+    wait_until("purged", move || {
+        nl.metrics().purged.is_some_and(|p| p.index >= snap)
+    })
+    .await;
+    let back = start_node(leader, dirs[li].path(), Some(old_addr)).await;
+    let ks = back.ks.clone();
+    wait_until("restarted node caught up", move || {
+        has_keys(&ks, "a", 200) && has_keys(&ks, "b", 200)
+    })
+    .await;
+    assert!(back
+        .group
+        .metrics()
+        .snapshot
+        .is_some_and(|s| s.index >= snap));
+    nodes[li] = Some(back);
+
+    for n in nodes.into_iter().flatten() {
+        stop_node(n).await;
+    }
+}

@@ -1,0 +1,167 @@
+//! Snapshots through the state machine: build, persist, reopen, install elsewhere; strings, ints and deadlines.
+
+use std::sync::Arc;
+
+use openraft::storage::RaftStateMachine;
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Membership, RaftSnapshotBuilder};
+use parking_lot::Mutex;
+use raft::{ShardStateMachine, SnapshotFile};
+use store::keyspace::NO_EXPIRE;
+use store::{ExecCtx, Keyspace, Value};
+
+fn fill(ks: &mut Keyspace) {
+    let ctx = ExecCtx::for_write(1_000, 0);
+    for i in 0..1000 {
+        let k = format!("key:{i}");
+        match i % 4 {
+            0 => ks.set(
+                &ctx,
+                k.as_bytes(),
+                Value::Str(format!("value {i}").into_bytes()),
+                NO_EXPIRE,
+            ),
+            1 => ks.set(&ctx, k.as_bytes(), Value::Int(i * -7), NO_EXPIRE),
+            2 => ks.set(
+                &ctx,
+                k.as_bytes(),
+                Value::Str(vec![i as u8; i as usize]),
+                2_000_000 + i,
+            ),
+            _ => ks.set(&ctx, k.as_bytes(), Value::Int(i), 500), // already past its deadline: still state
+        }
+    }
+}
+
+fn contents(ks: &Mutex<Keyspace>) -> Vec<(Vec<u8>, Value, i64)> {
+    let ks = ks.lock();
+    let mut v: Vec<_> = ks
+        .iter()
+        .map(|(k, o)| (k.to_vec(), o.value.clone(), o.expire_at))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn log_id(term: u64, index: u64) -> LogId<u64> {
+    LogId::new(CommittedLeaderId::new(term, 1), index)
+}
+
+#[tokio::test]
+async fn build_persist_reopen_and_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Arc::new(Mutex::new(Keyspace::new()));
+    let mut sm = ShardStateMachine::open(
+        ks.clone(),
+        SnapshotFile::new(dir.path().join("a.snap")).unwrap(),
+    )
+    .unwrap();
+    assert!(sm.get_current_snapshot().await.unwrap().is_none());
+
+    // State reached through the log: a membership entry, then the data (written directly, as apply would).
+    let members = Membership::new(vec![[1u64].into_iter().collect()], None);
+    let entries = vec![Entry::<raft::TypeConfig> {
+        log_id: log_id(2, 5),
+        payload: EntryPayload::Membership(members),
+    }];
+    let replies = sm.apply(entries).await.unwrap();
+    assert_eq!(
+        replies.len(),
+        1,
+        "one response per entry, membership included"
+    );
+    fill(&mut ks.lock());
+    let want = contents(&ks);
+
+    let snap = sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert_eq!(snap.meta.last_log_id, Some(log_id(2, 5)));
+    let report = sm.stats().last_snapshot.lock().clone().expect("report");
+    assert_eq!(report.keys, 1000);
+    assert!(report.lock_held <= report.total);
+
+    // Reopen from the file alone: same keyspace, same applied state, same current snapshot.
+    let ks2 = Arc::new(Mutex::new(Keyspace::new()));
+    let mut sm2 = ShardStateMachine::open(
+        ks2.clone(),
+        SnapshotFile::new(dir.path().join("a.snap")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(contents(&ks2), want);
+    assert_eq!(sm2.applied_state().await.unwrap().0, Some(log_id(2, 5)));
+    let cur = sm2
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("persisted snapshot");
+    assert_eq!(cur.meta, snap.meta);
+    assert_eq!(cur.snapshot.get_ref(), snap.snapshot.get_ref());
+
+    // Install on another replica; its old content is replaced, its statistics kept.
+    let ks3 = Arc::new(Mutex::new(Keyspace::new()));
+    let mut sm3 = ShardStateMachine::open(
+        ks3.clone(),
+        SnapshotFile::new(dir.path().join("b.snap")).unwrap(),
+    )
+    .unwrap();
+    ks3.lock().set(
+        &ExecCtx::for_write(0, 0),
+        b"stale",
+        Value::Int(1),
+        NO_EXPIRE,
+    );
+    ks3.lock().stats.keyspace_hits = 9;
+    let mut rx = sm3.begin_receiving_snapshot().await.unwrap();
+    *rx = *cur.snapshot;
+    sm3.install_snapshot(&cur.meta, rx).await.unwrap();
+    assert_eq!(contents(&ks3), want);
+    assert_eq!(ks3.lock().stats.keyspace_hits, 9);
+    assert_eq!(ks3.lock().volatile_len(), 500);
+    assert_eq!(
+        sm3.get_current_snapshot().await.unwrap().unwrap().meta,
+        snap.meta
+    );
+
+    // A corrupted snapshot is refused and changes nothing.
+    let mut bad = snap.snapshot.get_ref().clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    let mut meta = snap.meta.clone();
+    meta.last_log_id = Some(log_id(3, 9));
+    let mut rx = sm3.begin_receiving_snapshot().await.unwrap();
+    *rx = std::io::Cursor::new(bad);
+    assert!(sm3.install_snapshot(&meta, rx).await.is_err());
+    assert_eq!(contents(&ks3), want);
+    assert_eq!(
+        sm3.get_current_snapshot().await.unwrap().unwrap().meta,
+        snap.meta
+    );
+}
+
+#[tokio::test]
+async fn corrupt_snapshot_file_fails_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.snap");
+    let ks = Arc::new(Mutex::new(Keyspace::new()));
+    let mut sm = ShardStateMachine::open(ks.clone(), SnapshotFile::new(&path).unwrap()).unwrap();
+    fill(&mut ks.lock());
+    sm.get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    let mut data = std::fs::read(&path).unwrap();
+    let n = data.len();
+    data[n - 10] ^= 0x40;
+    std::fs::write(&path, data).unwrap();
+    let err = ShardStateMachine::open(
+        Arc::new(Mutex::new(Keyspace::new())),
+        SnapshotFile::new(&path).unwrap(),
+    )
+    .err()
+    .expect("corruption detected");
+    assert!(err.to_string().contains("checksum"), "{err}");
+}

@@ -1,0 +1,397 @@
+//! The keyspace as one compact, versioned, checksummed byte string: the Raft snapshot, in the role of Redis' RDB.
+//!
+//! # Format (version 1)
+//! ```text
+//! "SHOALSNP"            8-byte magic
+//! version               u16, little endian
+//! key count             varint (exact: the reader checks it)
+//! record*               [0xFC expire_at:i64 LE] type:u8 key:bytes value
+//! 0xFF                  end of records
+//! crc32                 u32 LE, CRC-32 (IEEE) of every byte before it
+//! ```
+//! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
+//! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Hashes,
+//! lists, sets, sorted sets and streams will take the next tags; a reader meeting a tag it does not know refuses
+//! the whole snapshot rather than dropping keys.
+//!
+//! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
+//! the replicated state, and a replica restored from the snapshot must be identical to the leader.
+//!
+//! Writing is split so a caller can hold the keyspace lock only for the copy: [`dump_unsealed`] walks the
+//! keyspace, [`Unsealed::seal`] computes the checksum afterwards, without the lock.
+
+use std::fmt;
+
+use crate::exec::ExecCtx;
+use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::value::Value;
+
+/// First bytes of every snapshot.
+pub const MAGIC: &[u8; 8] = b"SHOALSNP";
+/// Newest format version this build writes and reads.
+pub const VERSION: u16 = 1;
+
+/// Value type tag: a string held as raw bytes.
+pub const TAG_STR: u8 = 0;
+/// Value type tag: a string held as an `i64`.
+pub const TAG_INT: u8 = 1;
+/// Record prefix: the key's absolute deadline in Unix milliseconds follows.
+pub const OP_EXPIRE_MS: u8 = 0xFC;
+/// End of the records; the checksum follows.
+pub const OP_EOF: u8 = 0xFF;
+
+/// A snapshot that cannot be read: wrong magic, newer version, truncation, corruption.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotError(pub String);
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad snapshot: {}", self.0)
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, SnapshotError> {
+    Err(SnapshotError(msg.into()))
+}
+
+/// A snapshot body without its checksum yet.
+#[derive(Debug)]
+pub struct Unsealed(Vec<u8>);
+
+impl Unsealed {
+    /// Size of the body so far, a good capacity hint for the next dump.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the body is empty (never true for a dumped keyspace: it has a header).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends the checksum, giving the finished snapshot.
+    pub fn seal(mut self) -> Vec<u8> {
+        let crc = crc32fast::hash(&self.0);
+        self.0.extend_from_slice(&crc.to_le_bytes());
+        self.0
+    }
+}
+
+/// Writes the whole keyspace into a buffer, all but the checksum. `capacity` pre-sizes the buffer (the size of
+/// the previous snapshot is a good guess) so the walk does not stop to reallocate and copy.
+pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
+    let mut out = Vec::with_capacity(capacity.max(64));
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    put_varint(&mut out, ks.len() as u64);
+    for (key, obj) in ks.iter() {
+        if obj.expire_at != NO_EXPIRE {
+            out.push(OP_EXPIRE_MS);
+            out.extend_from_slice(&obj.expire_at.to_le_bytes());
+        }
+        match &obj.value {
+            Value::Str(s) => {
+                out.push(TAG_STR);
+                put_bytes(&mut out, key);
+                put_bytes(&mut out, s);
+            }
+            Value::Int(i) => {
+                out.push(TAG_INT);
+                put_bytes(&mut out, key);
+                put_varint(&mut out, zigzag(*i));
+            }
+        }
+    }
+    out.push(OP_EOF);
+    Unsealed(out)
+}
+
+/// Writes the whole keyspace as a finished snapshot.
+pub fn dump(ks: &Keyspace) -> Vec<u8> {
+    dump_unsealed(ks, 0).seal()
+}
+
+/// Checks the frame of a snapshot (magic, version, checksum) without decoding records; returns the version.
+pub fn verify(data: &[u8]) -> Result<u16, SnapshotError> {
+    if data.len() < MAGIC.len() + 2 + 1 + 4 {
+        return err("too short");
+    }
+    if &data[..MAGIC.len()] != MAGIC {
+        return err("wrong magic (not a Shoal snapshot)");
+    }
+    let version = u16::from_le_bytes([data[8], data[9]]);
+    if version == 0 || version > VERSION {
+        return err(format!(
+            "format version {version} is not supported (this build reads up to {VERSION})"
+        ));
+    }
+    let (body, crc) = data.split_at(data.len() - 4);
+    let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc32fast::hash(body) != want {
+        return err("checksum mismatch");
+    }
+    Ok(version)
+}
+
+/// Rebuilds a keyspace from a snapshot, checking everything: checksum, version, tags, lengths, key count.
+pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
+    verify(data)?;
+    let body = &data[..data.len() - 4];
+    let mut r = Reader {
+        buf: body,
+        pos: MAGIC.len() + 2,
+    };
+    let count = r.varint()?;
+    let mut ks = Keyspace::new();
+    // Snapshot keys get an access time of 0: `lru` is not replicated state.
+    let ctx = ExecCtx::for_write(0, 0);
+    let mut records = 0u64;
+    loop {
+        let mut op = r.byte()?;
+        let mut expire_at = NO_EXPIRE;
+        if op == OP_EXPIRE_MS {
+            expire_at = r.i64_le()?;
+            if expire_at == NO_EXPIRE {
+                return err("deadline of -1 written as a deadline");
+            }
+            op = r.byte()?;
+        }
+        let value = match op {
+            OP_EOF if expire_at == NO_EXPIRE => break,
+            TAG_STR => {
+                let key = r.bytes()?;
+                let s = r.bytes()?;
+                (key, Value::Str(s.to_vec()))
+            }
+            TAG_INT => {
+                let key = r.bytes()?;
+                let i = unzigzag(r.varint()?);
+                (key, Value::Int(i))
+            }
+            other => {
+                return err(format!(
+                    "unknown record type {other:#04x} at byte {}",
+                    r.pos - 1
+                ))
+            }
+        };
+        let (key, value) = value;
+        ks.set(&ctx, key, value, expire_at);
+        records += 1;
+    }
+    if r.pos != body.len() {
+        return err("bytes after the end of the records");
+    }
+    if records != count {
+        return err(format!("header says {count} keys, found {records}"));
+    }
+    if ks.len() as u64 != count {
+        return err("duplicate keys");
+    }
+    Ok(ks)
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, SnapshotError> {
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| SnapshotError("truncated".into()))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        if n > self.buf.len() - self.pos {
+            return err("truncated (a length runs past the end)");
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn i64_le(&mut self) -> Result<i64, SnapshotError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(i64::from_le_bytes(a))
+    }
+
+    fn varint(&mut self) -> Result<u64, SnapshotError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                return err("varint overflows 64 bits");
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        err("varint longer than 10 bytes")
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {
+        let n = self.varint()?;
+        // The length is checked against the bytes present before anything is allocated for it.
+        let n = usize::try_from(n).map_err(|_| SnapshotError("length overflows".into()))?;
+        self.take(n)
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn zigzag(i: i64) -> u64 {
+    ((i << 1) ^ (i >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Keyspace {
+        let mut ks = Keyspace::new();
+        let ctx = ExecCtx::for_write(1_000, 0);
+        ks.set(&ctx, b"s", Value::Str(b"hello".to_vec()), NO_EXPIRE);
+        ks.set(&ctx, b"empty", Value::Str(Vec::new()), NO_EXPIRE);
+        ks.set(&ctx, b"", Value::Str(b"empty key".to_vec()), NO_EXPIRE);
+        ks.set(&ctx, b"big", Value::Str(vec![0xAB; 100_000]), NO_EXPIRE);
+        ks.set(&ctx, b"i", Value::Int(-42), NO_EXPIRE);
+        ks.set(&ctx, b"min", Value::Int(i64::MIN), 5_000);
+        ks.set(&ctx, b"max", Value::Int(i64::MAX), NO_EXPIRE);
+        ks.set(&ctx, b"ttl", Value::Str(b"v".to_vec()), 1_700_000_000_000);
+        // Past its deadline but not yet deleted: still part of the state.
+        ks.set(&ctx, b"expired", Value::Str(b"x".to_vec()), 500);
+        ks
+    }
+
+    fn entries(ks: &Keyspace) -> Vec<(Vec<u8>, Value, i64)> {
+        let mut v: Vec<_> = ks
+            .iter()
+            .map(|(k, o)| (k.to_vec(), o.value.clone(), o.expire_at))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn round_trip_strings_ints_and_deadlines() {
+        let ks = sample();
+        let data = dump(&ks);
+        let back = load(&data).unwrap();
+        assert_eq!(entries(&back), entries(&ks));
+        assert_eq!(back.volatile_len(), 3);
+        assert_eq!(back.len(), ks.len());
+    }
+
+    #[test]
+    fn empty_keyspace_round_trips() {
+        let data = dump(&Keyspace::new());
+        assert_eq!(&data[..8], MAGIC);
+        assert!(load(&data).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_flipped_bit_is_detected() {
+        let data = dump(&sample());
+        for i in (0..data.len()).step_by(97) {
+            let mut bad = data.clone();
+            bad[i] ^= 0x10;
+            assert!(load(&bad).is_err(), "flip at {i} accepted");
+        }
+    }
+
+    #[test]
+    fn truncation_is_detected() {
+        let data = dump(&sample());
+        for n in [0, 5, 10, 13, data.len() / 2, data.len() - 1] {
+            assert!(load(&data[..n]).is_err(), "truncated to {n} accepted");
+        }
+    }
+
+    #[test]
+    fn newer_version_and_unknown_tag_are_refused() {
+        let mut data = dump(&sample()).to_vec();
+        data[8] = 2;
+        let body_len = data.len() - 4;
+        let crc = crc32fast::hash(&data[..body_len]);
+        data[body_len..].copy_from_slice(&crc.to_le_bytes());
+        let e = load(&data).err().expect("refused");
+        assert!(e.0.contains("version 2"), "{e}");
+
+        // A well-formed snapshot holding a record of a type this build does not know.
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&VERSION.to_le_bytes());
+        put_varint(&mut body, 1);
+        body.push(9);
+        put_bytes(&mut body, b"k");
+        body.push(OP_EOF);
+        let data = Unsealed(body).seal();
+        let e = load(&data).err().expect("refused");
+        assert!(e.0.contains("unknown record type 0x09"), "{e}");
+    }
+
+    #[test]
+    fn hostile_lengths_do_not_allocate() {
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&VERSION.to_le_bytes());
+        put_varint(&mut body, 1);
+        body.push(TAG_STR);
+        put_varint(&mut body, u64::MAX);
+        body.push(OP_EOF);
+        let e = load(&Unsealed(body).seal()).err().expect("refused");
+        assert!(e.0.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn wrong_key_count_and_duplicates_are_refused() {
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&VERSION.to_le_bytes());
+        put_varint(&mut body, 2);
+        for _ in 0..2 {
+            body.push(TAG_INT);
+            put_bytes(&mut body, b"k");
+            put_varint(&mut body, zigzag(1));
+        }
+        body.push(OP_EOF);
+        let e = load(&Unsealed(body.clone()).seal()).err().expect("refused");
+        assert_eq!(e.0, "duplicate keys");
+        body[10] = 3;
+        let e = load(&Unsealed(body).seal()).err().expect("refused");
+        assert!(e.0.contains("header says 3"), "{e}");
+    }
+
+    #[test]
+    fn zigzag_round_trips_extremes() {
+        for i in [0, 1, -1, 63, -64, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(i)), i);
+        }
+    }
+}

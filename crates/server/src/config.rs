@@ -115,7 +115,7 @@ pub const PARAMS: &[Param] = &[
     p("protected-mode", Kind::Bool, "no", true),
     p("daemonize", Kind::Bool, "no", false),
     p("pidfile", Kind::Str, "", false),
-    p("io-threads", Kind::Int(1, 128), "2", false),
+    p("io-threads", Kind::Int(1, 128), "1", false),
     p("cluster-enabled", Kind::Bool, "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
     p(

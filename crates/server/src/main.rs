@@ -25,10 +25,17 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.get("loglevel"));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `io-threads` keeps Redis' name: the threads that serve connections. One thread runs everything on the main
+    // thread, as Redis' event loop does, with no cross-thread wake-ups.
+    let threads = config.get_i64("io-threads").max(1) as usize;
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "cannot start the runtime");

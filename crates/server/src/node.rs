@@ -91,7 +91,7 @@ pub struct Node {
     /// Counters.
     pub stats: Stats,
     /// Per-command counters, by full command name (`client|list`).
-    pub command_stats: Mutex<HashMap<String, CommandStat>>,
+    pub command_stats: Mutex<HashMap<String, CommandStat, foldhash::fast::RandomState>>,
     /// The slow log.
     pub slowlog: Mutex<Slowlog>,
     /// 40 hex characters identifying this run.
@@ -121,7 +121,7 @@ impl Node {
             shard: Shard::new(),
             clients: Clients::default(),
             stats: Stats::default(),
-            command_stats: Mutex::new(HashMap::new()),
+            command_stats: Mutex::new(HashMap::default()),
             slowlog: Mutex::new(Slowlog::default()),
             run_id: make_run_id(),
             started: Instant::now(),

@@ -272,6 +272,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
             }
         }
         let more = batch.len() >= MAX_BATCH || one_at_a_time;
+        let pipelined = batch.len() > 1;
         if !batch.is_empty() {
             handle.last_interaction_ms.store(
                 handle.created.elapsed().as_millis() as i64,
@@ -291,10 +292,13 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         }
         if !out.is_empty() {
             handle.omem.store(out.len() as u64, Ordering::Relaxed);
-            // Let the other clients that are ready run their commands first, so replies go out together at the
-            // end of the scheduler's round, as Redis writes them just before its event loop sleeps: a client woken
-            // once reads many replies, instead of one wake-up per reply.
-            tokio::task::yield_now().await;
+            // For a pipeline, let the other clients that are ready run their commands first, so replies go out
+            // together at the end of the scheduler's round, as Redis writes them just before its event loop sleeps:
+            // a client woken once reads many replies instead of one wake-up per reply. A lone request-response
+            // command is answered at once: there the extra scheduling round costs more latency than it saves.
+            if pipelined {
+                tokio::task::yield_now().await;
+            }
             if wr.write_all(&out).await.is_err() {
                 break;
             }

@@ -87,16 +87,22 @@ pub(crate) mod testing {
 
     /// Runs a command given as strings at time `now_ms`, as a write if its spec says so.
     pub fn run(ks: &mut crate::Keyspace, now_ms: i64, args: &[&str]) -> Frame {
+        run_dirty(ks, now_ms, args).0
+    }
+
+    /// Runs a command like [`run`], also returning how many changes it counted (`ctx.dirty`).
+    pub fn run_dirty(ks: &mut crate::Keyspace, now_ms: i64, args: &[&str]) -> (Frame, u64) {
         let args: Vec<Bytes> = args
             .iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
-        let write = resolve(&args).map(|s| s.is_write()).unwrap_or(false);
+        let write = resolve(&args).is_ok_and(|s| s.is_write());
         let mut ctx = if write {
             crate::ExecCtx::for_write(now_ms, 42)
         } else {
             crate::ExecCtx::for_read(now_ms, 42)
         };
-        execute(ks, &mut ctx, &args)
+        let reply = execute(ks, &mut ctx, &args);
+        (reply, ctx.dirty)
     }
 }

@@ -193,7 +193,8 @@ mod tests {
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
-    /// client sends, a handler must reply rather than panic or overflow (tests run with overflow checks).
+    /// client sends, key extraction and the handler must reply rather than panic or overflow (tests run with
+    /// overflow checks).
     #[test]
     fn no_argument_list_panics() {
         let mut rng = Rng::new(7);
@@ -239,6 +240,9 @@ mod tests {
                 let write = resolve(&args).is_ok_and(|s| s.is_write());
                 ctx.write = write;
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Ok(spec) = resolve(&args) {
+                        let _ = spec.key_positions(&args);
+                    }
                     execute(&mut ks, &mut ctx, &args)
                 }));
                 if run.is_err() {

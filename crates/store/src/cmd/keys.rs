@@ -952,7 +952,7 @@ pub fn memory_help(args: &[Bytes]) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::testing::run;
+    use crate::cmd::testing::{run, run_dirty};
 
     /// A fixed "now" for the tests: 2023-11-14T22:13:20Z.
     const T: i64 = 1_700_000_000_000;
@@ -973,19 +973,6 @@ mod tests {
         args.iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect()
-    }
-
-    /// Runs a command like `run`, also returning how many changes it counted.
-    fn run_dirty(ks: &mut Keyspace, now_ms: i64, args: &[&str]) -> (Frame, u64) {
-        let args = args_of(args);
-        let write = crate::cmd::resolve(&args).is_ok_and(|s| s.is_write());
-        let mut ctx = if write {
-            ExecCtx::for_write(now_ms, 7)
-        } else {
-            ExecCtx::for_read(now_ms, 7)
-        };
-        let f = crate::cmd::execute(ks, &mut ctx, &args);
-        (f, ctx.dirty)
     }
 
     /// A keyspace holding the given string keys, set at `T`.

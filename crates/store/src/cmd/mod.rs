@@ -87,16 +87,174 @@ pub(crate) mod testing {
 
     /// Runs a command given as strings at time `now_ms`, as a write if its spec says so.
     pub fn run(ks: &mut crate::Keyspace, now_ms: i64, args: &[&str]) -> Frame {
+        run_dirty(ks, now_ms, args).0
+    }
+
+    /// Runs a command like [`run`], also returning how many changes it counted (`ctx.dirty`).
+    pub fn run_dirty(ks: &mut crate::Keyspace, now_ms: i64, args: &[&str]) -> (Frame, u64) {
         let args: Vec<Bytes> = args
             .iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
-        let write = resolve(&args).map(|s| s.is_write()).unwrap_or(false);
+        let write = resolve(&args).is_ok_and(|s| s.is_write());
         let mut ctx = if write {
             crate::ExecCtx::for_write(now_ms, 42)
         } else {
             crate::ExecCtx::for_read(now_ms, 42)
         };
-        execute(ks, &mut ctx, &args)
+        let reply = execute(ks, &mut ctx, &args);
+        (reply, ctx.dirty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::Rng;
+    use crate::table::Handler;
+
+    /// Argument words that reach the parsers' edges: extreme and malformed numbers, option names, keys.
+    const WORDS: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "2",
+        "-2",
+        "7",
+        "64",
+        "-64",
+        "100",
+        "-100",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "18446744073709551616",
+        "4294967295",
+        "1e400",
+        "-1e400",
+        "nan",
+        "inf",
+        "-inf",
+        "0.5",
+        "",
+        "x",
+        "k",
+        "n",
+        "b",
+        "missing",
+        "*",
+        "i64",
+        "u63",
+        "i8",
+        "u1",
+        "i65",
+        "#3",
+        "#-1",
+        "#9223372036854775807",
+        "get",
+        "set",
+        "incrby",
+        "overflow",
+        "wrap",
+        "sat",
+        "fail",
+        "idx",
+        "len",
+        "withmatchlen",
+        "minmatchlen",
+        "count",
+        "match",
+        "type",
+        "string",
+        "ex",
+        "px",
+        "exat",
+        "pxat",
+        "keepttl",
+        "persist",
+        "nx",
+        "xx",
+        "gt",
+        "lt",
+        "bit",
+        "byte",
+        "replace",
+        "db",
+        "samples",
+        "and",
+        "or",
+        "xor",
+        "not",
+        "abs",
+        "absttl",
+        "idletime",
+        "freq",
+        "help",
+    ];
+
+    /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
+    /// client sends, key extraction and the handler must reply rather than panic or overflow (tests run with
+    /// overflow checks).
+    #[test]
+    fn no_argument_list_panics() {
+        let mut rng = Rng::new(7);
+        let mut specs: Vec<(Vec<&str>, &CommandSpec)> = Vec::new();
+        for family in FAMILIES {
+            for spec in *family {
+                specs.push((vec![spec.name], spec));
+                for sub in spec.subcommands {
+                    specs.push((vec![spec.name, sub.name], sub));
+                }
+            }
+        }
+        let mut failures = Vec::new();
+        for (prefix, spec) in specs {
+            if !matches!(spec.handler, Handler::Keyspace(_) | Handler::Container) {
+                continue;
+            }
+            let min = spec.arity.unsigned_abs() as usize;
+            for _ in 0..1500 {
+                let argc = prefix.len() + rng.below((min + 6) as u64) as usize;
+                let mut args: Vec<Bytes> =
+                    prefix.iter().map(|s| Bytes::from(s.to_string())).collect();
+                while args.len() < argc {
+                    // Existing keys often enough that handlers get past "no such key".
+                    let w = if rng.below(4) == 0 {
+                        ["k", "n", "b"][rng.below(3) as usize]
+                    } else {
+                        WORDS[rng.below(WORDS.len() as u64) as usize]
+                    };
+                    args.push(Bytes::from(w.to_string()));
+                }
+                let mut ks = crate::Keyspace::new();
+                let mut ctx = crate::ExecCtx::for_write(1_700_000_000_000, 1);
+                for setup in [
+                    ["set", "k", "hello"],
+                    ["set", "n", "10"],
+                    ["set", "b", "\u{ff}\u{0f}"],
+                ] {
+                    let setup: Vec<Bytes> =
+                        setup.iter().map(|s| Bytes::from(s.to_string())).collect();
+                    execute(&mut ks, &mut ctx, &setup);
+                }
+                let write = resolve(&args).is_ok_and(|s| s.is_write());
+                ctx.write = write;
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Ok(spec) = resolve(&args) {
+                        let _ = spec.key_positions(&args);
+                    }
+                    execute(&mut ks, &mut ctx, &args)
+                }));
+                if run.is_err() {
+                    failures.push(args);
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "panicked on {} lists, first: {:?}",
+            failures.len(),
+            failures.first()
+        );
     }
 }

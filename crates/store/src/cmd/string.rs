@@ -887,7 +887,7 @@ fn lcs_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::testing::run;
+    use crate::cmd::testing::{run, run_dirty};
     use crate::table::KeySpec;
 
     /// A fixed "now" for the tests (Unix ms).
@@ -911,22 +911,6 @@ mod tests {
 
     fn value(ks: &Keyspace, key: &str) -> Option<Value> {
         ks.peek(T0, key.as_bytes()).map(|o| o.value.clone())
-    }
-
-    /// Runs a command and also returns how many changes it counted.
-    fn run_dirty(ks: &mut Keyspace, now: i64, args: &[&str]) -> (Frame, u64) {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let write = crate::cmd::resolve(&args).is_ok_and(|s| s.is_write());
-        let mut ctx = if write {
-            ExecCtx::for_write(now, 1)
-        } else {
-            ExecCtx::for_read(now, 1)
-        };
-        let r = crate::cmd::execute(ks, &mut ctx, &args);
-        (r, ctx.dirty)
     }
 
     const SYNTAX: &str = "ERR syntax error";

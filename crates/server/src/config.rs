@@ -113,10 +113,12 @@ pub const PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
     p("protected-mode", Kind::Bool, "no", true),
-    p("daemonize", Kind::Bool, "no", false),
+    // Shoal stays in the foreground (run it under a supervisor or a container); only `no` is accepted.
+    p("daemonize", Kind::Enum(&["no"]), "no", false),
     p("pidfile", Kind::Str, "", false),
     p("io-threads", Kind::Int(1, 128), "1", false),
-    p("cluster-enabled", Kind::Bool, "no", false),
+    // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
+    p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
     p(
         "client-output-buffer-limit",

@@ -333,6 +333,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         // read comes back empty. Without room (an idle client's buffer was released), wait for data first, then
         // allocate.
         let have_room = inbuf.capacity() - inbuf.len() >= READ_CHUNK / 4;
+        let client_timeout = node.hot.client_timeout.load(Ordering::Relaxed);
         tokio::select! {
             r = read_more(&mut rd, &mut inbuf, have_room) => match r {
                 Ok(Some(0)) | Err(_) => break,
@@ -355,9 +356,19 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 }
             }
             _ = &mut killed => break,
+            // Redis' `timeout`: an idle client is closed. The timer exists only when the setting is on.
+            _ = idle_timeout(last_read, client_timeout), if client_timeout > 0 => {
+                debug!("closing idle client (timeout)");
+                break;
+            }
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Completes once a client idle since `last_read` has been idle for `secs` seconds.
+async fn idle_timeout(last_read: tokio::time::Instant, secs: u64) {
+    tokio::time::sleep_until(last_read + Duration::from_secs(secs)).await;
 }
 
 /// Reads into `inbuf` when it has room (`Some(bytes read)`), or only waits for the socket to become readable

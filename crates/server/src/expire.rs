@@ -23,19 +23,29 @@ pub async fn active_expiry(node: Arc<Node>) {
     loop {
         let period_ms = 1000 / node.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_millis(period_ms)).await;
-        let budget = Duration::from_millis(period_ms * TIME_PERCENT / 100);
+        // Redis' `active-expire-effort`: each step above 1 samples more keys, tolerates fewer stale ones and
+        // may use a little more of the period.
+        let effort = node
+            .hot
+            .active_expire_effort
+            .load(Ordering::Relaxed)
+            .clamp(1, 10) as usize
+            - 1;
+        let samples = SAMPLES + SAMPLES / 4 * effort;
+        let acceptable_stale = ACCEPTABLE_STALE_PERCENT - effort;
+        let budget = Duration::from_millis(period_ms * (TIME_PERCENT + 2 * effort as u64) / 100);
         let start = Instant::now();
         loop {
             let now = unix_ms();
             let (sampled, expired) = {
                 let mut shard = node.shard.lock();
                 let ks = shard.keyspace();
-                let sampled = ks.volatile_len().min(SAMPLES);
+                let sampled = ks.volatile_len().min(samples);
                 if sampled == 0 {
                     break;
                 }
                 let keys: Vec<Bytes> = ks
-                    .sample_expired(now, SAMPLES, &mut rng)
+                    .sample_expired(now, samples, &mut rng)
                     .into_iter()
                     .map(Bytes::from)
                     .collect();
@@ -46,7 +56,7 @@ pub async fn active_expiry(node: Arc<Node>) {
                 }
                 (sampled, n)
             };
-            if expired * 100 <= sampled * ACCEPTABLE_STALE_PERCENT || start.elapsed() >= budget {
+            if expired * 100 <= sampled * acceptable_stale || start.elapsed() >= budget {
                 break;
             }
             tokio::task::yield_now().await;

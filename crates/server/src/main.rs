@@ -24,7 +24,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    init_tracing(config.get("loglevel"));
+    if let Err(e) = init_tracing(config.get("loglevel"), config.get("logfile")) {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("Can't open the log file: {e}\n").as_bytes(),
+        );
+        return ExitCode::from(1);
+    }
+    let pidfile = config.get("pidfile").to_string();
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            error!(%pidfile, error = %e, "failed to write the pid file");
+        }
+    }
     // `io-threads` keeps Redis' name: the threads that serve connections. One thread runs everything on the main
     // thread, as Redis' event loop does, with no cross-thread wake-ups.
     let threads = config.get_i64("io-threads").max(1) as usize;
@@ -42,11 +54,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind").to_string();
+        let backlog = config.get_i64("tcp-backlog").clamp(0, u32::MAX as i64) as u32;
         let node = Node::new(config);
-        let listeners = match node::bind(&bind, port).await {
+        let listeners = match node::bind(&bind, port, backlog).await {
             Ok(l) if !l.is_empty() => l,
             Ok(_) => {
                 error!(%bind, "no address to listen on");
@@ -62,10 +75,15 @@ fn main() -> ExitCode {
         node::run(node, listeners).await;
         signals.abort();
         ExitCode::SUCCESS
-    })
+    });
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    code
 }
 
-fn init_tracing(level: &str) {
+/// Logs to stderr, or appended to `logfile` when it is set (Redis' `logfile`).
+fn init_tracing(level: &str, logfile: &str) -> std::io::Result<()> {
     let default = match level {
         "debug" => "debug",
         "verbose" => "info",
@@ -75,10 +93,20 @@ fn init_tracing(level: &str) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if logfile.is_empty() {
+        builder.with_writer(std::io::stderr).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    Ok(())
 }
 
 async fn wait_for_signal(node: std::sync::Arc<Node>) {

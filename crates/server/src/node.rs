@@ -76,6 +76,12 @@ pub struct HotConfig {
     pub auth_required: AtomicBool,
     /// `hz`.
     pub hz: AtomicU64,
+    /// `active-expire-effort` (1-10).
+    pub active_expire_effort: AtomicU64,
+    /// `timeout`: seconds a client may stay idle before it is closed (0: never).
+    pub client_timeout: AtomicU64,
+    /// `tcp-keepalive`: seconds between TCP keepalive probes on client sockets (0: off).
+    pub tcp_keepalive: AtomicU64,
 }
 
 /// Everything the connections of one node share.
@@ -158,6 +164,14 @@ impl Node {
         h.auth_required
             .store(!c.get("requirepass").is_empty(), Ordering::Relaxed);
         h.hz.store(c.get_i64("hz").max(1) as u64, Ordering::Relaxed);
+        h.active_expire_effort.store(
+            c.get_i64("active-expire-effort").clamp(1, 10) as u64,
+            Ordering::Relaxed,
+        );
+        h.client_timeout
+            .store(c.get_i64("timeout").max(0) as u64, Ordering::Relaxed);
+        h.tcp_keepalive
+            .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
         drop(c);
         self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
@@ -239,7 +253,7 @@ fn make_run_id() -> String {
 }
 
 /// Binds every address of `bind` on `port` (a leading `-` marks an address that may be unavailable).
-pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+pub async fn bind(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for addr in bind.split_whitespace() {
         let (optional, host) = match addr.strip_prefix('-') {
@@ -252,13 +266,31 @@ pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
         } else {
             format!("{host}:{port}")
         };
-        match TcpListener::bind(&target).await {
+        match listen(&target, backlog).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => warn!(%target, error = %e, "optional bind address unavailable"),
             Err(e) => return Err(e),
         }
     }
     Ok(listeners)
+}
+
+/// Listens on `target` (an address or a host name) with Redis' `tcp-backlog` as the accept queue length.
+async fn listen(target: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address");
+    for addr in tokio::net::lookup_host(target).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Runs the node until shutdown: accepts clients on `listeners` and runs the background tasks.
@@ -316,6 +348,11 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
             continue;
         }
         let _ = stream.set_nodelay(true);
+        let keepalive = node.hot.tcp_keepalive.load(Ordering::Relaxed);
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
         let laddr = stream.local_addr().unwrap_or(addr);
         let handle = node.clients.register(addr, laddr);
         tokio::spawn(crate::conn::serve(node.clone(), stream, handle));

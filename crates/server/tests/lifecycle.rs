@@ -110,3 +110,73 @@ fn sigterm_shuts_down_gracefully() {
 fn sigint_shuts_down_gracefully() {
     signal_exits_cleanly("-INT");
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    use std::io::{Read, Write};
+    let s = Server::start_with(&["--timeout", "1"]);
+    let mut idle = s.raw();
+    let mut busy = s.raw();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    // The busy client keeps talking past the timeout and stays connected.
+    while started.elapsed() < Duration::from_millis(2500) {
+        busy.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+        assert_eq!(busy.read(&mut buf).unwrap(), 7);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The idle one was closed by the server: reading gives end of stream.
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+}
+
+#[test]
+fn logfile_and_pidfile_are_written() {
+    let dir = std::env::temp_dir().join(format!("shoal-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("shoal.log");
+    let pid = dir.join("shoal.pid");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "verbose",
+        ])
+        .arg("--logfile")
+        .arg(&log)
+        .arg("--pidfile")
+        .arg(&pid)
+        .env_remove("RUST_LOG")
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let written: u32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(written, child.id());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("ready to accept connections"), "{text}");
+    assert!(!pid.exists(), "the pid file is removed at exit");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unsupported_modes_are_refused() {
+    for (name, value) in [("--daemonize", "yes"), ("--cluster-enabled", "yes")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+            .args([name, value])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name} {value} was accepted");
+    }
+}

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod expire;
+pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod shard;

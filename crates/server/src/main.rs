@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = init_tracing(config.get("loglevel"), config.get("logfile")) {
+    if let Err(e) = server::logging::init(config.get("loglevel"), config.get("logfile")) {
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
             format!("Can't open the log file: {e}\n").as_bytes(),
@@ -80,33 +80,6 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(&pidfile);
     }
     code
-}
-
-/// Logs to stderr, or appended to `logfile` when it is set (Redis' `logfile`).
-fn init_tracing(level: &str, logfile: &str) -> std::io::Result<()> {
-    let default = match level {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        "nothing" => "off",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if logfile.is_empty() {
-        builder.with_writer(std::io::stderr).init();
-    } else {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logfile)?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init();
-    }
-    Ok(())
 }
 
 async fn wait_for_signal(node: std::sync::Arc<Node>) {

@@ -180,3 +180,49 @@ fn unsupported_modes_are_refused() {
         assert!(!out.status.success(), "{name} {value} was accepted");
     }
 }
+
+#[test]
+fn config_set_loglevel_applies_at_once() {
+    let dir = std::env::temp_dir().join(format!("shoal-loglevel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("shoal.log");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--loglevel",
+            "warning",
+        ])
+        .arg("--logfile")
+        .arg(&log)
+        .env_remove("RUST_LOG")
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !text.contains("ready to accept connections"),
+        "info lines hidden at warning: {text}"
+    );
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("loglevel")
+        .arg("verbose")
+        .query(&mut c)
+        .unwrap();
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut c);
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("shutdown"),
+        "the info-level shutdown line is logged after the change: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -86,6 +86,7 @@ pub fn set(conn: &mut Conn, args: &[Bytes]) -> Frame {
     }
     let node = &conn.node;
     node.refresh_hot_config();
+    crate::logging::set_level(node.config.read().get("loglevel"));
     if chosen.iter().any(|p| p.name == "slowlog-max-len") {
         let max = node.hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
         node.slowlog.lock().truncate(max);

@@ -83,16 +83,19 @@ impl Unsealed {
 
 /// A snapshot written in steps, so a caller can release the keyspace lock between them.
 ///
-/// The walk follows the table's SCAN cursor, which visits every bucket of a table whose layout does not change
-/// exactly once, rehash in progress or not (the layout of a [`crate::dict::Dict`] changes only in inserts,
-/// removes, `clear` and explicit rehash steps: never in reads). So the caller must keep writes out from
+/// The walk calls the table's SCAN step for cursors 0, 1, 2, ... up to the bucket count of the (smaller) table:
+/// a SCAN step for cursor `c` visits that table's bucket `c` and, mid-resize, every bucket of the larger table
+/// that `c` expands to. So over a table whose layout does not change every entry is visited exactly once, and
+/// in bucket order, which walks memory far better than SCAN's reverse-binary order. (The layout of a
+/// [`crate::dict::Dict`] changes only in inserts, removes, `clear` and explicit rehash steps: never in reads.) So the caller must keep writes out from
 /// [`ChunkedDump::new`] to the last [`ChunkedDump::step`]; reads may run between steps. A write that changes
 /// the key count or the table size in between is detected and the dump refused; one that only replaces a value
 /// is not, which is why the pause is the caller's duty.
 #[derive(Debug)]
 pub struct ChunkedDump {
     out: Vec<u8>,
-    cursor: u64,
+    bucket: usize,
+    buckets: usize,
     records: u64,
     expected: u64,
     layout: (usize, bool),
@@ -119,9 +122,17 @@ impl ChunkedDump {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         put_varint(&mut out, ks.len() as u64);
+        let (slots, resizing) = ks.table_layout();
+        // Mid-resize the slots are the sum of two powers of two; the smaller is the lowest set bit.
+        let buckets = if resizing {
+            slots & slots.wrapping_neg()
+        } else {
+            slots
+        };
         ChunkedDump {
             out,
-            cursor: 0,
+            bucket: 0,
+            buckets,
             records: 0,
             expected: ks.len() as u64,
             layout: ks.table_layout(),
@@ -165,14 +176,15 @@ impl ChunkedDump {
         let out = &mut self.out;
         let records = &mut self.records;
         loop {
-            self.cursor = ks.scan(self.cursor, |key, obj| {
-                put_record(out, key, obj);
-                *records += 1;
-            });
-            if self.cursor == 0 {
+            if self.bucket >= self.buckets {
                 self.done = true;
                 break;
             }
+            ks.scan(self.bucket as u64, |key, obj| {
+                put_record(out, key, obj);
+                *records += 1;
+            });
+            self.bucket += 1;
             if (*records - start_records) as usize >= max_keys || out.len() - start_len >= max_bytes
             {
                 break;

@@ -186,7 +186,7 @@ impl ShardStateMachine {
 }
 
 /// Most keys copied under one hold of the keyspace lock.
-pub const COPY_CHUNK_KEYS: usize = 10_000;
+pub const COPY_CHUNK_KEYS: usize = 5_000;
 /// Most bytes copied under one hold of the keyspace lock (a chunk of large values ends early).
 pub const COPY_CHUNK_BYTES: usize = 2 << 20;
 

@@ -540,12 +540,12 @@ mod tests {
         // Stop as soon as a grow is under way, and again once it has finished: the walk must be exact in both.
         for want_rehashing in [false, true, false] {
             while ks.len() < 3000 || ks.table_layout().1 != want_rehashing {
-                let v = if i % 3 == 0 {
+                let v = if i.is_multiple_of(3) {
                     Value::Int(i as i64)
                 } else {
                     Value::Str(format!("v{i}").into_bytes())
                 };
-                let ttl = if i % 5 == 0 {
+                let ttl = if i.is_multiple_of(5) {
                     10_000 + i as i64
                 } else {
                     NO_EXPIRE

@@ -345,8 +345,8 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
         // so openraft applies nothing until it returns, and the copy is exactly the state at `last_applied`.
         // Only applies write this keyspace (a replicated shard sends every write, expiry included, through the
         // log), so between chunks, with the lock free, only reads run; they never change the table's layout,
-        // which keeps the chunked walk exact. (A write from elsewhere that adds or removes keys is detected and
-        // fails the build.) The copy runs on a blocking thread so the runtime's workers stay free meanwhile.
+        // which keeps the chunked walk exact. (A write from elsewhere that changes the key count or the table size is
+        // detected and fails the build; one that only replaces a value would not be.) The copy runs on a blocking thread so the runtime's workers stay free meanwhile.
         let hint = self
             .stats
             .last_snapshot

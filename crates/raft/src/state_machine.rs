@@ -24,8 +24,14 @@ pub struct SnapshotReport {
     pub keys: u64,
     /// Size of the snapshot data in bytes.
     pub bytes: u64,
-    /// How long the keyspace lock was held (writes and reads of the shard waited this long).
+    /// How long the keyspace lock was held in all, over every chunk of the copy.
     pub lock_held: Duration,
+    /// The longest single hold of the keyspace lock: the most a read of the shard waited for the snapshot.
+    pub longest_hold: Duration,
+    /// Times the lock was taken for the copy.
+    pub lock_holds: u64,
+    /// The whole copy, during which no entry was applied (reads ran between chunks).
+    pub copy: Duration,
     /// The whole build: copy, checksum, write and fsync of the file.
     pub total: Duration,
 }
@@ -179,11 +185,60 @@ impl ShardStateMachine {
     }
 }
 
-/// A snapshot being built: the keyspace copy was taken under the lock; the rest runs without it.
-pub struct ShardSnapshotBuilder {
-    body: Option<store::snapshot::Unsealed>,
+/// Most keys copied under one hold of the keyspace lock.
+pub const COPY_CHUNK_KEYS: usize = 5_000;
+/// Most bytes copied under one hold of the keyspace lock (a chunk of large values ends early).
+pub const COPY_CHUNK_BYTES: usize = 2 << 20;
+
+/// What copying the keyspace cost.
+#[derive(Clone, Copy, Debug, Default)]
+struct CopyCost {
     keys: u64,
-    lock_held: Duration,
+    held: Duration,
+    longest: Duration,
+    holds: u64,
+    copy: Duration,
+}
+
+/// Copies the keyspace a chunk at a time, releasing the lock between chunks (fairly: a waiting reader gets it
+/// next) and growing the buffer only while the lock is free. The caller must keep writes out until it returns.
+fn copy_chunked(
+    keyspace: &Mutex<Keyspace>,
+    capacity: usize,
+) -> (Result<store::snapshot::Unsealed, io::Error>, CopyCost) {
+    let started = Instant::now();
+    let mut cost = CopyCost::default();
+    let mut dump = None;
+    let result = loop {
+        let ks = keyspace.lock();
+        let held = Instant::now();
+        let d = dump.get_or_insert_with(|| store::snapshot::ChunkedDump::new(&ks, capacity));
+        let step = d.step(&ks, COPY_CHUNK_KEYS, COPY_CHUNK_BYTES);
+        parking_lot::MutexGuard::unlock_fair(ks);
+        let h = held.elapsed();
+        cost.held += h;
+        cost.longest = cost.longest.max(h);
+        cost.holds += 1;
+        match step {
+            Ok(false) => d.reserve(COPY_CHUNK_BYTES + COPY_CHUNK_BYTES / 2),
+            Ok(true) => break Ok(()),
+            Err(e) => break Err(io::Error::other(e)),
+        }
+    };
+    cost.copy = started.elapsed();
+    let body = result.and_then(|()| {
+        let d = dump.ok_or_else(|| other("no dump"))?;
+        cost.keys = d.keys();
+        d.finish().map_err(io::Error::other)
+    });
+    (body, cost)
+}
+
+/// A snapshot being built: the keyspace was copied (chunk by chunk, applies paused); the rest runs without the
+/// lock and while applies go on.
+pub struct ShardSnapshotBuilder {
+    body: Option<io::Result<store::snapshot::Unsealed>>,
+    cost: CopyCost,
     started: Instant,
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
@@ -193,9 +248,12 @@ pub struct ShardSnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let body = self.body.take().ok_or_else(|| {
-            StorageIOError::write_snapshot(None, &other("snapshot builder used twice"))
-        })?;
+        let body = self
+            .body
+            .take()
+            .ok_or_else(|| other("snapshot builder used twice"))
+            .and_then(|b| b)
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         let unique = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
@@ -220,15 +278,21 @@ impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let report = SnapshotReport {
-            keys: self.keys,
+            keys: self.cost.keys,
             bytes: data.len() as u64,
-            lock_held: self.lock_held,
+            lock_held: self.cost.held,
+            longest_hold: self.cost.longest,
+            lock_holds: self.cost.holds,
+            copy: self.cost.copy,
             total: self.started.elapsed(),
         };
         tracing::info!(
             keys = report.keys,
             bytes = report.bytes,
             lock_held_us = report.lock_held.as_micros() as u64,
+            longest_hold_us = report.longest_hold.as_micros() as u64,
+            lock_holds = report.lock_holds,
+            copy_ms = report.copy.as_millis() as u64,
             total_ms = report.total.as_millis() as u64,
             "snapshot built"
         );
@@ -277,7 +341,12 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Runs between two applies, so the copy is exactly the state at `last_applied`.
+        // Applies are paused for the whole copy: this runs on the state machine's task and holds `&mut self`,
+        // so openraft applies nothing until it returns, and the copy is exactly the state at `last_applied`.
+        // Only applies write this keyspace (a replicated shard sends every write, expiry included, through the
+        // log), so between chunks, with the lock free, only reads run; they never change the table's layout,
+        // which keeps the chunked walk exact. (A write from elsewhere that changes the key count or the table size is
+        // detected and fails the build; one that only replaces a value would not be.) The copy runs on a blocking thread so the runtime's workers stay free meanwhile.
         let hint = self
             .stats
             .last_snapshot
@@ -285,14 +354,15 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
             .as_ref()
             .map_or(0, |r| r.bytes as usize + r.bytes as usize / 8);
         let started = Instant::now();
-        let ks = self.keyspace.lock();
-        let keys = ks.len() as u64;
-        let body = store::snapshot::dump_unsealed(&ks, hint);
-        drop(ks);
+        let keyspace = self.keyspace.clone();
+        let (body, cost) =
+            match tokio::task::spawn_blocking(move || copy_chunked(&keyspace, hint)).await {
+                Ok(r) => r,
+                Err(e) => (Err(io::Error::other(e)), CopyCost::default()),
+            };
         ShardSnapshotBuilder {
             body: Some(body),
-            keys,
-            lock_held: started.elapsed(),
+            cost,
             started,
             last_applied: self.last_applied,
             last_membership: self.last_membership.clone(),

@@ -368,6 +368,13 @@ impl Keyspace {
         Some(total)
     }
 
+    /// The key table's bucket slots (both tables while resizing) and whether a resize is in progress: writes
+    /// that add or remove keys change this sooner or later, reads never do. Lets a chunked walk check that
+    /// nothing wrote between its chunks.
+    pub fn table_layout(&self) -> (usize, bool) {
+        (self.data.capacity(), self.data.is_rehashing())
+    }
+
     /// Every entry (expired ones included; callers filter by time).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Object)> {
         self.data.iter()

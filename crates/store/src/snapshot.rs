@@ -18,13 +18,14 @@
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
 //!
-//! Writing is split so a caller can hold the keyspace lock only for the copy: [`dump_unsealed`] walks the
-//! keyspace, [`Unsealed::seal`] computes the checksum afterwards, without the lock.
+//! Writing is split so a caller can hold the keyspace lock only briefly: [`ChunkedDump`] copies the keyspace a
+//! chunk at a time (the lock may be released between chunks as long as nothing writes), and
+//! [`Unsealed::seal`] computes the checksum afterwards, without the lock. [`dump_unsealed`] is the one-go form.
 
 use std::fmt;
 
 use crate::exec::ExecCtx;
-use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::keyspace::{Keyspace, Object, NO_EXPIRE};
 use crate::value::Value;
 
 /// First bytes of every snapshot.
@@ -80,33 +81,163 @@ impl Unsealed {
     }
 }
 
-/// Writes the whole keyspace into a buffer, all but the checksum. `capacity` pre-sizes the buffer (the size of
-/// the previous snapshot is a good guess) so the walk does not stop to reallocate and copy.
-pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
-    let mut out = Vec::with_capacity(capacity.max(64));
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    put_varint(&mut out, ks.len() as u64);
-    for (key, obj) in ks.iter() {
-        if obj.expire_at != NO_EXPIRE {
-            out.push(OP_EXPIRE_MS);
-            out.extend_from_slice(&obj.expire_at.to_le_bytes());
-        }
-        match &obj.value {
-            Value::Str(s) => {
-                out.push(TAG_STR);
-                put_bytes(&mut out, key);
-                put_bytes(&mut out, s);
-            }
-            Value::Int(i) => {
-                out.push(TAG_INT);
-                put_bytes(&mut out, key);
-                put_varint(&mut out, zigzag(*i));
-            }
+/// A snapshot written in steps, so a caller can release the keyspace lock between them.
+///
+/// The walk calls the table's SCAN step for cursors 0, 1, 2, ... up to the bucket count of the (smaller) table:
+/// a SCAN step for cursor `c` visits that table's bucket `c` and, mid-resize, every bucket of the larger table
+/// that `c` expands to. So over a table whose layout does not change every entry is visited exactly once, and
+/// in bucket order, which walks memory far better than SCAN's reverse-binary order. (The layout of a
+/// [`crate::dict::Dict`] changes only in inserts, removes, `clear` and explicit rehash steps: never in reads.) So the caller must keep writes out from
+/// [`ChunkedDump::new`] to the last [`ChunkedDump::step`]; reads may run between steps. A write that changes
+/// the key count or the table size in between is detected and the dump refused; one that only replaces a value
+/// is not, which is why the pause is the caller's duty.
+#[derive(Debug)]
+pub struct ChunkedDump {
+    out: Vec<u8>,
+    bucket: usize,
+    buckets: usize,
+    records: u64,
+    expected: u64,
+    layout: (usize, bool),
+    done: bool,
+}
+
+/// The keyspace changed while a [`ChunkedDump`] was being written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedDuringDump;
+
+impl fmt::Display for ChangedDuringDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the keyspace was written while a snapshot was being copied")
+    }
+}
+
+impl std::error::Error for ChangedDuringDump {}
+
+impl ChunkedDump {
+    /// Starts a dump of `ks` (writing the header); `capacity` pre-sizes the buffer (the size of the previous
+    /// snapshot is a good guess).
+    pub fn new(ks: &Keyspace, capacity: usize) -> ChunkedDump {
+        let mut out = Vec::with_capacity(capacity.max(64));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        put_varint(&mut out, ks.len() as u64);
+        let (slots, resizing) = ks.table_layout();
+        // Mid-resize the slots are the sum of two powers of two; the smaller is the lowest set bit.
+        let buckets = if resizing {
+            slots & slots.wrapping_neg()
+        } else {
+            slots
+        };
+        ChunkedDump {
+            out,
+            bucket: 0,
+            buckets,
+            records: 0,
+            expected: ks.len() as u64,
+            layout: ks.table_layout(),
+            done: ks.is_empty(),
         }
     }
-    out.push(OP_EOF);
-    Unsealed(out)
+
+    /// Whether every key has been written.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Keys written so far.
+    pub fn keys(&self) -> u64 {
+        self.records
+    }
+
+    /// Makes room for at least `bytes` more without reallocating: call it without the lock, so that the copy
+    /// under the lock never stops to move the whole buffer.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.out.reserve(bytes);
+    }
+
+    /// Writes the next keys, stopping after the bucket where `max_keys` keys or `max_bytes` bytes are reached
+    /// (buckets hold about one entry, so a step overshoots by a few keys at most). Returns whether the dump is
+    /// complete.
+    pub fn step(
+        &mut self,
+        ks: &Keyspace,
+        max_keys: usize,
+        max_bytes: usize,
+    ) -> Result<bool, ChangedDuringDump> {
+        if ks.len() as u64 != self.expected || ks.table_layout() != self.layout {
+            return Err(ChangedDuringDump);
+        }
+        if self.done {
+            return Ok(true);
+        }
+        let start_len = self.out.len();
+        let start_records = self.records;
+        let out = &mut self.out;
+        let records = &mut self.records;
+        loop {
+            if self.bucket >= self.buckets {
+                self.done = true;
+                break;
+            }
+            ks.scan(self.bucket as u64, |key, obj| {
+                put_record(out, key, obj);
+                *records += 1;
+            });
+            self.bucket += 1;
+            if (*records - start_records) as usize >= max_keys || out.len() - start_len >= max_bytes
+            {
+                break;
+            }
+        }
+        if self.done && self.records != self.expected {
+            return Err(ChangedDuringDump);
+        }
+        Ok(self.done)
+    }
+
+    /// The finished body (all but the checksum); fails if the walk is not complete.
+    pub fn finish(mut self) -> Result<Unsealed, ChangedDuringDump> {
+        if !self.done || self.records != self.expected {
+            return Err(ChangedDuringDump);
+        }
+        self.out.push(OP_EOF);
+        Ok(Unsealed(self.out))
+    }
+}
+
+fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
+    if obj.expire_at != NO_EXPIRE {
+        out.push(OP_EXPIRE_MS);
+        out.extend_from_slice(&obj.expire_at.to_le_bytes());
+    }
+    match &obj.value {
+        Value::Str(s) => {
+            out.push(TAG_STR);
+            put_bytes(out, key);
+            put_bytes(out, s);
+        }
+        Value::Int(i) => {
+            out.push(TAG_INT);
+            put_bytes(out, key);
+            put_varint(out, zigzag(*i));
+        }
+    }
+}
+
+/// Writes the whole keyspace into a buffer, all but the checksum, in one go (the same bytes as a
+/// [`ChunkedDump`] of the same state). `capacity` pre-sizes the buffer.
+pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
+    let mut d = ChunkedDump::new(ks, capacity);
+    // Nothing can change `ks` while it is borrowed here, so neither call can fail.
+    match d.step(ks, usize::MAX, usize::MAX) {
+        Ok(true) => {}
+        other => unreachable!("a dump under one borrow cannot see a change: {other:?}"),
+    }
+    match d.finish() {
+        Ok(u) => u,
+        Err(e) => unreachable!("{e}"),
+    }
 }
 
 /// Writes the whole keyspace as a finished snapshot.
@@ -386,6 +517,82 @@ mod tests {
         body[10] = 3;
         let e = load(&Unsealed(body).seal()).err().expect("refused");
         assert!(e.0.contains("header says 3"), "{e}");
+    }
+
+    fn chunked(ks: &Keyspace, max_keys: usize, max_bytes: usize) -> (Vec<u8>, usize) {
+        let mut d = ChunkedDump::new(ks, 0);
+        let mut steps = 0;
+        while !d.is_done() {
+            d.reserve(1 << 10);
+            steps += 1;
+            assert!(steps < 1_000_000, "walk does not end");
+            d.step(ks, max_keys, max_bytes).unwrap();
+        }
+        assert_eq!(d.keys(), ks.len() as u64);
+        (d.finish().unwrap().seal(), steps)
+    }
+
+    #[test]
+    fn chunked_dump_equals_one_go_dump_mid_resize_too() {
+        let ctx = ExecCtx::for_write(1_000, 0);
+        let mut ks = sample();
+        let mut i = 0u64;
+        // Stop as soon as a grow is under way, and again once it has finished: the walk must be exact in both.
+        for want_rehashing in [false, true, false] {
+            while ks.len() < 3000 || ks.table_layout().1 != want_rehashing {
+                let v = if i.is_multiple_of(3) {
+                    Value::Int(i as i64)
+                } else {
+                    Value::Str(format!("v{i}").into_bytes())
+                };
+                let ttl = if i.is_multiple_of(5) {
+                    10_000 + i as i64
+                } else {
+                    NO_EXPIRE
+                };
+                ks.set(&ctx, format!("k:{i}").as_bytes(), v, ttl);
+                i += 1;
+            }
+            for (max_keys, max_bytes) in [
+                (1, usize::MAX),
+                (7, usize::MAX),
+                (usize::MAX, 64),
+                (1000, 1000),
+            ] {
+                let (data, steps) = chunked(&ks, max_keys, max_bytes);
+                assert_eq!(
+                    data,
+                    dump(&ks),
+                    "chunks of {max_keys} keys / {max_bytes} bytes"
+                );
+                assert!(max_keys > ks.len() || steps > 1);
+                assert_eq!(entries(&load(&data).unwrap()), entries(&ks));
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_dump_refuses_a_keyspace_written_between_steps() {
+        let ctx = ExecCtx::for_write(1_000, 0);
+        let mut ks = sample();
+        let mut d = ChunkedDump::new(&ks, 0);
+        assert_eq!(d.step(&ks, 2, usize::MAX), Ok(false));
+        ks.set(&ctx, b"new", Value::Int(1), NO_EXPIRE);
+        assert_eq!(d.step(&ks, 2, usize::MAX), Err(ChangedDuringDump));
+
+        // A remove between steps is caught too; the finished walk gives nothing.
+        let mut d = ChunkedDump::new(&ks, 0);
+        ks.remove(b"new");
+        assert_eq!(d.step(&ks, usize::MAX, usize::MAX), Err(ChangedDuringDump));
+        assert!(d.finish().is_err(), "an incomplete walk gives no snapshot");
+    }
+
+    #[test]
+    fn chunked_dump_of_empty_keyspace() {
+        let ks = Keyspace::new();
+        let d = ChunkedDump::new(&ks, 0);
+        assert!(d.is_done());
+        assert_eq!(d.finish().unwrap().seal(), dump(&ks));
     }
 
     #[test]

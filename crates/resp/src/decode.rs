@@ -207,9 +207,9 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Redis' sdssplitargs over one inline line (which holds no NUL). Unquoted words are zero-copy slices of
+/// Redis' sdssplitargs over one line (inline commands, config files). Unquoted words are zero-copy slices of
 /// `line`; `None` means unbalanced quotes.
-fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
+pub fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
     let s: &[u8] = line;
     // The C code reads a NUL terminator past the end.
     let at = |i: usize| s.get(i).copied().unwrap_or(0);

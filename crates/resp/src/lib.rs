@@ -19,7 +19,7 @@ mod double;
 mod encode;
 mod reply;
 
-pub use decode::{Decoder, Limits, ProtocolError};
+pub use decode::{split_args, Decoder, Limits, ProtocolError};
 pub use double::format_double;
 pub use encode::encode;
 pub use reply::{parse_reply, ReplyError};

@@ -334,46 +334,15 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// Splits a config line into words with Redis' quoting (double quotes with escapes, single quotes).
+/// Splits a config line into words with Redis' quoting (the same `sdssplitargs` rules as inline commands).
 pub fn split_words(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&c) = chars.peek() else {
-            return Some(out);
-        };
-        let mut word = String::new();
-        if c == '"' || c == '\'' {
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '\\' if c == '"' => match chars.next()? {
-                        'n' => word.push('\n'),
-                        't' => word.push('\t'),
-                        'r' => word.push('\r'),
-                        other => word.push(other),
-                    },
-                    q if q == c => break,
-                    other => word.push(other),
-                }
-            }
-            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
-                return None;
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-        }
-        out.push(word);
-    }
+    let words = resp::split_args(&bytes::Bytes::copy_from_slice(line.as_bytes()))?;
+    Some(
+        words
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -215,24 +215,6 @@ impl Node {
             m.insert(code.to_string(), 1);
         }
     }
-
-    /// Records one execution in `INFO commandstats`.
-    pub fn record_command(&self, name: &str, usec: u64, failed: bool, rejected: bool) {
-        let mut m = self.command_stats.lock();
-        let s = match m.get_mut(name) {
-            Some(s) => s,
-            None => m.entry(name.to_string()).or_default(),
-        };
-        if rejected {
-            s.rejected_calls += 1;
-        } else {
-            s.calls += 1;
-            s.usec += usec;
-            if failed {
-                s.failed_calls += 1;
-            }
-        }
-    }
 }
 
 /// Distinct error codes tracked by `INFO errorstats` (Redis' ERROR_STATS_NUMBER), bounding the map.

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cmd, Server};
+use common::{cmd, free_port, Server};
 
 fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -14,14 +14,6 @@ fn wait_listening(port: u16) {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

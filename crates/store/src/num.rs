@@ -31,11 +31,6 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     }
 }
 
-/// Parses an `i64` only if `b` is exactly its canonical decimal form (what Redis stores with `int` encoding).
-pub fn parse_i64_canonical(b: &[u8]) -> Option<i64> {
-    parse_i64(b)
-}
-
 /// Parses a float as Redis' `strtold` checks do: no surrounding spaces, finite or `inf`, never NaN.
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
     if b.is_empty() || b[0].is_ascii_whitespace() || b[b.len() - 1].is_ascii_whitespace() {

@@ -13,7 +13,7 @@ impl Value {
     /// Builds a string value, keeping canonical integers as [`Value::Int`].
     pub fn from_bytes(b: &[u8]) -> Value {
         if b.len() <= 20 {
-            if let Some(i) = crate::num::parse_i64_canonical(b) {
+            if let Some(i) = crate::num::parse_i64(b) {
                 return Value::Int(i);
             }
         }

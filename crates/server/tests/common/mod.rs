@@ -16,7 +16,8 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
-fn free_port() -> u16 {
+/// A port nobody listens on right now (another process may still take it before we bind).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -149,16 +150,7 @@ impl Server {
             .arg(self.child.id().to_string())
             .stderr(Stdio::null())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st.success();
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_exit(Duration::from_secs(10))
     }
 }
 

@@ -41,7 +41,7 @@ fn render() -> String {
         "Generated from the command table by `crates/store/tests/compatibility.rs` (run it with\n",
     );
     out.push_str("`SHOAL_UPDATE_DOCS=1` to refresh). A supported command gives Redis 7.0's replies and errors; a command\n");
-    out.push_str("marked *not yet* answers `ERR unknown command`.\n\n");
+    out.push_str("marked *not yet* answers `ERR unknown command` (a subcommand: `ERR unknown subcommand`).\n\n");
     out.push_str(&format!("{done} of {total} commands supported.\n"));
     for (group, mut cmds) in groups {
         cmds.sort();

@@ -99,6 +99,30 @@ pub const PARAMS: &[Param] = &[
     p("appendfsync", Kind::Enum(FSYNC), "everysec", true),
     p("appendfilename", Kind::Str, "appendonly.aof", false),
     p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
+    p(
+        "auto-aof-rewrite-percentage",
+        Kind::Int(0, i32::MAX as i64),
+        "100",
+        true,
+    ),
+    p(
+        "auto-aof-rewrite-min-size",
+        Kind::Memory(0, i64::MAX),
+        "67108864",
+        true,
+    ),
+    // Shoal's replication: this node's Raft id and the voters of its shard (`id@host:port[@busport] ...`).
+    p("node-id", Kind::Int(0, i64::MAX), "0", false),
+    p("shard-replicas", Kind::Str, "", false),
+    // Redis' name for the cluster-bus port; 0 means the client port + 10000.
+    p("cluster-port", Kind::Int(0, 65535), "0", false),
+    // How the leader proves a read is linearizable: a quorum round per batch of reads, or a leader lease.
+    p(
+        "read-consistency",
+        Kind::Enum(&["readindex", "lease"]),
+        "readindex",
+        true,
+    ),
     p("dbfilename", Kind::Str, "dump.rdb", true),
     // Fixed until eviction exists: a limit that nothing enforces would be a lie.
     p("maxmemory", Kind::Memory(0, i64::MAX), "0", false),

@@ -82,6 +82,8 @@ pub struct HotConfig {
     pub client_timeout: AtomicU64,
     /// `tcp-keepalive`: seconds between TCP keepalive probes on client sockets (0: off).
     pub tcp_keepalive: AtomicU64,
+    /// `read-consistency lease`: a leader serves reads under its lease instead of a quorum round.
+    pub lease_reads: AtomicBool,
 }
 
 /// Everything the connections of one node share.
@@ -172,8 +174,14 @@ impl Node {
             .store(c.get_i64("timeout").max(0) as u64, Ordering::Relaxed);
         h.tcp_keepalive
             .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
+        h.lease_reads
+            .store(c.get("read-consistency") == "lease", Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        let fsync = crate::replication::fsync_policy(&c);
         drop(c);
+        if let Some(r) = self.shard.replication() {
+            r.storage.flusher().set_policy(fsync);
+        }
         self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
     }
 
@@ -284,6 +292,10 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         }
     }
     let expiry = tokio::spawn(crate::expire::active_expiry(node.clone()));
+    let persistence = node
+        .shard
+        .replication()
+        .map(|r| tokio::spawn(crate::replication::cron(node.clone(), r.clone())));
     let sampler = tokio::spawn(crate::metrics::sampler(node.clone()));
     let mut accepts = Vec::new();
     for l in listeners {
@@ -300,10 +312,16 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     expiry.abort();
     sampler.abort();
+    if let Some(p) = persistence {
+        p.abort();
+    }
     // Give connections a moment to flush their last replies and close.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !node.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Some(r) = node.shard.replication() {
+        r.shutdown().await;
     }
     info!("shoal is now ready to exit, bye bye");
 }

@@ -35,11 +35,8 @@ pub async fn active_expiry(node: Arc<Node>) {
         let acceptable_stale = ACCEPTABLE_STALE_PERCENT - effort;
         let budget = Duration::from_millis(period_ms * (TIME_PERCENT + 2 * effort as u64) / 100);
         let start = Instant::now();
-        loop {
-            let Some(repl) = node.shard.replication().filter(|r| r.group.is_leader()) else {
-                // Only the leader expires keys; replicas delete them when its entries arrive.
-                break;
-            };
+        // Only the leader expires keys; replicas delete them when its entries arrive.
+        while let Some(repl) = node.shard.replication().filter(|r| r.group.is_leader()) {
             let now = unix_ms();
             let (sampled, keys) = {
                 let shard = node.shard.lock();

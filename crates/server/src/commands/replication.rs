@@ -101,8 +101,8 @@ pub fn role(conn: &mut Conn, _args: &[Bytes]) -> Frame {
                 .and_then(|rep| rep.get(id).cloned().flatten())
                 .map(|l| l.index);
             replicas.push(Frame::Array(vec![
-                Frame::bulk(host.as_bytes().to_vec()),
-                Frame::bulk(port.as_bytes().to_vec()),
+                Frame::bulk(host.as_bytes()),
+                Frame::bulk(port.as_bytes()),
                 Frame::bulk(matched.unwrap_or(0).to_string().into_bytes()),
             ]));
         }

@@ -191,6 +191,11 @@ impl Keyspace {
         self.data.get(key).filter(|o| !o.is_expired(now_ms))
     }
 
+    /// The object under `key` as stored, expired or not (digests compare stored state).
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Object> {
+        self.data.get(key)
+    }
+
     /// Whether `key` exists (not expired) at the context's time.
     pub fn exists(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
         self.lookup(ctx, key).is_some()

@@ -206,6 +206,13 @@ impl ChunkedDump {
     }
 }
 
+/// One key's record as a snapshot holds it (its value, type and deadline): the input of `DEBUG DIGEST`.
+pub fn record_bytes(key: &[u8], obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_record(&mut out, key, obj);
+    out
+}
+
 fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
     if obj.expire_at != NO_EXPIRE {
         out.push(OP_EXPIRE_MS);

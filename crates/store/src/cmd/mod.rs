@@ -9,6 +9,7 @@ use crate::table::CommandSpec;
 
 pub mod bitmap;
 pub mod connection;
+pub mod debug;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -20,6 +21,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    debug::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

@@ -173,8 +173,14 @@ impl Node {
         h.tcp_keepalive
             .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
+        let list_compress_depth = c.get_i64("list-compress-depth") as i32;
         drop(c);
-        self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
+        let mut shard = self.shard.lock();
+        let ks = &mut shard.keyspace_mut().config;
+        ks.proto_max_bulk_len = proto_max_bulk_len;
+        ks.list_max_listpack_size = list_max_listpack_size;
+        ks.list_compress_depth = list_compress_depth;
     }
 
     /// Current protocol limits for decoders.

@@ -10,6 +10,7 @@ use crate::table::CommandSpec;
 pub mod bitmap;
 pub mod connection;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod string;
 
@@ -20,6 +21,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    list::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -190,6 +192,13 @@ mod tests {
         "idletime",
         "freq",
         "help",
+        "left",
+        "right",
+        "before",
+        "after",
+        "rank",
+        "maxlen",
+        "l",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -220,7 +229,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b"][rng.below(3) as usize]
+                        ["k", "n", "b", "l"][rng.below(4) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -229,9 +238,10 @@ mod tests {
                 let mut ks = crate::Keyspace::new();
                 let mut ctx = crate::ExecCtx::for_write(1_700_000_000_000, 1);
                 for setup in [
-                    ["set", "k", "hello"],
-                    ["set", "n", "10"],
-                    ["set", "b", "\u{ff}\u{0f}"],
+                    &["set", "k", "hello"][..],
+                    &["set", "n", "10"],
+                    &["set", "b", "\u{ff}\u{0f}"],
+                    &["rpush", "l", "a", "1", "b", "-2", "a"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

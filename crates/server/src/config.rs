@@ -144,6 +144,20 @@ pub const PARAMS: &[Param] = &[
     // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
     p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
+    Param {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        kind: Kind::Int(i32::MIN as i64, i32::MAX as i64),
+        default: "-2",
+        mutable: true,
+    },
+    // Accepted (Redis' tests and configs set it) but list nodes are never compressed.
+    p(
+        "list-compress-depth",
+        Kind::Int(0, i32::MAX as i64),
+        "0",
+        true,
+    ),
     p(
         "client-output-buffer-limit",
         Kind::Str,
@@ -402,6 +416,11 @@ mod tests {
         let p = param("proto-max-bulk-len").unwrap();
         assert_eq!(normalize(p, "1gb").unwrap(), "1073741824");
         assert!(normalize(param("port").unwrap(), "70000").is_err());
+        let lp = param("LIST-MAX-ZIPLIST-SIZE").unwrap();
+        assert_eq!(lp.name, "list-max-listpack-size");
+        assert_eq!(normalize(lp, "-5").unwrap(), "-5");
+        assert!(normalize(lp, "2147483648").is_err());
+        assert!(normalize(param("list-compress-depth").unwrap(), "-1").is_err());
         assert!(normalize(param("appendfsync").unwrap(), "sometimes").is_err());
         let hz = param("hz").unwrap();
         assert_eq!(normalize(hz, "1000").unwrap(), "500");

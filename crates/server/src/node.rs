@@ -178,11 +178,17 @@ impl Node {
             .store(c.get("read-consistency") == "lease", Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
         let fsync = crate::replication::fsync_policy(&c);
+        let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
+        let list_compress_depth = c.get_i64("list-compress-depth") as i32;
         drop(c);
         if let Some(r) = self.shard.replication() {
             r.storage.flusher().set_policy(fsync);
         }
-        self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
+        let mut shard = self.shard.lock();
+        let ks = &mut shard.keyspace_mut().config;
+        ks.proto_max_bulk_len = proto_max_bulk_len;
+        ks.list_max_listpack_size = list_max_listpack_size;
+        ks.list_compress_depth = list_compress_depth;
     }
 
     /// Current protocol limits for decoders.

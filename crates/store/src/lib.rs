@@ -4,6 +4,7 @@
 //! - `dict`: the hash table under the keyspace (incremental-safe `SCAN` cursors, random sampling).
 //! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
 //! - `value`: [`Value`], the data types a key can hold.
+//! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -20,6 +21,7 @@ pub mod errors;
 pub mod exec;
 pub mod glob;
 pub mod keyspace;
+pub mod list;
 pub mod num;
 pub mod snapshot;
 pub mod table;

@@ -7,6 +7,8 @@ pub enum Value {
     Str(Vec<u8>),
     /// A string that is the canonical form of an `i64` (Redis' `int` encoding).
     Int(i64),
+    /// A list (`listpack` or `quicklist` encoding).
+    List(Box<crate::list::List>),
 }
 
 impl Value {
@@ -24,6 +26,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -33,6 +36,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
         }
     }
 }

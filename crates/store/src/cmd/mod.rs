@@ -11,6 +11,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod debug;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod string;
 
@@ -21,6 +22,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    list::COMMANDS,
     debug::COMMANDS,
 ];
 
@@ -192,6 +194,13 @@ mod tests {
         "idletime",
         "freq",
         "help",
+        "left",
+        "right",
+        "before",
+        "after",
+        "rank",
+        "maxlen",
+        "l",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -222,7 +231,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b"][rng.below(3) as usize]
+                        ["k", "n", "b", "l"][rng.below(4) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -231,9 +240,10 @@ mod tests {
                 let mut ks = crate::Keyspace::new();
                 let mut ctx = crate::ExecCtx::for_write(1_700_000_000_000, 1);
                 for setup in [
-                    ["set", "k", "hello"],
-                    ["set", "n", "10"],
-                    ["set", "b", "\u{ff}\u{0f}"],
+                    &["set", "k", "hello"][..],
+                    &["set", "n", "10"],
+                    &["set", "b", "\u{ff}\u{0f}"],
+                    &["rpush", "l", "a", "1", "b", "-2", "a"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

@@ -1,7 +1,8 @@
 //! What a command runs with, and the unit of the write path.
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use bytes::{Buf, BufMut};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Inputs of one command execution. For writes these are stamped by the leader into the log entry, so every
 /// replica computes the same result.
@@ -65,7 +66,7 @@ impl Rng {
 }
 
 /// One operation inside a log entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// A client write command, arguments including the name.
     Command(Vec<Bytes>),
@@ -74,7 +75,10 @@ pub enum Op {
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized (log file, Raft RPCs) as one byte string in a compact format ([`LogEntry::encode`]) so that decoding
+/// costs one allocation per entry, not one per argument: every argument is a slice of that one buffer.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
     /// Leader's wall clock in milliseconds when the entry was proposed.
     pub time_ms: i64,
@@ -82,6 +86,138 @@ pub struct LogEntry {
     pub seed: u64,
     /// Operations applied in order, atomically with respect to other entries.
     pub ops: Vec<Op>,
+}
+
+const OP_COMMAND: u8 = 0;
+const OP_EXPIRE_IF_DUE: u8 = 1;
+/// Format version, first byte of every encoded entry.
+const ENTRY_FORMAT: u8 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+impl LogEntry {
+    /// The entry in its wire and log format: version, time, seed, then each operation as a tag, an argument
+    /// count and length-prefixed arguments.
+    pub fn encode(&self) -> Vec<u8> {
+        let args: usize = self
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Command(a) | Op::ExpireIfDue(a) => {
+                    a.iter().map(|x| x.len() + 2).sum::<usize>() + 3
+                }
+            })
+            .sum();
+        let mut out = Vec::with_capacity(args + 20);
+        out.push(ENTRY_FORMAT);
+        out.put_i64_le(self.time_ms);
+        out.put_u64_le(self.seed);
+        put_varint(&mut out, self.ops.len() as u64);
+        for op in &self.ops {
+            let (tag, args) = match op {
+                Op::Command(a) => (OP_COMMAND, a),
+                Op::ExpireIfDue(a) => (OP_EXPIRE_IF_DUE, a),
+            };
+            out.push(tag);
+            put_varint(&mut out, args.len() as u64);
+            for a in args {
+                put_varint(&mut out, a.len() as u64);
+                out.extend_from_slice(a);
+            }
+        }
+        out
+    }
+
+    /// Decodes [`LogEntry::encode`]'s format; every argument is a slice of `buf`. `None` if malformed.
+    pub fn decode(buf: Bytes) -> Option<LogEntry> {
+        let mut b: &[u8] = &buf;
+        if b.first() != Some(&ENTRY_FORMAT) || b.len() < 17 {
+            return None;
+        }
+        b.advance(1);
+        let time_ms = b.get_i64_le();
+        let seed = b.get_u64_le();
+        let n = get_varint(&mut b)?;
+        // Every operation takes at least two bytes: a count from the buffer cannot reserve more than it holds.
+        let mut ops = Vec::with_capacity((n as usize).min(b.len() / 2));
+        for _ in 0..n {
+            let (&tag, rest) = b.split_first()?;
+            b = rest;
+            let argc = get_varint(&mut b)?;
+            let mut args = Vec::with_capacity((argc as usize).min(b.len()));
+            for _ in 0..argc {
+                let len = get_varint(&mut b)? as usize;
+                if len > b.len() {
+                    return None;
+                }
+                let start = buf.len() - b.len();
+                args.push(buf.slice(start..start + len));
+                b.advance(len);
+            }
+            ops.push(match tag {
+                OP_COMMAND => Op::Command(args),
+                OP_EXPIRE_IF_DUE => Op::ExpireIfDue(args),
+                _ => return None,
+            });
+        }
+        b.is_empty().then_some(LogEntry { time_ms, seed, ops })
+    }
+}
+
+impl Serialize for LogEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.encode())
+    }
+}
+
+impl<'de> Deserialize<'de> for LogEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LogEntry, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = LogEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an encoded log entry")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<LogEntry, E> {
+                LogEntry::decode(Bytes::copy_from_slice(v))
+                    .ok_or_else(|| E::custom("malformed log entry"))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<LogEntry, E> {
+                LogEntry::decode(Bytes::from(v)).ok_or_else(|| E::custom("malformed log entry"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LogEntry, A::Error> {
+                // Formats without a native byte string (JSON) send the bytes as a sequence.
+                let mut v = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    v.push(b);
+                }
+                self.visit_byte_buf(v)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
 }
 
 /// Applies one entry to the keyspace: every operation in order, with the entry's stamped time and seed. This is
@@ -109,5 +245,50 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
             }
             resp::Frame::Integer(n)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> LogEntry {
+        LogEntry {
+            time_ms: -5,
+            seed: u64::MAX,
+            ops: vec![
+                Op::Command(vec![
+                    Bytes::from("SET"),
+                    Bytes::from("k"),
+                    Bytes::from(vec![0u8; 300]),
+                ]),
+                Op::ExpireIfDue(vec![Bytes::new(), Bytes::from("x")]),
+                Op::Command(vec![]),
+            ],
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_through_the_compact_format() {
+        let e = sample();
+        let enc = e.encode();
+        assert_eq!(LogEntry::decode(Bytes::from(enc.clone())), Some(e.clone()));
+        let empty = LogEntry {
+            time_ms: 0,
+            seed: 0,
+            ops: vec![],
+        };
+        assert_eq!(LogEntry::decode(Bytes::from(empty.encode())), Some(empty));
+        // Every truncation and a trailing byte are rejected, never a panic.
+        for cut in 0..enc.len() {
+            assert_eq!(LogEntry::decode(Bytes::copy_from_slice(&enc[..cut])), None);
+        }
+        let mut long = enc.clone();
+        long.push(0);
+        assert_eq!(LogEntry::decode(Bytes::from(long)), None);
+        // A huge announced count does not allocate for it.
+        let mut bogus = enc[..17].to_vec();
+        bogus.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert_eq!(LogEntry::decode(Bytes::from(bogus)), None);
     }
 }

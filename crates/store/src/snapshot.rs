@@ -11,9 +11,21 @@
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Hashes,
-//! lists, sets, sorted sets and streams will take the next tags; a reader meeting a tag it does not know refuses
-//! the whole snapshot rather than dropping keys.
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Lists,
+//! sorted sets and streams will take the next tags; a reader meeting a tag it does not know refuses the whole
+//! snapshot rather than dropping keys.
+//!
+//! Collections keep their encoding, and hash-table encodings their exact layout (the table's shape, then the
+//! entries in iteration order), so a restored replica iterates and draws random members (SPOP) exactly as
+//! the original:
+//! ```text
+//! TAG_HASH_PACK   key count:varint slots:u8 (field:bytes value:bytes [deadline:varint])*
+//! TAG_HASH_TABLE  key shape count:varint (field:bytes value:bytes deadline:varint)*
+//! TAG_SET_INTSET  key width:u8 count:varint member:zigzag-varint*   (ascending)
+//! TAG_SET_TABLE   key shape count:varint member:bytes*
+//! shape           size0 size1 rehash_idx first_len (varints)
+//! deadline        0 for none, else Unix ms + 1
+//! ```
 //!
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
@@ -24,8 +36,15 @@
 
 use std::fmt;
 
+use std::collections::BTreeSet;
+
+use crate::dict::Shape;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, Object, NO_EXPIRE};
+use crate::types::hash::{Field, Hash, Table};
+use crate::types::intset::IntSet;
+use crate::types::listpack::Pack;
+use crate::types::set::Set;
 use crate::value::Value;
 
 /// First bytes of every snapshot.
@@ -37,6 +56,14 @@ pub const VERSION: u16 = 1;
 pub const TAG_STR: u8 = 0;
 /// Value type tag: a string held as an `i64`.
 pub const TAG_INT: u8 = 1;
+/// Value type tag: a hash in a listpack.
+pub const TAG_HASH_PACK: u8 = 2;
+/// Value type tag: a hash in a hash table.
+pub const TAG_HASH_TABLE: u8 = 3;
+/// Value type tag: a set of integers in an intset.
+pub const TAG_SET_INTSET: u8 = 4;
+/// Value type tag: a set in a hash table.
+pub const TAG_SET_TABLE: u8 = 5;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
 pub const OP_EXPIRE_MS: u8 = 0xFC;
 /// End of the records; the checksum follows.
@@ -222,7 +249,65 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
             put_bytes(out, key);
             put_varint(out, zigzag(*i));
         }
+        Value::Hash(Hash::Pack(p)) => {
+            out.push(TAG_HASH_PACK);
+            put_bytes(out, key);
+            put_varint(out, p.len() as u64);
+            let slots = p.has_deadline_slots();
+            out.push(u8::from(slots));
+            for e in p.iter() {
+                put_bytes(out, e.field);
+                put_bytes(out, e.value);
+                if slots {
+                    put_varint(out, deadline_code(e.expire_at));
+                }
+            }
+        }
+        Value::Hash(Hash::Table(t)) => {
+            out.push(TAG_HASH_TABLE);
+            put_bytes(out, key);
+            put_shape(out, t.dict().shape());
+            put_varint(out, t.dict().len() as u64);
+            for (k, f) in t.dict().iter() {
+                put_bytes(out, k);
+                put_bytes(out, &f.value);
+                put_varint(out, deadline_code(f.expire_at));
+            }
+        }
+        Value::Set(Set::Ints(ints)) => {
+            out.push(TAG_SET_INTSET);
+            put_bytes(out, key);
+            out.push(ints.width_bytes() as u8);
+            put_varint(out, ints.len() as u64);
+            for v in ints.iter() {
+                put_varint(out, zigzag(v));
+            }
+        }
+        Value::Set(Set::Table(d)) => {
+            out.push(TAG_SET_TABLE);
+            put_bytes(out, key);
+            put_shape(out, d.shape());
+            put_varint(out, d.len() as u64);
+            for (m, _) in d.iter() {
+                put_bytes(out, m);
+            }
+        }
     }
+}
+
+fn deadline_code(expire_at: i64) -> u64 {
+    if expire_at == NO_EXPIRE {
+        0
+    } else {
+        (expire_at as u64).wrapping_add(1)
+    }
+}
+
+fn put_shape(out: &mut Vec<u8>, shape: Shape) {
+    put_varint(out, shape.sizes[0] as u64);
+    put_varint(out, shape.sizes[1] as u64);
+    put_varint(out, shape.rehash_idx as u64);
+    put_varint(out, shape.first_len as u64);
 }
 
 /// Writes the whole keyspace into a buffer, all but the checksum, in one go (the same bytes as a
@@ -302,6 +387,22 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
                 let i = unzigzag(r.varint()?);
                 (key, Value::Int(i))
             }
+            TAG_HASH_PACK => {
+                let key = r.bytes()?;
+                (key, Value::Hash(Hash::Pack(read_pack(&mut r)?)))
+            }
+            TAG_HASH_TABLE => {
+                let key = r.bytes()?;
+                (key, Value::Hash(read_hash_table(&mut r)?))
+            }
+            TAG_SET_INTSET => {
+                let key = r.bytes()?;
+                (key, Value::Set(Set::Ints(read_intset(&mut r)?)))
+            }
+            TAG_SET_TABLE => {
+                let key = r.bytes()?;
+                (key, Value::Set(read_set_table(&mut r)?))
+            }
             other => {
                 return err(format!(
                     "unknown record type {other:#04x} at byte {}",
@@ -323,6 +424,67 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         return err("duplicate keys");
     }
     Ok(ks)
+}
+
+fn read_pack(r: &mut Reader) -> Result<Pack, SnapshotError> {
+    let count = r.count()?;
+    let slots = match r.byte()? {
+        0 => false,
+        1 => true,
+        _ => return err("bad listpack deadline flag"),
+    };
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    for _ in 0..count {
+        let field = r.bytes()?;
+        let value = r.bytes()?;
+        let expire_at = if slots { r.deadline()? } else { NO_EXPIRE };
+        if !seen.insert(field) {
+            return err("duplicate hash field");
+        }
+        entries.push((field, value, expire_at));
+    }
+    Ok(Pack::from_entries(entries.iter().copied(), slots))
+}
+
+fn read_hash_table(r: &mut Reader) -> Result<Hash, SnapshotError> {
+    let shape = r.shape()?;
+    let count = r.count()?;
+    let mut fields = Vec::new();
+    for _ in 0..count {
+        let field = r.bytes()?.to_vec();
+        let value = r.bytes()?.into();
+        let expire_at = r.deadline()?;
+        fields.push((field, Field { value, expire_at }));
+    }
+    match Table::from_shape(shape, fields) {
+        Some(t) => Ok(Hash::Table(Box::new(t))),
+        None => err("hash table layout does not match its fields"),
+    }
+}
+
+fn read_intset(r: &mut Reader) -> Result<IntSet, SnapshotError> {
+    let width = usize::from(r.byte()?);
+    let count = r.count()?;
+    let mut values = Vec::new();
+    for _ in 0..count {
+        values.push(unzigzag(r.varint()?));
+    }
+    IntSet::from_sorted_at(&values, width)
+        .ok_or_else(|| SnapshotError("intset not ascending or too narrow".into()))
+}
+
+fn read_set_table(r: &mut Reader) -> Result<Set, SnapshotError> {
+    let shape = r.shape()?;
+    let count = r.count()?;
+    let mut members = Vec::new();
+    for _ in 0..count {
+        members.push((r.bytes()?, ()));
+    }
+    match crate::dict::Dict::from_shape(shape, members, count) {
+        Some(d) => Ok(Set::Table(Box::new(d))),
+        None => err("set table layout does not match its members"),
+    }
 }
 
 struct Reader<'a> {
@@ -369,6 +531,36 @@ impl<'a> Reader<'a> {
             }
         }
         err("varint longer than 10 bytes")
+    }
+
+    /// An element count, refused when the remaining bytes could not hold that many elements (each takes at
+    /// least one byte), so a corrupt count never drives a long loop or a large allocation.
+    fn count(&mut self) -> Result<usize, SnapshotError> {
+        let n = self.varint()?;
+        if n > (self.buf.len() - self.pos) as u64 {
+            return err("truncated (a count runs past the end)");
+        }
+        Ok(n as usize)
+    }
+
+    fn usize(&mut self) -> Result<usize, SnapshotError> {
+        usize::try_from(self.varint()?).map_err(|_| SnapshotError("size overflows".into()))
+    }
+
+    fn shape(&mut self) -> Result<Shape, SnapshotError> {
+        Ok(Shape {
+            sizes: [self.usize()?, self.usize()?],
+            rehash_idx: self.usize()?,
+            first_len: self.usize()?,
+        })
+    }
+
+    fn deadline(&mut self) -> Result<i64, SnapshotError> {
+        match self.varint()? {
+            0 => Ok(NO_EXPIRE),
+            d if d - 1 <= i64::MAX as u64 => Ok((d - 1) as i64),
+            _ => err("field deadline out of range"),
+        }
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {

@@ -9,8 +9,10 @@ use crate::table::CommandSpec;
 
 pub mod bitmap;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod string;
 
 /// Every family's declarations; the table is built from these.
@@ -20,6 +22,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -190,6 +194,10 @@ mod tests {
         "idletime",
         "freq",
         "help",
+        "fields",
+        "withvalues",
+        "novalues",
+        "limit",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -220,7 +228,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b"][rng.below(3) as usize]
+                        ["k", "n", "b", "h", "s", "i"][rng.below(6) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -229,9 +237,13 @@ mod tests {
                 let mut ks = crate::Keyspace::new();
                 let mut ctx = crate::ExecCtx::for_write(1_700_000_000_000, 1);
                 for setup in [
-                    ["set", "k", "hello"],
-                    ["set", "n", "10"],
-                    ["set", "b", "\u{ff}\u{0f}"],
+                    &["set", "k", "hello"][..],
+                    &["set", "n", "10"],
+                    &["set", "b", "\u{ff}\u{0f}"],
+                    &["hset", "h", "x", "1", "k", "v"],
+                    &["hpexpire", "h", "100000", "fields", "1", "x"],
+                    &["sadd", "s", "1", "x"],
+                    &["sadd", "i", "1", "2"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

@@ -173,8 +173,19 @@ impl Node {
         h.tcp_keepalive
             .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        let size = |name: &str| usize::try_from(c.get_i64(name)).unwrap_or(usize::MAX);
+        let (hash_entries, hash_value, set_entries) = (
+            size("hash-max-listpack-entries"),
+            size("hash-max-listpack-value"),
+            size("set-max-intset-entries"),
+        );
         drop(c);
-        self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
+        let mut shard = self.shard.lock();
+        let cfg = &mut shard.keyspace_mut().config;
+        cfg.proto_max_bulk_len = proto_max_bulk_len;
+        cfg.hash_max_listpack_entries = hash_entries;
+        cfg.hash_max_listpack_value = hash_value;
+        cfg.set_max_intset_entries = set_entries;
     }
 
     /// Current protocol limits for decoders.

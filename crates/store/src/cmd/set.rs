@@ -11,7 +11,7 @@ use resp::Frame;
 use super::hash::{
     distinct_positions, max_repeated_random, random_count, scan_options, scan_reply,
 };
-use crate::cmd::{arg_i64, is, reply};
+use crate::cmd::{is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
@@ -351,11 +351,10 @@ fn spop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
         ctx.dirty += 1;
         return Ok(Frame::Bulk(Bytes::from(popped)));
     }
-    let count = arg_i64(&args[2])?;
-    if count < 0 {
-        return Err(errors::OUT_OF_RANGE);
-    }
-    let count = count as u64;
+    // Redis' getPositiveLongFromObjectOrReply: one message for a non-integer and a negative count.
+    let count = crate::num::parse_i64(&args[2])
+        .filter(|&c| c >= 0)
+        .ok_or(errors::OUT_OF_RANGE)? as u64;
     let max = ks.config.set_max_intset_entries;
     let Some(s) = write_set(ks, ctx, key)? else {
         return Ok(Frame::Set(Vec::new()));

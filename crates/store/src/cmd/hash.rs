@@ -1059,3 +1059,980 @@ fn hpersist_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
     }
     Ok(Frame::Array(codes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::testing::{run, run_dirty};
+    use crate::exec::{apply, LogEntry, Op};
+    use crate::table::KeySpec;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn b(s: &str) -> Frame {
+        Frame::bulk(s)
+    }
+
+    fn int(i: i64) -> Frame {
+        Frame::Integer(i)
+    }
+
+    fn ints(v: &[i64]) -> Frame {
+        Frame::Array(v.iter().map(|&i| int(i)).collect())
+    }
+
+    fn err(s: &str) -> Frame {
+        Frame::error_owned(s.to_string())
+    }
+
+    fn arr(v: &[&str]) -> Frame {
+        Frame::Array(v.iter().map(|s| b(s)).collect())
+    }
+
+    /// Bulk strings of a flat reply, sorted.
+    fn sorted(f: Frame) -> Vec<String> {
+        let items = match f {
+            Frame::Array(v) | Frame::Set(v) => v,
+            Frame::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            Frame::Pairs(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            other => panic!("not a list: {other:?}"),
+        };
+        let mut out: Vec<String> = items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                other => panic!("not bulk: {other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn encoding(ks: &mut Keyspace, key: &str) -> Frame {
+        run(ks, T0, &["OBJECT", "ENCODING", key])
+    }
+
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    #[test]
+    fn table_rows_follow_redis_json() {
+        use flags::*;
+        type Row = (&'static str, i32, u32);
+        let rows: &[Row] = &[
+            ("hset", -4, WRITE | DENYOOM | FAST),
+            ("hsetnx", 4, WRITE | DENYOOM | FAST),
+            ("hget", 3, READONLY | FAST),
+            ("hmget", -3, READONLY | FAST),
+            ("hmset", -4, WRITE | DENYOOM | FAST),
+            ("hgetall", 2, READONLY),
+            ("hdel", -3, WRITE | FAST),
+            ("hexists", 3, READONLY | FAST),
+            ("hlen", 2, READONLY | FAST),
+            ("hkeys", 2, READONLY),
+            ("hvals", 2, READONLY),
+            ("hincrby", 4, WRITE | DENYOOM | FAST),
+            ("hincrbyfloat", 4, WRITE | DENYOOM | FAST),
+            ("hstrlen", 3, READONLY | FAST),
+            ("hrandfield", -2, READONLY),
+            ("hscan", -3, READONLY),
+            ("hexpire", -6, WRITE | DENYOOM | FAST),
+            ("hpexpire", -6, WRITE | DENYOOM | FAST),
+            ("hexpireat", -6, WRITE | DENYOOM | FAST),
+            ("hpexpireat", -6, WRITE | DENYOOM | FAST),
+            ("httl", -5, READONLY | FAST),
+            ("hpttl", -5, READONLY | FAST),
+            ("hexpiretime", -5, READONLY | FAST),
+            ("hpexpiretime", -5, READONLY | FAST),
+            ("hpersist", -5, WRITE | FAST),
+        ];
+        assert_eq!(COMMANDS.len(), rows.len());
+        for &(name, arity, fl) in rows {
+            let spec = crate::table::lookup(name.to_uppercase().as_bytes()).unwrap();
+            assert_eq!(spec.arity, arity, "{name}");
+            assert_eq!(spec.flags, fl, "{name}");
+            assert_eq!(spec.doc.group, "hash", "{name}");
+            assert!(!spec.doc.summary.is_empty(), "{name}");
+            let cats = spec.acl_categories();
+            assert_ne!(cats & acl::HASH, 0, "{name}");
+            assert_eq!(cats & acl::FAST != 0, fl & FAST != 0, "{name}");
+            assert!(
+                matches!(
+                    spec.keys,
+                    KeySpec::Range {
+                        first: 1,
+                        last: 1,
+                        step: 1
+                    }
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn arity_errors() {
+        let mut ks = Keyspace::new();
+        for (args, name) in [
+            (&["HSET", "h", "f"][..], "hset"),
+            (&["HSET", "h", "f", "v", "g"], "hset"),
+            (&["HMSET", "h", "f", "v", "g"], "hmset"),
+            (&["HGET", "h"], "hget"),
+            (&["HMGET", "h"], "hmget"),
+            (&["HDEL", "h"], "hdel"),
+            (&["HRANDFIELD"], "hrandfield"),
+            (&["HSCAN", "h"], "hscan"),
+            (&["HEXPIRE", "h", "1", "FIELDS", "1"], "hexpire"),
+            (&["HTTL", "h", "FIELDS", "1"], "httl"),
+            (&["HPERSIST", "h", "FIELDS", "1"], "hpersist"),
+        ] {
+            assert_eq!(run(&mut ks, T0, args), errors::wrong_arity(name));
+        }
+        assert!(ks.is_empty());
+    }
+
+    #[test]
+    fn set_get_and_friends() {
+        let mut ks = Keyspace::new();
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2"]),
+            (int(2), 2)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HSET", "h", "a", "3", "c", "4"]),
+            (int(1), 2)
+        );
+        assert_eq!(run(&mut ks, T0, &["HMSET", "h", "d", "5"]), Frame::ok());
+        assert_eq!(run(&mut ks, T0, &["HGET", "h", "a"]), b("3"));
+        assert_eq!(run(&mut ks, T0, &["HGET", "h", "zz"]), Frame::Null);
+        assert_eq!(run(&mut ks, T0, &["HGET", "nokey", "a"]), Frame::Null);
+        assert_eq!(
+            run(&mut ks, T0, &["HMGET", "h", "a", "zz", "d"]),
+            Frame::Array(vec![b("3"), Frame::Null, b("5")])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HMGET", "nokey", "a", "b"]),
+            Frame::Array(vec![Frame::Null, Frame::Null])
+        );
+        assert_eq!(run(&mut ks, T0, &["HLEN", "h"]), int(4));
+        assert_eq!(run(&mut ks, T0, &["HLEN", "nokey"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["HEXISTS", "h", "b"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["HEXISTS", "h", "zz"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["HSTRLEN", "h", "a"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["HSTRLEN", "h", "zz"]), int(0));
+        // Insertion order for a listpack, as Redis.
+        assert_eq!(
+            run(&mut ks, T0, &["HKEYS", "h"]),
+            arr(&["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HVALS", "h"]),
+            arr(&["3", "2", "4", "5"])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HGETALL", "h"]),
+            Frame::Map(vec![
+                (b("a"), b("3")),
+                (b("b"), b("2")),
+                (b("c"), b("4")),
+                (b("d"), b("5"))
+            ])
+        );
+        assert_eq!(run(&mut ks, T0, &["HGETALL", "nokey"]), Frame::Map(vec![]));
+        assert_eq!(run(&mut ks, T0, &["HKEYS", "nokey"]), Frame::Array(vec![]));
+        assert_eq!(run(&mut ks, T0, &["HSETNX", "h", "a", "9"]), int(0));
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HSETNX", "h", "e", "9"]),
+            (int(1), 1)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HSETNX", "new", "e", "9"]),
+            (int(1), 1)
+        );
+        assert_eq!(run(&mut ks, T0, &["TYPE", "new"]), Frame::simple("hash"));
+        assert_eq!(encoding(&mut ks, "h"), b("listpack"));
+    }
+
+    #[test]
+    fn hdel_deletes_fields_then_the_key() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HDEL", "h", "a", "zz", "a"]),
+            (int(1), 1)
+        );
+        assert_eq!(run(&mut ks, T0, &["HDEL", "nokey", "a"]), int(0));
+        // The hash empties before the last argument: that one is not counted.
+        assert_eq!(run(&mut ks, T0, &["HDEL", "h", "b", "c", "b"]), int(2));
+        assert_eq!(run(&mut ks, T0, &["EXISTS", "h"]), int(0));
+    }
+
+    #[test]
+    fn wrong_type_everywhere() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["SET", "s", "x"]);
+        for args in [
+            &["HSET", "s", "a", "1"][..],
+            &["HSETNX", "s", "a", "1"],
+            &["HMSET", "s", "a", "1"],
+            &["HGET", "s", "a"],
+            &["HMGET", "s", "a"],
+            &["HGETALL", "s"],
+            &["HDEL", "s", "a"],
+            &["HEXISTS", "s", "a"],
+            &["HLEN", "s"],
+            &["HKEYS", "s"],
+            &["HVALS", "s"],
+            &["HINCRBY", "s", "a", "1"],
+            &["HINCRBYFLOAT", "s", "a", "1"],
+            &["HSTRLEN", "s", "a"],
+            &["HRANDFIELD", "s"],
+            &["HRANDFIELD", "s", "0"],
+            &["HSCAN", "s", "0"],
+            &["HEXPIRE", "s", "10", "FIELDS", "1", "a"],
+            &["HEXPIRE", "s", "-1", "FIELDS", "1", "a"],
+            &["HPEXPIREAT", "s", "10", "FIELDS", "1", "a"],
+            &["HTTL", "s", "FIELDS", "1", "a"],
+            &["HPEXPIRETIME", "s", "FIELDS", "1", "a"],
+            &["HPERSIST", "s", "FIELDS", "1", "a"],
+        ] {
+            assert_eq!(run(&mut ks, T0, args), err(WRONGTYPE), "{args:?}");
+        }
+        run(&mut ks, T0, &["HSET", "h", "a", "1"]);
+        for args in [
+            &["GET", "h"][..],
+            &["APPEND", "h", "x"],
+            &["INCR", "h"],
+            &["INCRBYFLOAT", "h", "1"],
+            &["STRLEN", "h"],
+            &["GETRANGE", "h", "0", "1"],
+            &["SETRANGE", "h", "0", "x"],
+            &["GETBIT", "h", "0"],
+            &["SADD", "h", "x"],
+        ] {
+            assert_eq!(run(&mut ks, T0, args), err(WRONGTYPE), "{args:?}");
+        }
+        assert_eq!(
+            run(&mut ks, T0, &["MGET", "h"]),
+            Frame::Array(vec![Frame::Null])
+        );
+        assert_eq!(run(&mut ks, T0, &["SET", "h", "v"]), Frame::ok());
+    }
+
+    #[test]
+    fn hincrby_and_hincrbyfloat() {
+        let mut ks = Keyspace::new();
+        assert_eq!(run(&mut ks, T0, &["HINCRBY", "h", "n", "5"]), int(5));
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["HINCRBY", "h", "n", "-7"]),
+            (int(-2), 1)
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBY", "h", "n", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        run(
+            &mut ks,
+            T0,
+            &[
+                "HSET",
+                "h",
+                "s",
+                " 1",
+                "big",
+                "9223372036854775807",
+                "f",
+                "1.5",
+            ],
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBY", "h", "s", "1"]),
+            err("ERR hash value is not an integer")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBY", "h", "f", "1"]),
+            err("ERR hash value is not an integer")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBY", "h", "big", "1"]),
+            err("ERR increment or decrement would overflow")
+        );
+        // The argument is checked before the key.
+        run(&mut ks, T0, &["SET", "str", "x"]);
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBY", "str", "n", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "f", "0.1"]),
+            b("1.6")
+        );
+        assert_eq!(run(&mut ks, T0, &["HINCRBYFLOAT", "h", "n", "1"]), b("-1"));
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "new", "3.0e3"]),
+            b("3000")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "f", "x"]),
+            err("ERR value is not a valid float")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "f", "inf"]),
+            err("ERR value is NaN or Infinity")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "s", "1"]),
+            err("ERR hash value is not a float")
+        );
+        run(&mut ks, T0, &["HSET", "h", "max", "1e4932"]);
+        assert_eq!(
+            run(&mut ks, T0, &["HINCRBYFLOAT", "h", "max", "1e4932"]),
+            err("ERR increment would produce NaN or Infinity")
+        );
+        assert_eq!(run(&mut ks, T0, &["HGET", "h", "f"]), b("1.6"));
+    }
+
+    #[test]
+    fn encodings_follow_the_configured_limits() {
+        let mut ks = Keyspace::new();
+        ks.config.hash_max_listpack_entries = 4;
+        ks.config.hash_max_listpack_value = 8;
+        run(
+            &mut ks,
+            T0,
+            &["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"],
+        );
+        assert_eq!(encoding(&mut ks, "h"), b("listpack"));
+        run(&mut ks, T0, &["HSET", "h", "e", "5"]);
+        assert_eq!(encoding(&mut ks, "h"), b("hashtable"));
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["HKEYS", "h"])),
+            vec!["a", "b", "c", "d", "e"]
+        );
+        // A long value converts, even for a field that already exists (hashTypeTryConversion).
+        run(&mut ks, T0, &["HSET", "v", "a", "1"]);
+        run(&mut ks, T0, &["HSET", "v", "a", "123456789"]);
+        assert_eq!(encoding(&mut ks, "v"), b("hashtable"));
+        run(&mut ks, T0, &["HSETNX", "w", "123456789", "1"]);
+        assert_eq!(encoding(&mut ks, "w"), b("hashtable"));
+        // HINCRBYFLOAT's result can outgrow the limit too.
+        run(&mut ks, T0, &["HSET", "x", "f", "1"]);
+        run(&mut ks, T0, &["HINCRBYFLOAT", "x", "f", "0.0000001"]);
+        assert_eq!(encoding(&mut ks, "x"), b("hashtable"));
+        ks.config.hash_max_listpack_entries = 0;
+        run(&mut ks, T0, &["HSET", "z", "a", "1"]);
+        assert_eq!(encoding(&mut ks, "z"), b("hashtable"));
+    }
+
+    #[test]
+    fn hrandfield_cases() {
+        let mut ks = Keyspace::new();
+        assert_eq!(run(&mut ks, T0, &["HRANDFIELD", "nokey"]), Frame::Null);
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "nokey", "5"]),
+            Frame::Array(vec![])
+        );
+        run(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "h", "0"]),
+            Frame::Array(vec![])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "h", "1", "x"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "h", "1", "withvalues", "x"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "h", "-9223372036854775808"]),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T0,
+                &["HRANDFIELD", "h", "-9223372036854770000", "withvalues"]
+            ),
+            err("ERR value is out of range")
+        );
+        // A repetition count past what a reply may hold is refused instead of allocated.
+        assert_eq!(
+            run(&mut ks, T0, &["HRANDFIELD", "h", "-100000000000"]),
+            err("ERR value is out of range")
+        );
+        for table in [false, true] {
+            if table {
+                ks.config.hash_max_listpack_entries = 1;
+                run(&mut ks, T0, &["HSET", "h", "d", "4"]);
+                run(&mut ks, T0, &["HDEL", "h", "d"]);
+                assert_eq!(encoding(&mut ks, "h"), b("hashtable"));
+            }
+            let one = run(&mut ks, T0, &["HRANDFIELD", "h"]);
+            assert!(["a", "b", "c"].iter().any(|f| one == b(f)), "{one:?}");
+            // Whole hash for a count at least its size.
+            assert_eq!(
+                sorted(run(&mut ks, T0, &["HRANDFIELD", "h", "10"])),
+                vec!["a", "b", "c"]
+            );
+            assert_eq!(
+                sorted(run(&mut ks, T0, &["HRANDFIELD", "h", "3", "WITHVALUES"])),
+                vec!["1", "2", "3", "a", "b", "c"]
+            );
+            // Distinct fields for positive counts below the size.
+            for n in 1..3 {
+                let got = sorted(run(&mut ks, T0, &["HRANDFIELD", "h", &n.to_string()]));
+                assert_eq!(got.len(), n);
+                assert!(got.windows(2).all(|w| w[0] != w[1]));
+            }
+            // Repetitions for negative counts, values matching fields.
+            let Frame::Pairs(p) = run(&mut ks, T0, &["HRANDFIELD", "h", "-20", "withvalues"])
+            else {
+                panic!()
+            };
+            assert_eq!(p.len(), 20);
+            for (f, v) in p {
+                let want = match f {
+                    Frame::Bulk(ref x) if &x[..] == b"a" => "1",
+                    Frame::Bulk(ref x) if &x[..] == b"b" => "2",
+                    _ => "3",
+                };
+                assert_eq!(v, b(want));
+            }
+            let Frame::Array(v) = run(&mut ks, T0, &["HRANDFIELD", "h", "-20"]) else {
+                panic!()
+            };
+            assert_eq!(v.len(), 20);
+        }
+        // Many fields, few wanted: case 4 of both encodings.
+        let mut big = vec!["HSET".to_string(), "big".to_string()];
+        for i in 0..100 {
+            big.push(format!("f{i}"));
+            big.push(i.to_string());
+        }
+        let big: Vec<&str> = big.iter().map(String::as_str).collect();
+        for limit in [1000, 10] {
+            ks.config.hash_max_listpack_entries = limit;
+            run(&mut ks, T0, &["DEL", "big"]);
+            run(&mut ks, T0, &big);
+            let got = sorted(run(&mut ks, T0, &["HRANDFIELD", "big", "10"]));
+            assert_eq!(got.len(), 10);
+            assert!(got.windows(2).all(|w| w[0] != w[1]));
+            let got = sorted(run(&mut ks, T0, &["HRANDFIELD", "big", "60"]));
+            assert_eq!(got.len(), 60);
+            assert!(got.windows(2).all(|w| w[0] != w[1]));
+        }
+    }
+
+    #[test]
+    fn hscan_listpack_and_table() {
+        let mut ks = Keyspace::new();
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "nokey", "0", "COUNT", "0"]),
+            scan_reply(0, vec![])
+        );
+        run(&mut ks, T0, &["HSET", "h", "a1", "1", "b1", "2", "a2", "3"]);
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "0"]),
+            scan_reply(0, vec![b("a1"), b("1"), b("b1"), b("2"), b("a2"), b("3")])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "0", "MATCH", "a*", "NOVALUES"]),
+            scan_reply(0, vec![b("a1"), b("a2")])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "x"]),
+            err("ERR invalid cursor")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "0", "COUNT", "0"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "0", "COUNT", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["HSCAN", "h", "0", "MATCH"]),
+            err("ERR syntax error")
+        );
+        // A table is walked along its cursor; every field comes back.
+        let mut args = vec!["HSET".to_string(), "t".to_string()];
+        for i in 0..1000 {
+            args.push(format!("f{i}"));
+            args.push(format!("v{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        let mut seen = BTreeSet::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let Frame::Array(r) = run(&mut ks, T0, &["HSCAN", "t", &cursor, "COUNT", "20"]) else {
+                panic!()
+            };
+            let [Frame::Bulk(c), Frame::Array(items)] = &r[..] else {
+                panic!()
+            };
+            for pair in items.chunks(2) {
+                let (Frame::Bulk(f), Frame::Bulk(v)) = (&pair[0], &pair[1]) else {
+                    panic!()
+                };
+                assert_eq!(&v[1..], &f[1..]);
+                seen.insert(f.to_vec());
+            }
+            calls += 1;
+            cursor = String::from_utf8(c.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert!(calls > 10, "{calls}");
+    }
+
+    fn fields(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("f{i}")).collect()
+    }
+
+    #[test]
+    fn hexpire_argument_errors() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["HSET", "h", "a", "1"]);
+        for (args, e) in [
+            (
+                &["HEXPIRE", "h", "x", "FIELDS", "1", "a"][..],
+                "ERR value is not an integer or out of range",
+            ),
+            (
+                &["HEXPIRE", "h", "-1", "FIELDS", "1", "a"],
+                "ERR invalid expire time, must be >= 0",
+            ),
+            (
+                &["HEXPIRE", "h", "70368744177", "FIELDS", "1", "a"],
+                "ERR invalid expire time in 'hexpire' command",
+            ),
+            (
+                &["HPEXPIRE", "h", "70368744177663", "FIELDS", "1", "a"],
+                "ERR invalid expire time in 'hpexpire' command",
+            ),
+            (
+                &["HPEXPIREAT", "h", "70368744177664", "FIELDS", "1", "a"],
+                "ERR invalid expire time in 'hpexpireat' command",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "XX", "FIELD", "1", "a"],
+                "ERR Mandatory argument FIELDS is missing or not at the right position",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "1", "FIELDS", "a"],
+                "ERR Mandatory argument FIELDS is missing or not at the right position",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "FIELDS", "0", "a"],
+                "ERR Parameter `numFields` should be greater than 0",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "FIELDS", "x", "a"],
+                "ERR Parameter `numFields` should be greater than 0",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "FIELDS", "2", "a"],
+                "ERR The `numfields` parameter must match the number of arguments",
+            ),
+            (
+                &["HEXPIRE", "h", "10", "NX", "FIELDS", "1", "a", "b"],
+                "ERR The `numfields` parameter must match the number of arguments",
+            ),
+            (
+                &["HTTL", "h", "FIELD", "1", "a"],
+                "ERR Mandatory argument FIELDS is missing or not at the right position",
+            ),
+            (
+                &["HTTL", "h", "FIELDS", "0", "a"],
+                "ERR Number of fields must be a positive integer",
+            ),
+            (
+                &["HTTL", "h", "FIELDS", "-1", "a"],
+                "ERR Number of fields must be a positive integer",
+            ),
+            (
+                &["HTTL", "h", "FIELDS", "2", "a"],
+                "ERR The `numfields` parameter must match the number of arguments",
+            ),
+            (
+                &["HPERSIST", "h", "FIELDS", "0", "a"],
+                "ERR Number of fields must be a positive integer",
+            ),
+            (
+                &["HPERSIST", "h", "FIELDS", "3", "a"],
+                "ERR The `numfields` parameter must match the number of arguments",
+            ),
+        ] {
+            assert_eq!(run(&mut ks, T0, args), err(e), "{args:?}");
+        }
+        assert_eq!(
+            run(&mut ks, T0, &["HTTL", "h", "FIELDS", "1", "a"]),
+            ints(&[-1])
+        );
+    }
+
+    #[test]
+    fn field_deadlines_set_read_and_clear() {
+        for table in [false, true] {
+            let mut ks = Keyspace::new();
+            if table {
+                ks.config.hash_max_listpack_entries = 0;
+            }
+            run(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+            // Missing key: -2 for every field.
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "nokey", "10", "FIELDS", "2", "a", "b"]
+                ),
+                ints(&[-2, -2])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HTTL", "nokey", "FIELDS", "1", "a"]),
+                ints(&[-2])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HPERSIST", "nokey", "FIELDS", "1", "a"]),
+                ints(&[-2])
+            );
+            assert_eq!(
+                run_dirty(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "100", "FIELDS", "3", "a", "zz", "b"]
+                ),
+                (ints(&[1, -2, 1]), 2)
+            );
+            assert_eq!(
+                encoding(&mut ks, "h"),
+                b(if table { "hashtable" } else { "listpackex" })
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0 + 1,
+                    &["HTTL", "h", "FIELDS", "3", "a", "c", "zz"]
+                ),
+                ints(&[100, -1, -2])
+            );
+            assert_eq!(
+                run(&mut ks, T0 + 1, &["HPTTL", "h", "FIELDS", "1", "a"]),
+                ints(&[99_999])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HEXPIRETIME", "h", "FIELDS", "1", "a"]),
+                ints(&[(T0 + 100_000) / 1000])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HPEXPIRETIME", "h", "FIELDS", "2", "a", "c"]),
+                ints(&[T0 + 100_000, -1])
+            );
+            // Conditions: NX only without a deadline, XX only with one, GT/LT compare (no deadline = forever).
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "50", "NX", "FIELDS", "2", "a", "c"]
+                ),
+                ints(&[0, 1])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HPERSIST", "h", "FIELDS", "1", "c"]),
+                ints(&[1])
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "50", "XX", "FIELDS", "2", "a", "c"]
+                ),
+                ints(&[1, 0])
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "40", "GT", "FIELDS", "2", "a", "c"]
+                ),
+                ints(&[0, 0])
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "60", "GT", "FIELDS", "1", "a"]
+                ),
+                ints(&[1])
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "70", "LT", "FIELDS", "2", "a", "c"]
+                ),
+                ints(&[0, 1])
+            );
+            assert_eq!(
+                run(
+                    &mut ks,
+                    T0,
+                    &["HEXPIRE", "h", "65", "lt", "FIELDS", "1", "c"]
+                ),
+                ints(&[1])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["HTTL", "h", "FIELDS", "3", "a", "b", "c"]),
+                ints(&[60, 100, 65])
+            );
+            // HPERSIST: 1 cleared, -1 had none, -2 absent.
+            assert_eq!(
+                run_dirty(
+                    &mut ks,
+                    T0,
+                    &["HPERSIST", "h", "FIELDS", "3", "a", "a", "zz"]
+                ),
+                (ints(&[1, -1, -2]), 1)
+            );
+            // HSET drops a field's deadline, HINCRBY keeps it.
+            run(&mut ks, T0, &["HSET", "h", "b", "20"]);
+            run(&mut ks, T0, &["HINCRBY", "h", "c", "1"]);
+            assert_eq!(
+                run(&mut ks, T0, &["HTTL", "h", "FIELDS", "2", "b", "c"]),
+                ints(&[-1, 65])
+            );
+            assert_eq!(run(&mut ks, T0, &["HGET", "h", "c"]), b("4"));
+            // A deadline now or in the past deletes the field (2), then the key with its last field.
+            assert_eq!(
+                run_dirty(
+                    &mut ks,
+                    T0,
+                    &["HPEXPIREAT", "h", "0", "FIELDS", "2", "a", "b"]
+                ),
+                (ints(&[2, 2]), 2)
+            );
+            assert_eq!(ks.stats.expired_subkeys, 2);
+            assert_eq!(
+                run(&mut ks, T0, &["HEXPIRE", "h", "0", "FIELDS", "2", "c", "c"]),
+                ints(&[2, -2])
+            );
+            assert_eq!(run(&mut ks, T0, &["EXISTS", "h"]), int(0));
+            assert_eq!(ks.field_volatile_len(), 0);
+        }
+    }
+
+    /// Runs a read the way the server does: the read, then the deletions it reported, through the write path.
+    fn read_then_expire(ks: &mut Keyspace, now: i64, args: &[&str]) -> Frame {
+        let reply = run(ks, now, args);
+        let keys = ks.take_lazy_expired();
+        if !keys.is_empty() {
+            let op = Op::ExpireIfDue(keys.into_iter().map(Bytes::from).collect());
+            apply(
+                ks,
+                &LogEntry {
+                    time_ms: now,
+                    seed: 0,
+                    ops: vec![op],
+                },
+            );
+        }
+        reply
+    }
+
+    #[test]
+    fn expired_fields_are_invisible_then_deleted() {
+        for table in [false, true] {
+            let mut ks = Keyspace::new();
+            if table {
+                ks.config.hash_max_listpack_entries = 0;
+            }
+            run(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+            run(
+                &mut ks,
+                T0,
+                &["HPEXPIRE", "h", "10", "FIELDS", "2", "a", "b"],
+            );
+            assert_eq!(ks.field_volatile_len(), 1);
+            let later = T0 + 10;
+            // Every read sees only "c"; nothing is deleted by the reads themselves.
+            assert_eq!(run(&mut ks, later, &["HGET", "h", "a"]), Frame::Null);
+            assert_eq!(
+                run(&mut ks, later, &["HMGET", "h", "a", "c"]),
+                Frame::Array(vec![Frame::Null, b("3")])
+            );
+            assert_eq!(run(&mut ks, later, &["HLEN", "h"]), int(1));
+            assert_eq!(run(&mut ks, later, &["HEXISTS", "h", "b"]), int(0));
+            assert_eq!(run(&mut ks, later, &["HSTRLEN", "h", "b"]), int(0));
+            assert_eq!(run(&mut ks, later, &["HKEYS", "h"]), arr(&["c"]));
+            assert_eq!(run(&mut ks, later, &["HVALS", "h"]), arr(&["3"]));
+            assert_eq!(
+                run(&mut ks, later, &["HGETALL", "h"]),
+                Frame::Map(vec![(b("c"), b("3"))])
+            );
+            assert_eq!(run(&mut ks, later, &["HRANDFIELD", "h"]), b("c"));
+            assert_eq!(run(&mut ks, later, &["HRANDFIELD", "h", "5"]), arr(&["c"]));
+            assert_eq!(
+                run(&mut ks, later, &["HRANDFIELD", "h", "-3"]),
+                arr(&["c", "c", "c"])
+            );
+            assert_eq!(
+                run(&mut ks, later, &["HSCAN", "h", "0"]),
+                scan_reply(0, vec![b("c"), b("3")])
+            );
+            assert_eq!(
+                run(&mut ks, later, &["HTTL", "h", "FIELDS", "2", "a", "c"]),
+                ints(&[-2, -1])
+            );
+            assert_eq!(
+                ks.peek(later, b"h")
+                    .map(|o| matches!(&o.value, Value::Hash(h) if h.len() == 3)),
+                Some(true)
+            );
+            // The server then deletes what the reads reported.
+            assert_eq!(read_then_expire(&mut ks, later, &["HLEN", "h"]), int(1));
+            assert_eq!(
+                ks.peek(later, b"h")
+                    .map(|o| matches!(&o.value, Value::Hash(h) if h.len() == 1)),
+                Some(true)
+            );
+            assert_eq!(ks.stats.expired_subkeys, 2);
+            assert_eq!(ks.field_volatile_len(), 0);
+
+            // A write deletes due fields of the hash it touches, the key with the last one.
+            run(&mut ks, later, &["HSET", "h", "d", "4"]);
+            run(
+                &mut ks,
+                later,
+                &["HPEXPIRE", "h", "5", "FIELDS", "2", "c", "d"],
+            );
+            assert_eq!(
+                run_dirty(&mut ks, later + 5, &["HSETNX", "h", "c", "new"]),
+                (int(1), 3)
+            );
+            assert_eq!(
+                run(&mut ks, later + 5, &["HGETALL", "h"]),
+                Frame::Map(vec![(b("c"), b("new"))])
+            );
+            run(
+                &mut ks,
+                later + 5,
+                &["HPEXPIRE", "h", "5", "FIELDS", "1", "c"],
+            );
+            assert_eq!(run(&mut ks, later + 10, &["HDEL", "h", "c"]), int(0));
+            assert_eq!(run(&mut ks, later + 10, &["EXISTS", "h"]), int(0));
+        }
+    }
+
+    #[test]
+    fn active_expiry_reclaims_fields_nobody_touches() {
+        let mut ks = Keyspace::new();
+        for i in 0..50 {
+            let key = format!("h{i}");
+            let mut args = vec!["HSET".to_string(), key.clone()];
+            for f in fields(3) {
+                args.push(f);
+                args.push("v".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&mut ks, T0, &args);
+            let all = i % 2 == 0;
+            let n = if all { "3" } else { "1" };
+            let mut exp = vec!["HPEXPIRE", &key, "100", "FIELDS", n, "f0"];
+            if all {
+                exp.extend(["f1", "f2"]);
+            }
+            run(&mut ks, T0, &exp);
+        }
+        assert_eq!(ks.field_volatile_len(), 50);
+        let mut rng = Rng::new(9);
+        assert!(ks.sample_expired(T0 + 99, 20, &mut rng).is_empty());
+        // Rounds of sampling and ExpireIfDue, as the server's active expiry runs them.
+        let mut rounds = 0;
+        while ks.field_volatile_len() > 0 {
+            let keys = ks.sample_expired(T0 + 100, 20, &mut rng);
+            let op = Op::ExpireIfDue(keys.into_iter().map(Bytes::from).collect());
+            apply(
+                &mut ks,
+                &LogEntry {
+                    time_ms: T0 + 100,
+                    seed: rounds,
+                    ops: vec![op],
+                },
+            );
+            rounds += 1;
+            assert!(rounds < 1000);
+        }
+        assert_eq!(ks.len(), 25);
+        assert_eq!(ks.stats.expired_subkeys, 25 * 3 + 25);
+        for i in (1..50).step_by(2) {
+            assert_eq!(run(&mut ks, T0 + 100, &["HLEN", &format!("h{i}")]), int(2));
+        }
+        // A key deadline and field deadlines together: the key goes first, fields are not counted.
+        run(&mut ks, T0, &["HSET", "k", "a", "1"]);
+        run(&mut ks, T0, &["HPEXPIRE", "k", "500", "FIELDS", "1", "a"]);
+        run(&mut ks, T0, &["PEXPIRE", "k", "100"]);
+        let before = ks.stats.expired_subkeys;
+        let op = Op::ExpireIfDue(vec![Bytes::from_static(b"k")]);
+        apply(
+            &mut ks,
+            &LogEntry {
+                time_ms: T0 + 1000,
+                seed: 0,
+                ops: vec![op],
+            },
+        );
+        assert_eq!(ks.stats.expired_subkeys, before);
+        assert_eq!(ks.field_volatile_len(), 0);
+    }
+
+    #[test]
+    fn keys_commands_carry_field_deadlines() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["HSET", "h", "a", "1", "b", "2"]);
+        run(&mut ks, T0, &["HPEXPIRE", "h", "100", "FIELDS", "1", "a"]);
+        assert_eq!(run(&mut ks, T0, &["COPY", "h", "c"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["RENAME", "h", "r"]), Frame::ok());
+        assert_eq!(ks.field_volatile_len(), 2);
+        for k in ["c", "r"] {
+            assert_eq!(
+                run(&mut ks, T0, &["HPTTL", k, "FIELDS", "2", "a", "b"]),
+                ints(&[100, -1])
+            );
+            assert_eq!(run(&mut ks, T0, &["TYPE", k]), Frame::simple("hash"));
+            assert_eq!(encoding(&mut ks, k), b("listpackex"));
+        }
+        assert!(ks.memory_usage(T0, b"c").is_some());
+        run(&mut ks, T0, &["DEL", "c"]);
+        run(&mut ks, T0, &["SET", "r", "x"]);
+        assert_eq!(ks.field_volatile_len(), 0);
+        run(&mut ks, T0, &["HSET", "h", "a", "1"]);
+        run(&mut ks, T0, &["HPEXPIRE", "h", "100", "FIELDS", "1", "a"]);
+        run(&mut ks, T0, &["FLUSHALL"]);
+        assert_eq!(ks.field_volatile_len(), 0);
+    }
+
+    #[test]
+    fn memory_usage_of_a_small_hash_is_one_buffer() {
+        let mut ks = Keyspace::new();
+        let mut args = vec!["HSET".to_string(), "user:000001".to_string()];
+        for i in 0..10 {
+            args.push(format!("field{i}"));
+            args.push(format!("value{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        let Some(Value::Hash(Hash::Pack(p))) = ks.peek(T0, b"user:000001").map(|o| &o.value) else {
+            panic!()
+        };
+        // 20 strings of 6 bytes with a length byte each, plus a one-byte header.
+        assert_eq!(p.alloc_len(), 1 + 20 * 7);
+        let usage = ks.memory_usage(T0, b"user:000001").unwrap();
+        assert!(usage < 300, "{usage}");
+    }
+}

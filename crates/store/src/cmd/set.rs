@@ -746,3 +746,592 @@ fn sscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
     };
     Ok(scan_reply(next, out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::testing::{run, run_dirty};
+    use crate::table::KeySpec;
+
+    const T0: i64 = 1_700_000_000_000;
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    fn b(s: &str) -> Frame {
+        Frame::bulk(s)
+    }
+
+    fn int(i: i64) -> Frame {
+        Frame::Integer(i)
+    }
+
+    fn err(s: &str) -> Frame {
+        Frame::error_owned(s.to_string())
+    }
+
+    fn sorted(f: Frame) -> Vec<String> {
+        let items = match f {
+            Frame::Array(v) | Frame::Set(v) => v,
+            other => panic!("not a list: {other:?}"),
+        };
+        let mut out: Vec<String> = items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                other => panic!("not bulk: {other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    fn encoding(ks: &mut Keyspace, key: &str) -> Frame {
+        run(ks, T0, &["OBJECT", "ENCODING", key])
+    }
+
+    #[test]
+    fn table_rows_follow_redis_json() {
+        use flags::*;
+        type Row = (&'static str, i32, u32, (i32, i32, i32));
+        let rows: &[Row] = &[
+            ("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1)),
+            ("srem", -3, WRITE | FAST, (1, 1, 1)),
+            ("smembers", 2, READONLY, (1, 1, 1)),
+            ("sismember", 3, READONLY | FAST, (1, 1, 1)),
+            ("smismember", -3, READONLY | FAST, (1, 1, 1)),
+            ("scard", 2, READONLY | FAST, (1, 1, 1)),
+            ("spop", -2, WRITE | FAST, (1, 1, 1)),
+            ("srandmember", -2, READONLY, (1, 1, 1)),
+            ("smove", 4, WRITE | FAST, (1, 2, 1)),
+            ("sinter", -2, READONLY, (1, -1, 1)),
+            ("sintercard", -3, READONLY | MOVABLEKEYS, (0, 0, 0)),
+            ("sinterstore", -3, WRITE | DENYOOM, (1, -1, 1)),
+            ("sunion", -2, READONLY, (1, -1, 1)),
+            ("sunionstore", -3, WRITE | DENYOOM, (1, -1, 1)),
+            ("sdiff", -2, READONLY, (1, -1, 1)),
+            ("sdiffstore", -3, WRITE | DENYOOM, (1, -1, 1)),
+            ("sscan", -3, READONLY, (1, 1, 1)),
+        ];
+        assert_eq!(COMMANDS.len(), rows.len());
+        for &(name, arity, fl, legacy) in rows {
+            let spec = crate::table::lookup(name.to_uppercase().as_bytes()).unwrap();
+            assert_eq!(spec.arity, arity, "{name}");
+            assert_eq!(spec.flags, fl, "{name}");
+            assert_eq!(spec.doc.group, "set", "{name}");
+            assert!(!spec.doc.summary.is_empty(), "{name}");
+            let cats = spec.acl_categories();
+            assert_ne!(cats & acl::SET, 0, "{name}");
+            assert_eq!(cats & acl::FAST != 0, fl & FAST != 0, "{name}");
+            let got = match spec.keys {
+                KeySpec::Range { first, last, step }
+                | KeySpec::Custom {
+                    first, last, step, ..
+                } => (first, last, step),
+                KeySpec::None => panic!("{name}"),
+            };
+            assert_eq!(got, legacy, "{name}");
+        }
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let card = crate::table::lookup(b"sintercard").unwrap();
+        assert_eq!(
+            card.key_positions(&args(&["sintercard", "2", "a", "b", "LIMIT", "1"]))
+                .unwrap(),
+            vec![2, 3]
+        );
+        assert!(card
+            .key_positions(&args(&["sintercard", "3", "a", "b"]))
+            .is_err());
+        assert!(card
+            .key_positions(&args(&["sintercard", "0", "a"]))
+            .is_err());
+        let store = crate::table::lookup(b"sinterstore").unwrap();
+        assert_eq!(
+            store
+                .key_positions(&args(&["sinterstore", "d", "a", "b"]))
+                .unwrap(),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn arity_errors() {
+        let mut ks = Keyspace::new();
+        for (args, name) in [
+            (&["SADD", "s"][..], "sadd"),
+            (&["SREM", "s"], "srem"),
+            (&["SMEMBERS"], "smembers"),
+            (&["SISMEMBER", "s"], "sismember"),
+            (&["SMISMEMBER", "s"], "smismember"),
+            (&["SPOP"], "spop"),
+            (&["SMOVE", "a", "b"], "smove"),
+            (&["SINTER"], "sinter"),
+            (&["SINTERCARD", "1"], "sintercard"),
+            (&["SINTERSTORE", "d"], "sinterstore"),
+            (&["SUNIONSTORE", "d"], "sunionstore"),
+            (&["SDIFF"], "sdiff"),
+            (&["SSCAN", "s"], "sscan"),
+        ] {
+            assert_eq!(run(&mut ks, T0, args), errors::wrong_arity(name));
+        }
+        assert_eq!(
+            run(&mut ks, T0, &["SPOP", "s", "1", "2"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SRANDMEMBER", "s", "1", "2"]),
+            err("ERR syntax error")
+        );
+    }
+
+    #[test]
+    fn add_remove_and_membership() {
+        let mut ks = Keyspace::new();
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SADD", "s", "1", "2", "2", "3"]),
+            (int(3), 3)
+        );
+        assert_eq!(run_dirty(&mut ks, T0, &["SADD", "s", "3"]), (int(0), 0));
+        assert_eq!(encoding(&mut ks, "s"), b("intset"));
+        assert_eq!(
+            run(&mut ks, T0, &["SMEMBERS", "s"]),
+            Frame::Set(vec![b("1"), b("2"), b("3")])
+        );
+        assert_eq!(run(&mut ks, T0, &["SMEMBERS", "nokey"]), Frame::Set(vec![]));
+        assert_eq!(run(&mut ks, T0, &["SCARD", "s"]), int(3));
+        assert_eq!(run(&mut ks, T0, &["SCARD", "nokey"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["SISMEMBER", "s", "2"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["SISMEMBER", "s", "02"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["SISMEMBER", "nokey", "2"]), int(0));
+        assert_eq!(
+            run(&mut ks, T0, &["SMISMEMBER", "s", "1", "x", "3"]),
+            Frame::Array(vec![int(1), int(0), int(1)])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SMISMEMBER", "nokey", "1"]),
+            Frame::Array(vec![int(0)])
+        );
+        assert_eq!(run(&mut ks, T0, &["SADD", "s", "x"]), int(1));
+        assert_eq!(encoding(&mut ks, "s"), b("hashtable"));
+        assert_eq!(run(&mut ks, T0, &["SISMEMBER", "s", "2"]), int(1));
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SREM", "s", "1", "zz", "x"]),
+            (int(2), 2)
+        );
+        assert_eq!(run(&mut ks, T0, &["SREM", "nokey", "1"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["SREM", "s", "2", "3", "2"]), int(2));
+        assert_eq!(run(&mut ks, T0, &["EXISTS", "s"]), int(0));
+        // A first member that is not an integer starts a hash table; so does one that is too big.
+        run(&mut ks, T0, &["SADD", "t", "a"]);
+        assert_eq!(encoding(&mut ks, "t"), b("hashtable"));
+        ks.config.set_max_intset_entries = 2;
+        run(&mut ks, T0, &["SADD", "u", "1", "2"]);
+        assert_eq!(encoding(&mut ks, "u"), b("intset"));
+        run(&mut ks, T0, &["SADD", "u", "3"]);
+        assert_eq!(encoding(&mut ks, "u"), b("hashtable"));
+    }
+
+    #[test]
+    fn wrong_type_everywhere() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["SET", "str", "x"]);
+        run(&mut ks, T0, &["SADD", "s", "a"]);
+        for args in [
+            &["SADD", "str", "a"][..],
+            &["SREM", "str", "a"],
+            &["SMEMBERS", "str"],
+            &["SISMEMBER", "str", "a"],
+            &["SMISMEMBER", "str", "a"],
+            &["SCARD", "str"],
+            &["SPOP", "str"],
+            &["SPOP", "str", "1"],
+            &["SRANDMEMBER", "str"],
+            &["SRANDMEMBER", "str", "1"],
+            &["SMOVE", "str", "s", "a"],
+            &["SMOVE", "s", "str", "a"],
+            &["SINTER", "s", "str"],
+            &["SINTER", "nokey", "str"],
+            &["SINTERCARD", "2", "s", "str"],
+            &["SINTERSTORE", "d", "s", "str"],
+            &["SUNION", "s", "str"],
+            &["SUNIONSTORE", "d", "str"],
+            &["SDIFF", "s", "str"],
+            &["SDIFFSTORE", "d", "nokey", "str"],
+            &["SSCAN", "str", "0"],
+            &["HGET", "s", "a"],
+            &["GET", "s"],
+        ] {
+            assert_eq!(run(&mut ks, T0, args), err(WRONGTYPE), "{args:?}");
+        }
+        // SMOVE from a missing key answers 0 before looking at the destination's type.
+        assert_eq!(run(&mut ks, T0, &["SMOVE", "nokey", "str", "a"]), int(0));
+        // A STORE over another type replaces it.
+        assert_eq!(run(&mut ks, T0, &["SUNIONSTORE", "str", "s"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["TYPE", "str"]), Frame::simple("set"));
+    }
+
+    #[test]
+    fn smove_cases() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["SADD", "a", "1", "2"]);
+        run(&mut ks, T0, &["SADD", "b", "2", "x"]);
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SMOVE", "a", "b", "1"]),
+            (int(1), 2)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SMOVE", "a", "b", "2"]),
+            (int(1), 1)
+        );
+        assert_eq!(run(&mut ks, T0, &["EXISTS", "a"]), int(0));
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["SMEMBERS", "b"])),
+            strs(&["1", "2", "x"])
+        );
+        assert_eq!(run(&mut ks, T0, &["SMOVE", "b", "b", "x"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["SMOVE", "b", "b", "zz"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["SMOVE", "b", "c", "zz"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["SMOVE", "b", "c", "1"]), int(1));
+        assert_eq!(encoding(&mut ks, "c"), b("intset"));
+        assert_eq!(
+            run(&mut ks, T0, &["SMEMBERS", "c"]),
+            Frame::Set(vec![b("1")])
+        );
+    }
+
+    #[test]
+    fn spop_and_srandmember() {
+        let mut ks = Keyspace::new();
+        assert_eq!(run(&mut ks, T0, &["SPOP", "nokey"]), Frame::Null);
+        assert_eq!(
+            run(&mut ks, T0, &["SPOP", "nokey", "3"]),
+            Frame::Set(vec![])
+        );
+        assert_eq!(run(&mut ks, T0, &["SRANDMEMBER", "nokey"]), Frame::Null);
+        assert_eq!(
+            run(&mut ks, T0, &["SRANDMEMBER", "nokey", "3"]),
+            Frame::Array(vec![])
+        );
+        for (count, e) in [
+            ("-1", "ERR value is out of range, must be positive"),
+            ("x", "ERR value is out of range, must be positive"),
+        ] {
+            assert_eq!(run(&mut ks, T0, &["SPOP", "s", count]), err(e));
+        }
+        assert_eq!(
+            run(&mut ks, T0, &["SRANDMEMBER", "s", "-9223372036854775808"]),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SRANDMEMBER", "s", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        for members in [&["1", "2", "3", "4", "5"][..], &["a", "b", "c", "d", "e"]] {
+            run(&mut ks, T0, &["DEL", "s"]);
+            let mut args = vec!["SADD", "s"];
+            args.extend(members);
+            run(&mut ks, T0, &args);
+            let all = strs(members);
+            assert!(
+                all.contains(&match run(&mut ks, T0, &["SRANDMEMBER", "s"]) {
+                    Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                    other => panic!("{other:?}"),
+                })
+            );
+            assert_eq!(sorted(run(&mut ks, T0, &["SRANDMEMBER", "s", "10"])), all);
+            for n in 1..5 {
+                let got = sorted(run(&mut ks, T0, &["SRANDMEMBER", "s", &n.to_string()]));
+                assert_eq!(got.len(), n);
+                assert!(got.windows(2).all(|w| w[0] != w[1]));
+                assert!(got.iter().all(|m| all.contains(m)));
+            }
+            let got = sorted(run(&mut ks, T0, &["SRANDMEMBER", "s", "-12"]));
+            assert_eq!(got.len(), 12);
+            assert!(got.iter().all(|m| all.contains(m)));
+            assert_eq!(
+                run(&mut ks, T0, &["SRANDMEMBER", "s", "0"]),
+                Frame::Array(vec![])
+            );
+            assert_eq!(
+                run(&mut ks, T0, &["SRANDMEMBER", "s", "-100000000000"]),
+                err("ERR value is out of range")
+            );
+            // SPOP: one, a few (case 2), most (case 3), then the rest.
+            let mut popped = Vec::new();
+            let Frame::Bulk(one) = run(&mut ks, T0, &["SPOP", "s"]) else {
+                panic!()
+            };
+            popped.push(String::from_utf8(one.to_vec()).unwrap());
+            assert_eq!(run(&mut ks, T0, &["SPOP", "s", "0"]), Frame::Set(vec![]));
+            let (r, dirty) = run_dirty(&mut ks, T0, &["SPOP", "s", "1"]);
+            assert_eq!(dirty, 1);
+            popped.extend(sorted(r));
+            popped.extend(sorted(run(&mut ks, T0, &["SPOP", "s", "2"])));
+            assert_eq!(run(&mut ks, T0, &["SCARD", "s"]), int(1));
+            let (r, dirty) = run_dirty(&mut ks, T0, &["SPOP", "s", "7"]);
+            assert_eq!(dirty, 1);
+            popped.extend(sorted(r));
+            popped.sort();
+            assert_eq!(popped, all);
+            assert_eq!(run(&mut ks, T0, &["EXISTS", "s"]), int(0));
+        }
+        // Case 3 of SPOP on a big set keeps the rest in a new set.
+        let mut args = vec!["SADD".to_string(), "big".to_string()];
+        for i in 0..100 {
+            args.push(format!("m{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        run(&mut ks, T0, &["PEXPIRE", "big", "100000"]);
+        let got = sorted(run(&mut ks, T0, &["SPOP", "big", "90"]));
+        assert_eq!(got.len(), 90);
+        let rest = sorted(run(&mut ks, T0, &["SMEMBERS", "big"]));
+        assert_eq!(rest.len(), 10);
+        assert!(rest.iter().all(|m| !got.contains(m)));
+        assert_eq!(run(&mut ks, T0, &["PTTL", "big"]), int(100_000));
+    }
+
+    #[test]
+    fn spop_is_the_same_on_every_replica() {
+        let build = || {
+            let mut ks = Keyspace::new();
+            let mut args = vec!["SADD".to_string(), "s".to_string()];
+            for i in 0..300 {
+                args.push(format!("m{i}"));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&mut ks, T0, &args);
+            ks
+        };
+        let mut a = build();
+        // A replica restored from a snapshot holds the same table layout, so it pops the same members.
+        let mut b = crate::snapshot::load(&crate::snapshot::dump(&a)).unwrap();
+        for count in ["1", "3", "50", "200"] {
+            assert_eq!(
+                run(&mut a, T0, &["SPOP", "s", count]),
+                run(&mut b, T0, &["SPOP", "s", count])
+            );
+        }
+        assert_eq!(
+            run(&mut a, T0, &["SMEMBERS", "s"]),
+            run(&mut b, T0, &["SMEMBERS", "s"])
+        );
+    }
+
+    #[test]
+    fn inter_union_diff() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["SADD", "a", "1", "2", "3", "4", "5"]);
+        run(&mut ks, T0, &["SADD", "b", "3", "4", "5", "6"]);
+        run(&mut ks, T0, &["SADD", "c", "5", "6", "x"]);
+        assert_eq!(
+            run(&mut ks, T0, &["SINTER", "a", "b"]),
+            Frame::Set(vec![b("3"), b("4"), b("5")])
+        );
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["SINTER", "a", "b", "c"])),
+            strs(&["5"])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SINTER", "a", "nokey"]),
+            Frame::Set(vec![])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SINTER", "a", "a"]),
+            run(&mut ks, T0, &["SMEMBERS", "a"])
+        );
+        assert_eq!(run(&mut ks, T0, &["SINTERCARD", "2", "a", "b"]), int(3));
+        assert_eq!(
+            run(&mut ks, T0, &["SINTERCARD", "2", "a", "b", "LIMIT", "2"]),
+            int(2)
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SINTERCARD", "2", "a", "b", "LIMIT", "0"]),
+            int(3)
+        );
+        assert_eq!(run(&mut ks, T0, &["SINTERCARD", "1", "nokey"]), int(0));
+        for (args, e) in [
+            (
+                &["SINTERCARD", "0", "a"][..],
+                "ERR numkeys should be greater than 0",
+            ),
+            (
+                &["SINTERCARD", "x", "a"],
+                "ERR numkeys should be greater than 0",
+            ),
+            (
+                &["SINTERCARD", "3", "a", "b"],
+                "ERR Number of keys can't be greater than number of args",
+            ),
+            (
+                &["SINTERCARD", "1", "a", "LIMIT", "-1"],
+                "ERR LIMIT can't be negative",
+            ),
+            (
+                &["SINTERCARD", "1", "a", "LIMIT", "x"],
+                "ERR LIMIT can't be negative",
+            ),
+            (&["SINTERCARD", "1", "a", "LIMIT"], "ERR syntax error"),
+            (&["SINTERCARD", "1", "a", "foo", "1"], "ERR syntax error"),
+        ] {
+            assert_eq!(run(&mut ks, T0, args), err(e), "{args:?}");
+        }
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SINTERSTORE", "d", "a", "b"]),
+            (int(3), 1)
+        );
+        assert_eq!(encoding(&mut ks, "d"), b("intset"));
+        run(&mut ks, T0, &["PEXPIRE", "d", "1000"]);
+        assert_eq!(run(&mut ks, T0, &["SINTERSTORE", "d", "a", "c"]), int(1));
+        assert_eq!(run(&mut ks, T0, &["PTTL", "d"]), int(-1));
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SINTERSTORE", "d", "a", "nokey"]),
+            (int(0), 1)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T0, &["SINTERSTORE", "d", "a", "nokey"]),
+            (int(0), 0)
+        );
+        assert_eq!(run(&mut ks, T0, &["EXISTS", "d"]), int(0));
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["SUNION", "a", "c", "nokey"])),
+            strs(&["1", "2", "3", "4", "5", "6", "x"])
+        );
+        assert_eq!(run(&mut ks, T0, &["SUNION", "nokey"]), Frame::Set(vec![]));
+        assert_eq!(run(&mut ks, T0, &["SUNIONSTORE", "u", "a", "b"]), int(6));
+        assert_eq!(encoding(&mut ks, "u"), b("intset"));
+        assert_eq!(run(&mut ks, T0, &["SUNIONSTORE", "u", "a", "c"]), int(7));
+        assert_eq!(encoding(&mut ks, "u"), b("hashtable"));
+        assert_eq!(
+            run(&mut ks, T0, &["SDIFF", "a", "b"]),
+            Frame::Set(vec![b("1"), b("2")])
+        );
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["SDIFF", "a", "b", "c"])),
+            strs(&["1", "2"])
+        );
+        assert_eq!(run(&mut ks, T0, &["SDIFF", "a", "a"]), Frame::Set(vec![]));
+        assert_eq!(
+            run(&mut ks, T0, &["SDIFF", "nokey", "a"]),
+            Frame::Set(vec![])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SDIFF", "a", "nokey"]),
+            run(&mut ks, T0, &["SMEMBERS", "a"])
+        );
+        // The second algorithm (a big first set against small ones) gives the same members.
+        let mut args = vec!["SADD".to_string(), "big".to_string()];
+        for i in 0..50 {
+            args.push(i.to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        let got = sorted(run(
+            &mut ks,
+            T0,
+            &["SDIFF", "big", "a", "b", "c", "u", "nokey"],
+        ));
+        assert_eq!(got.len(), 44);
+        assert_eq!(
+            run(&mut ks, T0, &["SDIFFSTORE", "df", "big", "a", "b", "c"]),
+            int(44)
+        );
+        assert_eq!(run(&mut ks, T0, &["SDIFFSTORE", "df", "a", "a"]), int(0));
+        assert_eq!(run(&mut ks, T0, &["EXISTS", "df"]), int(0));
+    }
+
+    #[test]
+    fn sscan_intset_and_table() {
+        let mut ks = Keyspace::new();
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "nokey", "0"]),
+            scan_reply(0, vec![])
+        );
+        run(&mut ks, T0, &["SADD", "i", "3", "1", "22"]);
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "i", "0"]),
+            scan_reply(0, vec![b("1"), b("3"), b("22")])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "i", "0", "MATCH", "2*"]),
+            scan_reply(0, vec![b("22")])
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "i", "0", "COUNT", "0"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "i", "-x"]),
+            err("ERR invalid cursor")
+        );
+        assert_eq!(
+            run(&mut ks, T0, &["SSCAN", "i", "0", "NOVALUES"]),
+            err("ERR NOVALUES option can only be used in HSCAN")
+        );
+        let mut args = vec!["SADD".to_string(), "t".to_string()];
+        for i in 0..500 {
+            args.push(format!("m{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        let mut seen = BTreeSet::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let Frame::Array(r) = run(&mut ks, T0, &["SSCAN", "t", &cursor]) else {
+                panic!()
+            };
+            let [Frame::Bulk(c), Frame::Array(items)] = &r[..] else {
+                panic!()
+            };
+            for m in items {
+                let Frame::Bulk(m) = m else { panic!() };
+                seen.insert(m.to_vec());
+            }
+            cursor = String::from_utf8(c.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 500);
+    }
+
+    #[test]
+    fn keys_commands_on_sets() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T0, &["SADD", "s", "a", "b"]);
+        assert_eq!(run(&mut ks, T0, &["TYPE", "s"]), Frame::simple("set"));
+        assert_eq!(run(&mut ks, T0, &["COPY", "s", "c"]), int(1));
+        run(&mut ks, T0, &["SADD", "s", "z"]);
+        assert_eq!(
+            sorted(run(&mut ks, T0, &["SMEMBERS", "c"])),
+            strs(&["a", "b"])
+        );
+        assert_eq!(run(&mut ks, T0, &["RENAME", "c", "r"]), Frame::ok());
+        assert_eq!(run(&mut ks, T0, &["SCARD", "r"]), int(2));
+        run(&mut ks, T0, &["HSET", "h", "f", "v"]);
+        let Frame::Array(r) = run(&mut ks, T0, &["SCAN", "0", "TYPE", "set"]) else {
+            panic!()
+        };
+        assert_eq!(sorted(r[1].clone()), strs(&["r", "s"]));
+        let Frame::Array(r) = run(&mut ks, T0, &["SCAN", "0", "TYPE", "hash"]) else {
+            panic!()
+        };
+        assert_eq!(sorted(r[1].clone()), strs(&["h"]));
+        let small = ks.memory_usage(T0, b"r").unwrap();
+        let mut args = vec!["SADD".to_string(), "r".to_string()];
+        for i in 0..100 {
+            args.push(format!("m{i}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T0, &args);
+        assert!(ks.memory_usage(T0, b"r").unwrap() > small + 100 * 32);
+    }
+}

@@ -310,6 +310,7 @@ fn upsert<R>(
 /// After a write that may have removed fields or deadlines: deletes an emptied hash, refreshes the tracking
 /// of hashes with field deadlines.
 fn settle(ks: &mut Keyspace, key: &[u8]) {
+    // The stored object whatever its deadline: the command already looked the key up at its own time.
     let empty = ks
         .peek(i64::MIN, key)
         .is_some_and(|o| matches!(&o.value, Value::Hash(h) if h.is_empty()));

@@ -80,7 +80,7 @@ impl GrpcPeers {
         let uri = if addr.contains("://") {
             addr.to_string()
         } else {
-            format!("http://{addr}")
+            format!("http://{}", bus_addr(addr))
         };
         // Lazy: creating a client must not connect (openraft creates them from its core loop).
         let c = Endpoint::from_shared(uri)
@@ -90,6 +90,18 @@ impl GrpcPeers {
             .connect_lazy();
         ch.insert(target, (addr.to_string(), c.clone()));
         Ok(c)
+    }
+}
+
+/// The cluster-bus address in a member address: `host:port@cport` (Redis' notation, the client port first) names
+/// `host:cport`; an address without `@` is the bus address itself.
+pub fn bus_addr(addr: &str) -> String {
+    match addr.split_once('@') {
+        Some((client, cport)) => {
+            let host = client.rsplit_once(':').map_or(client, |(h, _)| h);
+            format!("{host}:{cport}")
+        }
+        None => addr.to_string(),
     }
 }
 

@@ -178,6 +178,7 @@ impl ShardStateMachine {
         let old = {
             let mut cur = self.keyspace.lock();
             ks.stats = cur.stats.clone();
+            ks.config = cur.config.clone();
             std::mem::replace(&mut *cur, ks)
         };
         // Freeing a large keyspace takes a while: outside the lock.

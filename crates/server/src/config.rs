@@ -99,6 +99,30 @@ pub const PARAMS: &[Param] = &[
     p("appendfsync", Kind::Enum(FSYNC), "everysec", true),
     p("appendfilename", Kind::Str, "appendonly.aof", false),
     p("save", Kind::SavePoints, "3600 1 300 100 60 10000", true),
+    p(
+        "auto-aof-rewrite-percentage",
+        Kind::Int(0, i32::MAX as i64),
+        "100",
+        true,
+    ),
+    p(
+        "auto-aof-rewrite-min-size",
+        Kind::Memory(0, i64::MAX),
+        "67108864",
+        true,
+    ),
+    // Shoal's replication: this node's Raft id and the voters of its shard (`id@host:port[@busport] ...`).
+    p("node-id", Kind::Int(0, i64::MAX), "0", false),
+    p("shard-replicas", Kind::Str, "", false),
+    // Redis' name for the cluster-bus port; 0 means the client port + 10000.
+    p("cluster-port", Kind::Int(0, 65535), "0", false),
+    // How the leader proves a read is linearizable: a quorum round per batch of reads, or a leader lease.
+    p(
+        "read-consistency",
+        Kind::Enum(&["readindex", "lease"]),
+        "readindex",
+        true,
+    ),
     p("dbfilename", Kind::Str, "dump.rdb", true),
     // Fixed until eviction exists: a limit that nothing enforces would be a lie.
     p("maxmemory", Kind::Memory(0, i64::MAX), "0", false),
@@ -139,6 +163,20 @@ pub const PARAMS: &[Param] = &[
         "set-max-intset-entries",
         Kind::Int(0, i64::MAX),
         "512",
+        true,
+    ),
+    Param {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        kind: Kind::Int(i32::MIN as i64, i32::MAX as i64),
+        default: "-2",
+        mutable: true,
+    },
+    // Accepted (Redis' tests and configs set it) but list nodes are never compressed.
+    p(
+        "list-compress-depth",
+        Kind::Int(0, i32::MAX as i64),
+        "0",
         true,
     ),
     p(
@@ -399,6 +437,11 @@ mod tests {
         let p = param("proto-max-bulk-len").unwrap();
         assert_eq!(normalize(p, "1gb").unwrap(), "1073741824");
         assert!(normalize(param("port").unwrap(), "70000").is_err());
+        let lp = param("LIST-MAX-ZIPLIST-SIZE").unwrap();
+        assert_eq!(lp.name, "list-max-listpack-size");
+        assert_eq!(normalize(lp, "-5").unwrap(), "-5");
+        assert!(normalize(lp, "2147483648").is_err());
+        assert!(normalize(param("list-compress-depth").unwrap(), "-1").is_err());
         assert!(normalize(param("appendfsync").unwrap(), "sometimes").is_err());
         let hz = param("hz").unwrap();
         assert_eq!(normalize(hz, "1000").unwrap(), "500");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use resp::{encode, Decoder, Frame, Protocol};
+use store::exec::Op;
 use store::table::flags;
 use store::{CommandSpec, Handler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +18,7 @@ use tracing::{debug, Instrument};
 
 use crate::clients::ClientHandle;
 use crate::node::{unix_ms, CommandStat, Node};
-use crate::shard::ShardGuard;
+use crate::replication::{not_served, Replication};
 
 /// Most commands run in one batch before replies are flushed, bounding the output buffer of a deep pipeline.
 const MAX_BATCH: usize = 1024;
@@ -47,8 +48,12 @@ pub struct Conn {
     pub authenticated: bool,
     /// Set by `QUIT` (and fatal errors): close after flushing the replies so far.
     pub closing: bool,
+    /// Set by `READONLY`: the client accepts stale reads from a replica (cluster mode redirects otherwise).
+    pub readonly: bool,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
+    executed: u64,
+    last_cmd: Option<&'static str>,
 }
 
 impl Conn {
@@ -68,90 +73,208 @@ impl Conn {
             .store(if p == Protocol::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
     }
 
-    /// Runs a batch of commands in order and appends their replies to `out`.
-    fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) {
+    /// Resolves one command and checks it may run on this connection; an error reply otherwise.
+    fn admit(&mut self, args: &[Bytes]) -> Result<&'static CommandSpec, Frame> {
+        match store::cmd::resolve(args) {
+            Err(e) => {
+                if let Some(spec) = store::lookup(&args[0]) {
+                    self.count(spec.name, 0, false, true);
+                }
+                Err(e)
+            }
+            Ok(spec)
+                if !self.authenticated
+                    && spec.flags & flags::NO_AUTH == 0
+                    && self.node.hot.auth_required.load(Ordering::Relaxed) =>
+            {
+                self.count(store::table::table().full_name(spec), 0, false, true);
+                Err(Frame::error("NOAUTH Authentication required."))
+            }
+            Ok(spec) => Ok(spec),
+        }
+    }
+
+    /// Records an executed command's statistics and slow-log entry.
+    fn executed(&mut self, spec: &'static CommandSpec, args: &[Bytes], usec: u64, reply: &Frame) {
+        let full_name = store::table::table().full_name(spec);
+        self.count(full_name, usec, reply.is_error(), false);
+        self.maybe_slowlog(spec, args, usec);
+        self.last_cmd = Some(full_name);
+        self.executed += 1;
+    }
+
+    /// Appends a reply; returns false when the rest of the batch must not run (QUIT, SHUTDOWN).
+    fn emit(&mut self, reply: &Frame, out: &mut BytesMut) -> bool {
+        if let Frame::Error(msg) = reply {
+            self.node.record_error_reply(msg);
+        }
+        if self.closing && self.node.is_shutting_down() {
+            // SHUTDOWN: Redis exits without answering, so the client sees the connection close.
+            return false;
+        }
+        encode(reply, self.protocol, out);
+        !self.closing
+    }
+
+    /// Whether the command at `args` is a keyspace command of the given kind that may run now.
+    fn same_run(&self, args: &[Bytes], write: bool) -> Option<&'static CommandSpec> {
+        let spec = store::cmd::resolve(args).ok()?;
+        let auth_ok = self.authenticated
+            || spec.flags & flags::NO_AUTH != 0
+            || !self.node.hot.auth_required.load(Ordering::Relaxed);
+        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && spec.is_write() == write)
+            .then_some(spec)
+    }
+
+    /// Runs a batch of commands in order and appends their replies to `out`. Consecutive writes become one
+    /// proposal (one log entry, one fsync); consecutive reads share one lock of the shard after one
+    /// linearizability check for the batch.
+    async fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) {
         let node = self.node.clone();
-        let mut guard: Option<ShardGuard<'_>> = None;
-        let mut last_cmd: Option<&'static str> = None;
-        let mut executed = 0u64;
-        // One clock reading per batch: a pipeline runs within microseconds, and each reading costs a syscall-free
-        // but measurable vDSO call.
-        let mut batch_now: Option<i64> = None;
-        // Each command's start is the previous one's end: one clock reading per command.
-        let mut start = Instant::now();
-        for args in batch {
-            let reply = match store::cmd::resolve(args) {
-                Err(e) => {
-                    if let Some(spec) = store::lookup(&args[0]) {
-                        self.count(spec.name, 0, false, true);
+        let repl = node.shard.replication().cloned();
+        let mut reads_checked = false;
+        self.executed = 0;
+        self.last_cmd = None;
+        let mut i = 0;
+        'batch: while i < batch.len() {
+            let args = &batch[i];
+            let spec = match self.admit(args) {
+                Ok(spec) => spec,
+                Err(reply) => {
+                    i += 1;
+                    if !self.emit(&reply, out) {
+                        break;
                     }
-                    e
-                }
-                Ok(spec)
-                    if !self.authenticated
-                        && spec.flags & flags::NO_AUTH == 0
-                        && node.hot.auth_required.load(Ordering::Relaxed) =>
-                {
-                    self.count(store::table::table().full_name(spec), 0, false, true);
-                    Frame::error("NOAUTH Authentication required.")
-                }
-                Ok(spec) => {
-                    let reply = match spec.handler {
-                        Handler::Keyspace(_) => {
-                            let g = guard.get_or_insert_with(|| node.shard.lock());
-                            let now = *batch_now.get_or_insert_with(unix_ms);
-                            let seed = self.next_seed();
-                            if spec.is_write() {
-                                g.write(spec, args, now, seed)
-                            } else {
-                                g.read(spec, args, now, seed)
-                            }
-                        }
-                        Handler::Node(cmd) => {
-                            if let Some(mut g) = guard.take() {
-                                g.expire_lazily(unix_ms(), self.next_seed());
-                                node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
-                            }
-                            crate::commands::run(self, cmd, args)
-                        }
-                        Handler::Container => Frame::error("ERR missing subcommand"),
-                    };
-                    let end = Instant::now();
-                    let usec = end.duration_since(start).as_micros() as u64;
-                    start = end;
-                    let full_name = store::table::table().full_name(spec);
-                    self.count(full_name, usec, reply.is_error(), false);
-                    self.maybe_slowlog(spec, args, usec);
-                    last_cmd = Some(full_name);
-                    executed += 1;
-                    reply
+                    continue;
                 }
             };
-            if let Frame::Error(msg) = &reply {
-                node.record_error_reply(msg);
+            match spec.handler {
+                Handler::Keyspace(_) if spec.is_write() => {
+                    let mut run = vec![spec];
+                    while let Some(s) = batch
+                        .get(i + run.len())
+                        .and_then(|a| self.same_run(a, true))
+                    {
+                        run.push(s);
+                    }
+                    let start = Instant::now();
+                    let cmds = &batch[i..i + run.len()];
+                    let replies = match &repl {
+                        Some(r) => {
+                            let ops = cmds.iter().map(|a| Op::Command(a.clone())).collect();
+                            match r.group.write(ops).await {
+                                Ok(frames) => frames,
+                                Err(e) => vec![not_served(&e); run.len()],
+                            }
+                        }
+                        None => vec![
+                            Frame::error("LOADING Shoal is loading the dataset in memory");
+                            run.len()
+                        ],
+                    };
+                    let usec = start.elapsed().as_micros() as u64 / run.len() as u64;
+                    for ((spec, args), reply) in run.iter().zip(cmds).zip(&replies) {
+                        self.executed(spec, args, usec, reply);
+                        if !self.emit(reply, out) {
+                            break 'batch;
+                        }
+                    }
+                    i += run.len();
+                }
+                Handler::Keyspace(_) => {
+                    if !reads_checked {
+                        if let Err(reply) = self.check_reads(repl.as_deref()).await {
+                            self.executed(spec, args, 0, &reply);
+                            i += 1;
+                            if !self.emit(&reply, out) {
+                                break;
+                            }
+                            continue;
+                        }
+                        reads_checked = true;
+                    }
+                    let mut run = vec![spec];
+                    while let Some(s) = batch
+                        .get(i + run.len())
+                        .and_then(|a| self.same_run(a, false))
+                    {
+                        run.push(s);
+                    }
+                    let mut replies = Vec::with_capacity(run.len());
+                    let expired = {
+                        let mut g = node.shard.lock();
+                        let now = unix_ms();
+                        let mut start = Instant::now();
+                        for (spec, args) in run.iter().zip(&batch[i..]) {
+                            let seed = self.next_seed();
+                            let reply = g.read(spec, args, now, seed);
+                            let end = Instant::now();
+                            replies.push((end.duration_since(start).as_micros() as u64, reply));
+                            start = end;
+                        }
+                        g.take_lazy_expired()
+                    };
+                    if !expired.is_empty() {
+                        propose_expiry(repl.as_deref(), expired);
+                    }
+                    let cmds = &batch[i..i + run.len()];
+                    for ((spec, args), (usec, reply)) in run.iter().zip(cmds).zip(&replies) {
+                        self.executed(spec, args, *usec, reply);
+                        if !self.emit(reply, out) {
+                            break 'batch;
+                        }
+                    }
+                    i += run.len();
+                }
+                Handler::Node(cmd) => {
+                    let start = Instant::now();
+                    let reply = if crate::commands::is_async(cmd) {
+                        crate::commands::run_async(self, cmd, args).await
+                    } else {
+                        crate::commands::run(self, cmd, args)
+                    };
+                    self.executed(spec, args, start.elapsed().as_micros() as u64, &reply);
+                    i += 1;
+                    if !self.emit(&reply, out) {
+                        break;
+                    }
+                }
+                Handler::Container => {
+                    i += 1;
+                    if !self.emit(&Frame::error("ERR missing subcommand"), out) {
+                        break;
+                    }
+                }
             }
-            if self.closing && node.is_shutting_down() {
-                // SHUTDOWN: Redis exits without answering, so the client sees the connection close.
-                break;
-            }
-            encode(&reply, self.protocol, out);
-            if self.closing {
-                break;
-            }
-        }
-        if let Some(mut g) = guard {
-            g.expire_lazily(unix_ms(), self.next_seed());
-            node.stats.dirty.fetch_add(g.dirty, Ordering::Relaxed);
         }
         node.stats
             .total_commands_processed
-            .fetch_add(executed, Ordering::Relaxed);
-        if let Some(name) = last_cmd {
+            .fetch_add(self.executed, Ordering::Relaxed);
+        if let Some(name) = self.last_cmd {
             let mut info = self.handle.info.lock();
             info.last_cmd.clear();
             info.last_cmd.push_str(name);
         }
         self.flush_stats();
+    }
+
+    /// Makes sure reads served from this node's keyspace now are allowed: linearizable on the leader (a quorum
+    /// round shared by concurrent readers, or a valid leader lease), stale on a replica (as a Redis replica
+    /// serves reads).
+    async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
+        let Some(r) = repl else {
+            return Ok(());
+        };
+        if !r.group.is_leader() {
+            return Ok(());
+        }
+        if r.single_voter() {
+            return Ok(());
+        }
+        if self.node.hot.lease_reads.load(Ordering::Relaxed) && r.lease_valid() {
+            return Ok(());
+        }
+        r.group.read_barrier().await.map_err(|e| not_served(&e))
     }
 
     fn count(&mut self, name: &'static str, usec: u64, failed: bool, rejected: bool) {
@@ -211,6 +334,20 @@ impl Conn {
     }
 }
 
+/// Deletes, through the log, expired keys that reads came across (Redis deletes them on access; here the
+/// deletion is an ordinary entry so replicas stay identical). Only a leader proposes; the reply is not awaited.
+fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
+    let Some(r) = repl else { return };
+    if !r.group.is_leader() {
+        return;
+    }
+    let group = r.group.clone();
+    let op = Op::ExpireIfDue(keys.into_iter().map(Bytes::from).collect());
+    tokio::spawn(async move {
+        let _ = group.write(vec![op]).await;
+    });
+}
+
 /// Serves one client until it quits, breaks the protocol, is killed or the node shuts down.
 pub async fn serve(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandle>) {
     let span = tracing::debug_span!("client", id = handle.id, addr = %handle.addr);
@@ -242,8 +379,11 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         protocol: Protocol::Resp2,
         authenticated: !auth_required,
         closing: false,
+        readonly: false,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
+        executed: 0,
+        last_cmd: None,
     };
     let mut batch: Vec<Vec<Bytes>> = Vec::new();
     loop {
@@ -278,7 +418,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 handle.created.elapsed().as_millis() as i64,
                 Ordering::Relaxed,
             );
-            conn.process(&batch, &mut out);
+            conn.process(&batch, &mut out).await;
             batch.clear();
         }
         if let Some(e) = &fatal {

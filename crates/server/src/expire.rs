@@ -35,10 +35,11 @@ pub async fn active_expiry(node: Arc<Node>) {
         let acceptable_stale = ACCEPTABLE_STALE_PERCENT - effort;
         let budget = Duration::from_millis(period_ms * (TIME_PERCENT + 2 * effort as u64) / 100);
         let start = Instant::now();
-        loop {
+        // Only the leader expires keys; replicas delete them when its entries arrive.
+        while let Some(repl) = node.shard.replication().filter(|r| r.group.is_leader()) {
             let now = unix_ms();
-            let (sampled, expired) = {
-                let mut shard = node.shard.lock();
+            let (sampled, keys) = {
+                let shard = node.shard.lock();
                 let ks = shard.keyspace();
                 // Keys with a deadline, and hashes whose fields have one: each kind is sampled.
                 let sampled = ks.volatile_len().min(samples) + ks.field_volatile_len().min(samples);
@@ -50,13 +51,12 @@ pub async fn active_expiry(node: Arc<Node>) {
                     .into_iter()
                     .map(Bytes::from)
                     .collect();
-                let n = keys.len();
-                if n > 0 {
-                    shard.apply(&Op::ExpireIfDue(keys), now, rng.next_u64());
-                    node.stats.dirty.fetch_add(shard.dirty, Ordering::Relaxed);
-                }
-                (sampled, n)
+                (sampled, keys)
             };
+            let expired = keys.len();
+            if expired > 0 && repl.group.write(vec![Op::ExpireIfDue(keys)]).await.is_err() {
+                break;
+            }
             if expired * 100 <= sampled * acceptable_stale || start.elapsed() >= budget {
                 break;
             }

@@ -18,5 +18,6 @@ pub mod expire;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod replication;
 pub mod shard;
 pub mod slowlog;

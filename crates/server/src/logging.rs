@@ -10,12 +10,13 @@ static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
 /// The tracing filter for a Redis `loglevel`.
 fn filter_for(level: &str) -> EnvFilter {
+    // openraft narrates every election and snapshot at info: below `verbose` only its warnings show.
     let directive = match level {
         "debug" => "debug",
         "verbose" => "info",
         "warning" => "warn",
         "nothing" => "off",
-        _ => "info",
+        _ => "info,openraft=warn",
     };
     EnvFilter::new(directive)
 }

@@ -59,6 +59,14 @@ fn main() -> ExitCode {
         let bind = config.get("bind").to_string();
         let backlog = config.get_i64("tcp-backlog").clamp(0, u32::MAX as i64) as u32;
         let node = Node::new(config);
+        match server::replication::Replication::start(&node).await {
+            Ok(r) => node.shard.set_replication(r),
+            Err(e) => {
+                error!(error = %e, "cannot start the shard");
+                return ExitCode::from(1);
+            }
+        }
+        node.refresh_hot_config();
         let listeners = match node::bind(&bind, port, backlog).await {
             Ok(l) if !l.is_empty() => l,
             Ok(_) => {

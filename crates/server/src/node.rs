@@ -82,6 +82,8 @@ pub struct HotConfig {
     pub client_timeout: AtomicU64,
     /// `tcp-keepalive`: seconds between TCP keepalive probes on client sockets (0: off).
     pub tcp_keepalive: AtomicU64,
+    /// `read-consistency lease`: a leader serves reads under its lease instead of a quorum round.
+    pub lease_reads: AtomicBool,
 }
 
 /// Everything the connections of one node share.
@@ -172,6 +174,8 @@ impl Node {
             .store(c.get_i64("timeout").max(0) as u64, Ordering::Relaxed);
         h.tcp_keepalive
             .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
+        h.lease_reads
+            .store(c.get("read-consistency") == "lease", Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
         let size = |name: &str| usize::try_from(c.get_i64(name)).unwrap_or(usize::MAX);
         let (hash_entries, hash_value, set_entries) = (
@@ -179,13 +183,21 @@ impl Node {
             size("hash-max-listpack-value"),
             size("set-max-intset-entries"),
         );
+        let fsync = crate::replication::fsync_policy(&c);
+        let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
+        let list_compress_depth = c.get_i64("list-compress-depth") as i32;
         drop(c);
+        if let Some(r) = self.shard.replication() {
+            r.storage.flusher().set_policy(fsync);
+        }
         let mut shard = self.shard.lock();
-        let cfg = &mut shard.keyspace_mut().config;
-        cfg.proto_max_bulk_len = proto_max_bulk_len;
-        cfg.hash_max_listpack_entries = hash_entries;
-        cfg.hash_max_listpack_value = hash_value;
-        cfg.set_max_intset_entries = set_entries;
+        let ks = &mut shard.keyspace_mut().config;
+        ks.proto_max_bulk_len = proto_max_bulk_len;
+        ks.list_max_listpack_size = list_max_listpack_size;
+        ks.list_compress_depth = list_compress_depth;
+        ks.hash_max_listpack_entries = hash_entries;
+        ks.hash_max_listpack_value = hash_value;
+        ks.set_max_intset_entries = set_entries;
     }
 
     /// Current protocol limits for decoders.
@@ -295,6 +307,10 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         }
     }
     let expiry = tokio::spawn(crate::expire::active_expiry(node.clone()));
+    let persistence = node
+        .shard
+        .replication()
+        .map(|r| tokio::spawn(crate::replication::cron(node.clone(), r.clone())));
     let sampler = tokio::spawn(crate::metrics::sampler(node.clone()));
     let mut accepts = Vec::new();
     for l in listeners {
@@ -311,10 +327,16 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     expiry.abort();
     sampler.abort();
+    if let Some(p) = persistence {
+        p.abort();
+    }
     // Give connections a moment to flush their last replies and close.
     let deadline = Instant::now() + Duration::from_secs(2);
     while !node.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Some(r) = node.shard.replication() {
+        r.shutdown().await;
     }
     info!("shoal is now ready to exit, bye bye");
 }

@@ -1,27 +1,30 @@
-//! A shard: one keyspace and its serial write path.
+//! A shard: one keyspace, changed only by applying its Raft group's committed entries.
 //!
-//! On a single node a write is applied as soon as it is stamped; a replicated shard will instead propose the
-//! stamped entry to its Raft group and apply it when committed. Either way the keyspace changes only through
-//! [`store::exec::apply_op`] with the entry's time and seed.
+//! Writes never touch the keyspace from here: the connection proposes them ([`crate::replication`]) and the
+//! state machine applies the stamped entry. This module serves reads, which run against the applied state.
+
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use resp::Frame;
-use store::exec::{apply_op, ExecCtx, Op};
+use store::exec::ExecCtx;
 use store::{CommandSpec, Keyspace};
 
-/// One shard of the keyspace with its statistics.
+use crate::replication::Replication;
+
+/// One shard of the keyspace.
 #[derive(Default)]
 pub struct Shard {
-    /// A std-style mutex: held only for the synchronous execution of a batch, never across an `.await`.
-    keyspace: Mutex<Keyspace>,
+    /// A std-style mutex: held only for the synchronous execution of a batch or one entry, never across an
+    /// `.await`. Shared with the Raft state machine, which applies entries under it.
+    keyspace: Arc<Mutex<Keyspace>>,
+    replication: OnceLock<Arc<Replication>>,
 }
 
-/// Exclusive access to the shard for one batch of commands, so a pipeline takes the lock once.
+/// Access to the shard for one run of reads, so a pipeline takes the lock once.
 pub struct ShardGuard<'a> {
     ks: MutexGuard<'a, Keyspace>,
-    /// Changes made through this guard, for the persistence counters.
-    pub dirty: u64,
 }
 
 impl Shard {
@@ -30,12 +33,26 @@ impl Shard {
         Shard::default()
     }
 
-    /// Locks the shard for a batch.
+    /// Locks the shard for a run of reads or an inspection.
     pub fn lock(&self) -> ShardGuard<'_> {
         ShardGuard {
             ks: self.keyspace.lock(),
-            dirty: 0,
         }
+    }
+
+    /// The keyspace handle the state machine applies entries to.
+    pub fn keyspace_arc(&self) -> Arc<Mutex<Keyspace>> {
+        self.keyspace.clone()
+    }
+
+    /// Attaches the started Raft group (once, at start-up).
+    pub fn set_replication(&self, r: Arc<Replication>) {
+        let _ = self.replication.set(r);
+    }
+
+    /// The shard's Raft group, once started.
+    pub fn replication(&self) -> Option<&Arc<Replication>> {
+        self.replication.get()
     }
 }
 
@@ -43,33 +60,15 @@ impl ShardGuard<'_> {
     /// Runs a read command at `now_ms`.
     pub fn read(&mut self, spec: &CommandSpec, args: &[Bytes], now_ms: i64, seed: u64) -> Frame {
         let mut ctx = ExecCtx::for_read(now_ms, seed);
-        run(spec, &mut self.ks, &mut ctx, args)
-    }
-
-    /// Runs a write command through the write path, stamped with `now_ms` and `seed`.
-    pub fn write(&mut self, spec: &CommandSpec, args: &[Bytes], now_ms: i64, seed: u64) -> Frame {
-        let mut ctx = ExecCtx::for_write(now_ms, seed);
-        let reply = run(spec, &mut self.ks, &mut ctx, args);
-        self.dirty += ctx.dirty;
-        reply
-    }
-
-    /// Applies an internal operation (such as expiry) through the write path.
-    pub fn apply(&mut self, op: &Op, now_ms: i64, seed: u64) -> Frame {
-        let mut ctx = ExecCtx::for_write(now_ms, seed);
-        let reply = apply_op(&mut self.ks, &mut ctx, op);
-        self.dirty += ctx.dirty;
-        reply
-    }
-
-    /// Deletes, through the write path, the expired keys that reads of this batch came across (Redis deletes
-    /// them on access; here the deletion is an ordinary write so replicas stay identical).
-    pub fn expire_lazily(&mut self, now_ms: i64, seed: u64) {
-        let keys = self.ks.take_lazy_expired();
-        if !keys.is_empty() {
-            let op = Op::ExpireIfDue(keys.into_iter().map(Bytes::from).collect());
-            self.apply(&op, now_ms, seed);
+        match spec.handler {
+            store::Handler::Keyspace(f) => f(&mut self.ks, &mut ctx, args),
+            _ => Frame::error("ERR command not executable against the keyspace"),
         }
+    }
+
+    /// Expired keys that reads came across, for deletion through the log.
+    pub fn take_lazy_expired(&mut self) -> Vec<Vec<u8>> {
+        self.ks.take_lazy_expired()
     }
 
     /// Read-only access to the keyspace (INFO, digests, expiry sampling).
@@ -77,15 +76,8 @@ impl ShardGuard<'_> {
         &self.ks
     }
 
-    /// Mutable access for statistics resets.
+    /// Mutable access for statistics and settings that are not replicated state.
     pub fn keyspace_mut(&mut self) -> &mut Keyspace {
         &mut self.ks
-    }
-}
-
-fn run(spec: &CommandSpec, ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    match spec.handler {
-        store::Handler::Keyspace(f) => f(ks, ctx, args),
-        _ => Frame::error("ERR command not executable against the keyspace"),
     }
 }

@@ -137,6 +137,8 @@ fn logfile_and_pidfile_are_written() {
             "--loglevel",
             "verbose",
         ])
+        .arg("--dir")
+        .arg(&dir)
         .arg("--logfile")
         .arg(&log)
         .arg("--pidfile")
@@ -188,6 +190,8 @@ fn config_set_loglevel_applies_at_once() {
             "--loglevel",
             "warning",
         ])
+        .arg("--dir")
+        .arg(&dir)
         .arg("--logfile")
         .arg(&log)
         .env_remove("RUST_LOG")

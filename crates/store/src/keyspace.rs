@@ -67,6 +67,10 @@ pub struct KeyspaceConfig {
     pub hash_max_listpack_value: usize,
     /// `set-max-intset-entries`: most members of an intset-encoded set.
     pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: a list node's limit, in bytes (-1 to -5: 4 KB to 64 KB) or elements (> 0).
+    pub list_max_listpack_size: i32,
+    /// `list-compress-depth`: accepted and reported, but nodes are never compressed.
+    pub list_compress_depth: i32,
 }
 
 impl Default for KeyspaceConfig {
@@ -77,6 +81,8 @@ impl Default for KeyspaceConfig {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
         }
     }
 }
@@ -104,13 +110,29 @@ pub struct Keyspace {
     pub config: KeyspaceConfig,
     /// Expired keys that reads came across; the server deletes them through the write path.
     lazy_expired: Vec<Vec<u8>>,
+    /// Keys whose lists gained elements since the server last looked (Redis' `signalKeyAsReady`).
+    ready: ReadyKeys,
+    /// The keys in `ready`, to record each once.
+    ready_set: std::collections::HashSet<Vec<u8>, foldhash::fast::FixedState>,
 }
+
+/// Keys that writes made ready for clients blocked on them, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadyKeys {
+    /// The keys, each once, in the order they were first signalled.
+    pub keys: Vec<Vec<u8>>,
+    /// Whether more keys were signalled than [`READY_KEYS_MAX`]: then any blocked key may be ready.
+    pub overflowed: bool,
+}
+
+/// Most ready keys remembered between two drains: a node that never drains them does not grow.
+pub const READY_KEYS_MAX: usize = 1024;
 
 /// Most expired keys remembered between two drains: reads never grow memory without bound.
 const LAZY_EXPIRED_MAX: usize = 1024;
 
 /// Bytes glibc malloc takes for a request of `n` bytes: an 8-byte header, 16-byte granularity, 32 at least.
-fn heap_bytes(n: usize) -> usize {
+pub(crate) fn heap_bytes(n: usize) -> usize {
     if n == 0 {
         0
     } else {
@@ -275,6 +297,11 @@ impl Keyspace {
         self.data.get(key).filter(|o| !o.is_expired(now_ms))
     }
 
+    /// The object under `key` as stored, expired or not (digests compare stored state).
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Object> {
+        self.data.get(key)
+    }
+
     /// Whether `key` exists (not expired) at the context's time.
     pub fn exists(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
         self.lookup(ctx, key).is_some()
@@ -295,6 +322,27 @@ impl Keyspace {
         std::mem::take(&mut self.lazy_expired)
     }
 
+    /// Records that `key` now holds elements clients may be blocked waiting for (a list was created or grew):
+    /// Redis' `signalKeyAsReady`. Each key is kept once until [`Keyspace::take_ready_keys`]; past
+    /// [`READY_KEYS_MAX`] keys only the overflow is noted.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.ready_set.contains(key) {
+            return;
+        }
+        if self.ready.keys.len() >= READY_KEYS_MAX {
+            self.ready.overflowed = true;
+            return;
+        }
+        self.ready.keys.push(key.to_vec());
+        self.ready_set.insert(key.to_vec());
+    }
+
+    /// Takes the keys signalled ready since the last call, for the server to serve clients blocked on them.
+    pub fn take_ready_keys(&mut self) -> ReadyKeys {
+        self.ready_set.clear();
+        std::mem::take(&mut self.ready)
+    }
+
     /// Deletes `key` if it is past its deadline at `now_ms`; the write path's form of expiry.
     pub fn expire_if_due(&mut self, key: &[u8], now_ms: i64) -> bool {
         if self.data.get(key).is_some_and(|o| o.is_expired(now_ms)) {
@@ -308,6 +356,9 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expire_at` ([`NO_EXPIRE`] for none), replacing any object.
     pub fn set(&mut self, ctx: &ExecCtx, key: &[u8], value: Value, expire_at: i64) {
+        if matches!(value, Value::List(_)) {
+            self.signal_ready(key);
+        }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
         let obj = Object {
             value,
@@ -396,6 +447,9 @@ impl Keyspace {
             return false;
         };
         let volatile = obj.expire_at != NO_EXPIRE;
+        if matches!(obj.value, Value::List(_)) {
+            self.signal_ready(to);
+        }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());
         self.data.insert(to, obj);
         if volatile {
@@ -473,6 +527,7 @@ impl Keyspace {
             Value::Int(_) => 0,
             Value::Hash(h) => h.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
+            Value::List(l) => l.heap_bytes(),
         };
         let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
         if o.expire_at != NO_EXPIRE {

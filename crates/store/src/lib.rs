@@ -5,6 +5,7 @@
 //! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
 //! - `value`: [`Value`], the data types a key can hold; `types`: the structures behind the collections
 //!   (hashes, sets) with their compact encodings.
+//! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -21,6 +22,7 @@ pub mod errors;
 pub mod exec;
 pub mod glob;
 pub mod keyspace;
+pub mod list;
 pub mod num;
 pub mod snapshot;
 pub mod table;

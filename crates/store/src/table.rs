@@ -61,6 +61,14 @@ pub enum NodeCommand {
     CommandGetKeys,
     CommandList,
     CommandHelp,
+    Save,
+    Bgsave,
+    Bgrewriteaof,
+    Lastsave,
+    Role,
+    Readonly,
+    Readwrite,
+    Wait,
 }
 
 /// Command flags, as `COMMAND INFO` names them.

@@ -14,6 +14,8 @@ pub enum Value {
     Hash(Hash),
     /// A set.
     Set(Set),
+    /// A list (`listpack` or `quicklist` encoding).
+    List(Box<crate::list::List>),
 }
 
 impl Value {
@@ -33,6 +35,7 @@ impl Value {
             Value::Str(_) | Value::Int(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -44,6 +47,7 @@ impl Value {
             Value::Str(_) => "raw",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 }

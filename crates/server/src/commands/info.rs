@@ -1,5 +1,5 @@
 //! INFO: Redis' sections and field names, with numbers Shoal actually measures. Fields for machinery Shoal does
-//! not have yet (forks, replicas, AOF rewrites) show the value Redis shows when that machinery is idle.
+//! not have (forks, a replication backlog) show the value Redis shows when that machinery is idle.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -12,6 +12,7 @@ use super::connection::REDIS_VERSION;
 use crate::conn::Conn;
 use crate::metrics::{bytes_to_human, process};
 use crate::node::{unix_ms, Node};
+use crate::replication::split_member_addr;
 
 /// Sections of a plain `INFO` (Redis' `default_sections`).
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -254,25 +255,49 @@ fn memory(node: &Node, out: &mut String) {
 }
 
 fn persistence(node: &Node, out: &mut String) {
-    // Nothing is persisted yet (the Raft log will be the AOF): no save or rewrite has ever run.
+    let Some(r) = node.shard.replication() else {
+        fields!(out, "loading" => 1);
+        return;
+    };
+    let p = &r.persistence;
+    let running = p.in_progress.load(Ordering::Relaxed);
+    let rewriting = running && p.rewrite_in_progress.load(Ordering::Relaxed);
+    let current_secs = if running {
+        (unix_ms() - p.started_ms.load(Ordering::Relaxed)) / 1000
+    } else {
+        -1
+    };
+    let status = |ok: bool| if ok { "ok" } else { "err" };
+    let last_ok = p.last_ok.load(Ordering::Relaxed);
+    let flush = r.storage.flusher().stats();
+    let size = r.storage.size_on_disk().unwrap_or(0);
+    let appendonly = node.config.read().get_bool("appendonly");
     fields!(out,
         "loading" => 0,
         "async_loading" => 0,
-        "rdb_changes_since_last_save" => node.stats.dirty.load(Ordering::Relaxed),
-        "rdb_bgsave_in_progress" => 0,
-        "rdb_last_save_time" => node.stats.lastsave.load(Ordering::Relaxed),
-        "rdb_last_bgsave_status" => "ok",
-        "rdb_last_bgsave_time_sec" => -1,
-        "rdb_current_bgsave_time_sec" => -1,
-        "rdb_saves" => 0,
-        "aof_enabled" => 0,
-        "aof_rewrite_in_progress" => 0,
+        "rdb_changes_since_last_save" => r.dirty_since_save(),
+        "rdb_bgsave_in_progress" => running as u8,
+        "rdb_last_save_time" => p.lastsave.load(Ordering::Relaxed),
+        "rdb_last_bgsave_status" => status(last_ok),
+        "rdb_last_bgsave_time_sec" => p.last_secs.load(Ordering::Relaxed),
+        "rdb_current_bgsave_time_sec" => current_secs,
+        "rdb_saves" => p.saves.load(Ordering::Relaxed),
+        "rdb_last_cow_size" => 0,
+        "rdb_last_load_keys_expired" => 0,
+        "rdb_last_load_keys_loaded" => 0,
+        "aof_enabled" => appendonly as u8,
+        "aof_rewrite_in_progress" => rewriting as u8,
         "aof_rewrite_scheduled" => 0,
-        "aof_last_rewrite_time_sec" => -1,
-        "aof_current_rewrite_time_sec" => -1,
-        "aof_last_bgrewrite_status" => "ok",
-        "aof_rewrites" => 0,
+        "aof_last_rewrite_time_sec" => p.last_secs.load(Ordering::Relaxed),
+        "aof_current_rewrite_time_sec" => if rewriting { current_secs } else { -1 },
+        "aof_last_bgrewrite_status" => status(last_ok),
+        "aof_rewrites" => p.rewrites.load(Ordering::Relaxed),
         "aof_last_write_status" => "ok",
+        "aof_current_size" => size,
+        "aof_base_size" => p.base_size.load(Ordering::Relaxed),
+        "aof_fsync_policy" => r.storage.flusher().policy().as_str(),
+        "aof_fsyncs" => flush.flushes,
+        "snapshot_longest_lock_hold_us" => p.last_longest_hold_us.load(Ordering::Relaxed),
     );
 }
 
@@ -318,17 +343,82 @@ fn stats(node: &Node, out: &mut String) {
 }
 
 fn replication(node: &Node, out: &mut String) {
+    let Some(r) = node.shard.replication() else {
+        fields!(out, "role" => "master", "connected_slaves" => 0);
+        return;
+    };
+    let m = r.group.metrics();
+    let leader = r.group.is_leader();
+    if leader {
+        let mut replicas = Vec::new();
+        for (id, n) in m.membership_config.membership().nodes() {
+            if *id == r.node_id {
+                continue;
+            }
+            let (client, _) = split_member_addr(&n.addr);
+            let (host, port) = client.rsplit_once(':').unwrap_or((&client, "0"));
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|rep| rep.get(id).cloned().flatten());
+            let state = if matched.is_some() {
+                "online"
+            } else {
+                "wait_bgsave"
+            };
+            replicas.push(format!(
+                "ip={host},port={port},state={state},offset={},raft_id={id}",
+                matched.map_or(0, |l| l.index)
+            ));
+        }
+        fields!(out,
+            "role" => "master",
+            "connected_slaves" => replicas.len(),
+        );
+        for (i, line) in replicas.iter().enumerate() {
+            out.push_str(&format!("slave{i}:{line}\r\n"));
+        }
+    } else {
+        let (host, port) = match r.group.leader() {
+            Some((_, addr)) => {
+                let (client, _) = split_member_addr(&addr);
+                let (h, p) = client.rsplit_once(':').unwrap_or((&client, "0"));
+                (h.to_string(), p.to_string())
+            }
+            None => (String::new(), "0".to_string()),
+        };
+        let up = !host.is_empty();
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        fields!(out,
+            "role" => "slave",
+            "master_host" => host,
+            "master_port" => port,
+            "master_link_status" => if up { "up" } else { "down" },
+            "master_sync_in_progress" => 0,
+            "slave_read_repl_offset" => m.last_log_index.unwrap_or(0),
+            "slave_repl_offset" => applied,
+            "slave_priority" => 100,
+            "slave_read_only" => 1,
+            "replica_announced" => 1,
+            "connected_slaves" => 0,
+        );
+    }
     fields!(out,
-        "role" => "master",
-        "connected_slaves" => 0,
         "master_failover_state" => "no-failover",
         "master_replid" => node.replid,
         "master_replid2" => "0000000000000000000000000000000000000000",
-        "master_repl_offset" => 0,
+        "master_repl_offset" => m.last_log_index.unwrap_or(0),
         "second_repl_offset" => -1,
         "repl_backlog_active" => 0,
+        "repl_backlog_size" => 0,
         "repl_backlog_first_byte_offset" => 0,
         "repl_backlog_histlen" => 0,
+        "raft_node_id" => r.node_id,
+        "raft_term" => m.current_term,
+        "raft_leader_id" => m.current_leader.map_or(-1, |l| l as i64),
+        "raft_last_applied" => m.last_applied.map_or(0, |l| l.index),
+        "raft_snapshot_index" => m.snapshot.map_or(0, |l| l.index),
+        "raft_purged_index" => m.purged.map_or(0, |l| l.index),
     );
 }
 

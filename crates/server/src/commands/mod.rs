@@ -6,6 +6,7 @@
 //! - `config_cmd`: CONFIG GET/SET/RESETSTAT/HELP.
 //! - `server`: TIME, SLOWLOG, SHUTDOWN.
 //! - `introspection`: COMMAND and its subcommands, produced from the command table.
+//! - `replication`: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, ROLE, READONLY, READWRITE, WAIT.
 
 use std::borrow::Cow;
 
@@ -20,6 +21,7 @@ mod config_cmd;
 mod connection;
 mod info;
 mod introspection;
+mod replication;
 mod server;
 
 /// Runs a node command for the connection `conn`.
@@ -58,6 +60,27 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         CommandGetKeys => introspection::getkeys(conn, args),
         CommandList => introspection::list(conn, args),
         CommandHelp => introspection::help(conn, args),
+        Bgsave => replication::bgsave(conn, args),
+        Bgrewriteaof => replication::bgrewriteaof(conn, args),
+        Lastsave => replication::lastsave(conn, args),
+        Role => replication::role(conn, args),
+        Readonly => replication::readonly(conn, args),
+        Readwrite => replication::readwrite(conn, args),
+        Save | Wait => Frame::error("ERR command must run asynchronously"),
+    }
+}
+
+/// Whether the command waits for the shard (a snapshot, replicas) and must run through [`run_async`].
+pub fn is_async(cmd: NodeCommand) -> bool {
+    matches!(cmd, NodeCommand::Save | NodeCommand::Wait)
+}
+
+/// Runs a node command that waits for the shard.
+pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
+    match cmd {
+        NodeCommand::Save => replication::save(conn, args).await,
+        NodeCommand::Wait => replication::wait(conn, args).await,
+        other => run(conn, other, args),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Test harness: starts the real `shoal-server` binary on a free port and connects independent clients.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

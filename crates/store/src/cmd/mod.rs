@@ -9,8 +9,10 @@ use crate::table::CommandSpec;
 
 pub mod bitmap;
 pub mod connection;
+pub mod debug;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -24,6 +26,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     bitmap::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    list::COMMANDS,
+    debug::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -198,6 +202,13 @@ mod tests {
         "withvalues",
         "novalues",
         "limit",
+        "left",
+        "right",
+        "before",
+        "after",
+        "rank",
+        "maxlen",
+        "l",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -228,7 +239,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "h", "s", "i"][rng.below(6) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l"][rng.below(7) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -244,6 +255,7 @@ mod tests {
                     &["hpexpire", "h", "100000", "fields", "1", "x"],
                     &["sadd", "s", "1", "x"],
                     &["sadd", "i", "1", "2"],
+                    &["rpush", "l", "a", "1", "b", "-2", "a"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

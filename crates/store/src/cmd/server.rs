@@ -204,4 +204,20 @@ CommandSpec::new("shutdown", -1, flags::ADMIN | flags::NOSCRIPT | flags::LOADING
 CommandSpec::new("command", -1, flags::LOADING | flags::STALE, acl::CONNECTION, Handler::Node(NodeCommand::Command))
     .subcommands(COMMAND_SUBCOMMANDS)
     .doc("server", "2.8.13", "O(N) where N is the total number of Redis commands", "Get array of Redis command details"),
+CommandSpec::new("save", 1, flags::ADMIN | flags::NOSCRIPT | flags::NO_MULTI, 0, Handler::Node(NodeCommand::Save))
+    .doc("server", "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously save the dataset to disk"),
+CommandSpec::new("bgsave", -1, flags::ADMIN | flags::NOSCRIPT, 0, Handler::Node(NodeCommand::Bgsave))
+    .doc("server", "1.0.0", "O(N) where N is the total number of keys in all databases", "Asynchronously save the dataset to disk"),
+CommandSpec::new("bgrewriteaof", 1, flags::ADMIN | flags::NOSCRIPT, 0, Handler::Node(NodeCommand::Bgrewriteaof))
+    .doc("server", "1.0.0", "O(1)", "Asynchronously rewrite the append-only file"),
+CommandSpec::new("lastsave", 1, flags::LOADING | flags::STALE | flags::FAST, acl::ADMIN | acl::DANGEROUS, Handler::Node(NodeCommand::Lastsave))
+    .doc("server", "1.0.0", "O(1)", "Get the UNIX time stamp of the last successful save to disk"),
+CommandSpec::new("role", 1, flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST, acl::ADMIN | acl::DANGEROUS, Handler::Node(NodeCommand::Role))
+    .doc("server", "2.8.12", "O(1)", "Return the role of the instance in the context of replication"),
+CommandSpec::new("readonly", 1, flags::FAST | flags::LOADING | flags::STALE, acl::CONNECTION, Handler::Node(NodeCommand::Readonly))
+    .doc("cluster", "3.0.0", "O(1)", "Enables read queries for a connection to a cluster replica node"),
+CommandSpec::new("readwrite", 1, flags::FAST | flags::LOADING | flags::STALE, acl::CONNECTION, Handler::Node(NodeCommand::Readwrite))
+    .doc("cluster", "3.0.0", "O(1)", "Disables read queries for a connection to a cluster replica node"),
+CommandSpec::new("wait", 3, flags::NOSCRIPT, acl::CONNECTION, Handler::Node(NodeCommand::Wait))
+    .doc("generic", "3.0.0", "O(1)", "Wait for the synchronous replication of all the write commands sent in the context of the current connection"),
 ];

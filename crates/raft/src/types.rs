@@ -69,6 +69,7 @@ enum WireFrame {
     Array(Vec<WireFrame>),
     Map(Vec<(WireFrame, WireFrame)>),
     Set(Vec<WireFrame>),
+    Pairs(Vec<(WireFrame, WireFrame)>),
     Double(f64),
     Boolean(bool),
     BigNumber(String),
@@ -88,6 +89,9 @@ fn to_wire(f: &Frame) -> WireFrame {
         Frame::Array(v) => WireFrame::Array(list(v)),
         Frame::Map(v) => WireFrame::Map(v.iter().map(|(k, v)| (to_wire(k), to_wire(v))).collect()),
         Frame::Set(v) => WireFrame::Set(list(v)),
+        Frame::Pairs(v) => {
+            WireFrame::Pairs(v.iter().map(|(a, b)| (to_wire(a), to_wire(b))).collect())
+        }
         Frame::Double(d) => WireFrame::Double(*d),
         Frame::Boolean(b) => WireFrame::Boolean(*b),
         Frame::BigNumber(s) => WireFrame::BigNumber(s.clone()),
@@ -115,6 +119,11 @@ fn from_wire(w: WireFrame) -> Frame {
                 .collect(),
         ),
         WireFrame::Set(v) => Frame::Set(list(v)),
+        WireFrame::Pairs(v) => Frame::Pairs(
+            v.into_iter()
+                .map(|(a, b)| (from_wire(a), from_wire(b)))
+                .collect(),
+        ),
         WireFrame::Double(d) => Frame::Double(d),
         WireFrame::Boolean(b) => Frame::Boolean(b),
         WireFrame::BigNumber(s) => Frame::BigNumber(s),

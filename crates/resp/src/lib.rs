@@ -55,6 +55,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// `~N` in RESP3, an array in RESP2.
     Set(Vec<Frame>),
+    /// Pairs as RESP3 nests them, `*N` of two-element arrays, and RESP2 flattens them into one array of 2N
+    /// (HRANDFIELD ... WITHVALUES, ZRANGE ... WITHSCORES).
+    Pairs(Vec<(Frame, Frame)>),
     /// `,1.5` in RESP3, a bulk string (`%.17g`) in RESP2.
     Double(f64),
     /// `#t` in RESP3, `:1`/`:0` in RESP2.

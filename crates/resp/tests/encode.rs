@@ -61,6 +61,15 @@ fn exact_bytes_of_every_frame_type() {
         b"~1\r\n$1\r\nm\r\n",
     );
     both(
+        Frame::Pairs(vec![
+            (Frame::bulk("f"), Frame::bulk("v")),
+            (Frame::bulk("g"), Frame::Double(1.5)),
+        ]),
+        b"*4\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\ng\r\n$3\r\n1.5\r\n",
+        b"*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\ng\r\n,1.5\r\n",
+    );
+    both(Frame::Pairs(vec![]), b"*0\r\n", b"*0\r\n");
+    both(
         Frame::Push(vec![Frame::bulk("message")]),
         b"*1\r\n$7\r\nmessage\r\n",
         b">1\r\n$7\r\nmessage\r\n",
@@ -133,6 +142,18 @@ fn as_seen(frame: &Frame, proto: Protocol) -> Frame {
             pairs
                 .iter()
                 .flat_map(|(k, v)| [as_seen(k, proto), as_seen(v, proto)])
+                .collect(),
+        ),
+        (Frame::Pairs(pairs), Protocol::Resp3) => Frame::Array(
+            pairs
+                .iter()
+                .map(|(a, b)| Frame::Array(vec![as_seen(a, proto), as_seen(b, proto)]))
+                .collect(),
+        ),
+        (Frame::Pairs(pairs), Protocol::Resp2) => Frame::Array(
+            pairs
+                .iter()
+                .flat_map(|(a, b)| [as_seen(a, proto), as_seen(b, proto)])
                 .collect(),
         ),
         (Frame::Set(items), Protocol::Resp3) => Frame::Set(all(items)),
@@ -218,6 +239,13 @@ fn every_frame_type_round_trips_in_both_protocols() {
                 .collect(),
         ),
         Frame::Set(scalars.clone()),
+        Frame::Pairs(
+            scalars
+                .iter()
+                .cloned()
+                .zip(scalars.iter().rev().cloned())
+                .collect(),
+        ),
         Frame::Push(vec![
             Frame::bulk("message"),
             Frame::Array(scalars.clone()),

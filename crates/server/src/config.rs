@@ -144,6 +144,27 @@ pub const PARAMS: &[Param] = &[
     // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
     p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
+    // Encoding thresholds, with Redis' built-in defaults (its sample redis.conf lowers the first to 128).
+    Param {
+        name: "hash-max-listpack-entries",
+        alias: Some("hash-max-ziplist-entries"),
+        kind: Kind::Int(0, i64::MAX),
+        default: "512",
+        mutable: true,
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        alias: Some("hash-max-ziplist-value"),
+        kind: Kind::Memory(0, i64::MAX),
+        default: "64",
+        mutable: true,
+    },
+    p(
+        "set-max-intset-entries",
+        Kind::Int(0, i64::MAX),
+        "512",
+        true,
+    ),
     Param {
         name: "list-max-listpack-size",
         alias: Some("list-max-ziplist-size"),

@@ -41,7 +41,8 @@ pub async fn active_expiry(node: Arc<Node>) {
             let (sampled, keys) = {
                 let shard = node.shard.lock();
                 let ks = shard.keyspace();
-                let sampled = ks.volatile_len().min(samples);
+                // Keys with a deadline, and hashes whose fields have one: each kind is sampled.
+                let sampled = ks.volatile_len().min(samples) + ks.field_volatile_len().min(samples);
                 if sampled == 0 {
                     break;
                 }

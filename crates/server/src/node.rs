@@ -177,6 +177,12 @@ impl Node {
         h.lease_reads
             .store(c.get("read-consistency") == "lease", Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        let size = |name: &str| usize::try_from(c.get_i64(name)).unwrap_or(usize::MAX);
+        let (hash_entries, hash_value, set_entries) = (
+            size("hash-max-listpack-entries"),
+            size("hash-max-listpack-value"),
+            size("set-max-intset-entries"),
+        );
         let fsync = crate::replication::fsync_policy(&c);
         let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
         let list_compress_depth = c.get_i64("list-compress-depth") as i32;
@@ -189,6 +195,9 @@ impl Node {
         ks.proto_max_bulk_len = proto_max_bulk_len;
         ks.list_max_listpack_size = list_max_listpack_size;
         ks.list_compress_depth = list_compress_depth;
+        ks.hash_max_listpack_entries = hash_entries;
+        ks.hash_max_listpack_value = hash_value;
+        ks.set_max_intset_entries = set_entries;
     }
 
     /// Current protocol limits for decoders.

@@ -37,6 +37,8 @@ pub const DEFAULT_SEED: u64 = 0x0051_40a1;
 /// Longest key stored inside its node; longer keys take a separate allocation.
 pub const INLINE_KEY_LEN: usize = 22;
 
+/// Largest bucket array [`Dict::from_shape`] accepts (2^40 slots): beyond any table a process builds.
+const MAX_SHAPE_SIZE: usize = 1 << 40;
 /// Bucket count of a table's first allocation (Redis' `DICT_HT_INITIAL_SIZE`).
 const INITIAL_SIZE: usize = 4;
 /// Shrink when fewer than this percentage of buckets' worth of entries remain (Redis' `HASHTABLE_MIN_FILL`).
@@ -125,10 +127,21 @@ impl<V> Table<V> {
 /// An all-`None` bucket array made from zeroed memory. A large array then comes as fresh pages the kernel zeroes
 /// lazily, so starting a resize neither writes nor faults in the whole array (2^24 buckets are 128 MB).
 fn zeroed_buckets<V>(size: usize) -> Box<[Link<V>]> {
-    if size == 0 {
-        return Box::new([]);
+    match try_zeroed_buckets(size) {
+        Some(b) => b,
+        None => match Layout::array::<Link<V>>(size) {
+            Ok(layout) => alloc::handle_alloc_error(layout),
+            Err(_) => panic!("bucket array size overflows"),
+        },
     }
-    let layout = Layout::array::<Link<V>>(size).expect("bucket array size overflows");
+}
+
+/// [`zeroed_buckets`], or `None` when the memory cannot be had (for sizes read from a snapshot).
+fn try_zeroed_buckets<V>(size: usize) -> Option<Box<[Link<V>]>> {
+    if size == 0 {
+        return Some(Box::new([]));
+    }
+    let layout = Layout::array::<Link<V>>(size).ok()?;
     // SAFETY: `layout` has a non-zero size. All-zero bytes are a valid `Option<Box<T>>` for sized `T`, namely
     // `None` (a documented guarantee of `Option`'s representation), so every element is initialised. The
     // memory comes from the global allocator with exactly the layout a `Box<[Link<V>]>` of `size` elements
@@ -136,9 +149,9 @@ fn zeroed_buckets<V>(size: usize) -> Box<[Link<V>]> {
     unsafe {
         let p = alloc::alloc_zeroed(layout).cast::<Link<V>>();
         if p.is_null() {
-            alloc::handle_alloc_error(layout);
+            return None;
         }
-        Box::from_raw(ptr::slice_from_raw_parts_mut(p, size))
+        Some(Box::from_raw(ptr::slice_from_raw_parts_mut(p, size)))
     }
 }
 
@@ -207,6 +220,17 @@ fn unlink<V>(slot: &mut Link<V>, key: &[u8]) -> Option<Box<Node<V>>> {
     Some(node)
 }
 
+/// The shape of a [`Dict`] beyond its entries: see [`Dict::shape`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Bucket counts of the table in use and of the resize target (0 when not resizing).
+    pub sizes: [usize; 2],
+    /// Buckets of the first table already moved by a resize in progress.
+    pub rehash_idx: usize,
+    /// Entries in the first table.
+    pub first_len: usize,
+}
+
 /// A map from byte-string keys to `V` with stable SCAN cursors and random sampling.
 pub struct Dict<V> {
     /// `tables[0]` is the table in use; while rehashing, `tables[1]` is the resize target and receives inserts.
@@ -216,6 +240,26 @@ pub struct Dict<V> {
     /// Bytes of keys stored outside their node, for [`Dict::allocated_bytes`].
     heap_key_bytes: usize,
     hasher: HashState,
+}
+
+impl<V: Clone> Clone for Dict<V> {
+    /// An identical copy, layout included, so the copy samples and scans exactly as the original.
+    fn clone(&self) -> Self {
+        let entries = self.iter().map(|(k, v)| (k, v.clone()));
+        match Dict::with_seed(0)
+            .with_hasher_of(self)
+            .rebuilt(self.shape(), entries, self.len())
+        {
+            Some(d) => d,
+            None => unreachable!("a table's own layout always rebuilds it"),
+        }
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl<V> Default for Dict<V> {
@@ -317,6 +361,11 @@ impl<V> Dict<V> {
             }
         }
         None
+    }
+
+    fn with_hasher_of(mut self, other: &Dict<V>) -> Dict<V> {
+        self.hasher = other.hasher.clone();
+        self
     }
 
     /// The value under `key`.
@@ -650,6 +699,119 @@ impl<V> Dict<V> {
         true
     }
 
+    /// The shape that, with the entries in [`Dict::iter`] order, rebuilds this exact table (bucket sizes,
+    /// resize progress, chain order): what a snapshot needs so that a restored replica samples (`random`) and
+    /// scans exactly as the original does.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            sizes: [self.tables[0].size(), self.tables[1].size()],
+            rehash_idx: self.rehash_idx,
+            first_len: self.tables[0].used,
+        }
+    }
+
+    /// Rebuilds a table from its [`Shape`] and its entries in [`Dict::iter`] order (the first
+    /// `layout.first_len` entries belong to the first table). Returns `None`, building nothing large, when
+    /// the two do not describe a table [`Dict`] could have reached: sizes that are not powers of two or far
+    /// larger than the entries need, a resize index out of range, entries below it, duplicate keys, or an
+    /// entry out of the order its bucket implies.
+    pub fn from_shape<K: AsRef<[u8]>>(
+        layout: Shape,
+        entries: impl IntoIterator<Item = (K, V)>,
+        len: usize,
+    ) -> Option<Dict<V>> {
+        Dict::with_seed(DEFAULT_SEED).rebuilt(layout, entries, len)
+    }
+
+    /// [`Dict::from_shape`] into this empty table, keeping its hasher.
+    fn rebuilt<K: AsRef<[u8]>>(
+        mut self,
+        layout: Shape,
+        entries: impl IntoIterator<Item = (K, V)>,
+        len: usize,
+    ) -> Option<Dict<V>> {
+        let [s0, s1] = layout.sizes;
+        // Mid-resize, a table emptied by deletes keeps its old (large) array, so sizes are not bounded by the
+        // entries; an array that cannot be allocated refuses the shape instead of aborting.
+        let size_ok = |s: usize| s == 0 || (s.is_power_of_two() && s <= MAX_SHAPE_SIZE);
+        if !size_ok(s0) || !size_ok(s1) || layout.first_len > len {
+            return None;
+        }
+        let rehashing = s1 != 0;
+        if rehashing {
+            if s0 == 0 || layout.first_len == 0 || layout.rehash_idx >= s0 {
+                return None;
+            }
+        } else if layout.rehash_idx != 0 || layout.first_len != len || (len > 0 && s0 == 0) {
+            return None;
+        }
+        self.tables = [
+            Table {
+                buckets: try_zeroed_buckets(s0)?,
+                used: 0,
+            },
+            Table {
+                buckets: try_zeroed_buckets(s1)?,
+                used: 0,
+            },
+        ];
+        self.rehash_idx = layout.rehash_idx;
+        // Iteration visits each table's buckets in increasing order and each chain from its head, so the
+        // entries of one bucket arrive together: they are gathered, then linked in arrival order.
+        let mut group: Vec<Box<Node<V>>> = Vec::new();
+        let mut group_at: Option<(usize, usize)> = None;
+        let mut n = 0;
+        for (key, value) in entries {
+            let key = key.as_ref();
+            let ti = usize::from(n >= layout.first_len);
+            n += 1;
+            if n > len || self.contains_key(key) || group.iter().any(|g| g.key.as_bytes() == key) {
+                return None;
+            }
+            let t = &self.tables[ti];
+            if t.size() == 0 {
+                return None;
+            }
+            let b = self.hash(key) & t.mask();
+            if ti == 0 && rehashing && b < layout.rehash_idx {
+                return None;
+            }
+            if group_at != Some((ti, b)) {
+                if let Some((gt, gb)) = group_at {
+                    // A bucket before the previous one cannot come later in this layout's iteration.
+                    if gt == ti && b < gb {
+                        return None;
+                    }
+                    self.link(gt, gb, &mut group);
+                }
+                group_at = Some((ti, b));
+            }
+            let key = Key::new(key);
+            self.heap_key_bytes += key.heap_bytes();
+            group.push(Box::new(Node {
+                next: None,
+                key,
+                value,
+            }));
+        }
+        if let Some((gt, gb)) = group_at {
+            self.link(gt, gb, &mut group);
+        }
+        (n == len).then_some(self)
+    }
+
+    /// Makes `group` (in order) the chain of bucket `b` of table `ti`, which must be empty.
+    fn link(&mut self, ti: usize, b: usize, group: &mut Vec<Box<Node<V>>>) {
+        let t = &mut self.tables[ti];
+        let mut head = t.buckets[b].take();
+        t.used += group.len();
+        while let Some(mut node) = group.pop() {
+            node.next = head;
+            head = Some(node);
+        }
+        t.buckets[b] = head;
+    }
+
     /// Grows at load factor 1 (Redis' `_dictExpandIfNeeded` with resizing allowed).
     fn expand_if_needed(&mut self) {
         if self.is_rehashing() {
@@ -740,6 +902,100 @@ mod tests {
                 return seen;
             }
         }
+    }
+
+    /// Rebuilds `d` from its shape and iteration and checks the copy behaves identically.
+    fn assert_same_after_rebuild(d: &Dict<usize>) {
+        let entries: Vec<(Vec<u8>, usize)> = d.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
+        let back = Dict::from_shape(d.shape(), entries, d.len()).expect("own shape");
+        check(&back);
+        assert_eq!(back.shape(), d.shape());
+        let order = |d: &Dict<usize>| d.iter().map(|(k, v)| (k.to_vec(), *v)).collect::<Vec<_>>();
+        assert_eq!(order(&back), order(d));
+        assert_eq!(scan_all(&back), scan_all(d));
+        let (mut r1, mut r2) = (Rng::new(4), Rng::new(4));
+        for _ in 0..200 {
+            assert_eq!(back.random(&mut r1), d.random(&mut r2));
+        }
+        let cloned = d.clone();
+        assert_eq!(order(&cloned), order(d));
+        assert_eq!(cloned.shape(), d.shape());
+        // Further writes keep them in step.
+        let (mut a, mut b) = (back, d.clone());
+        for i in 0..300 {
+            a.insert(&key(50_000 + i), i);
+            b.insert(&key(50_000 + i), i);
+            a.remove(&key(i * 7));
+            b.remove(&key(i * 7));
+        }
+        assert_eq!(order(&a), order(&b));
+    }
+
+    #[test]
+    fn shape_rebuilds_the_same_table() {
+        let mut d: Dict<usize> = Dict::new();
+        assert_same_after_rebuild(&d);
+        for i in 0..1000 {
+            d.insert(&key(i), i);
+        }
+        settle(&mut d);
+        assert_same_after_rebuild(&d);
+        let mut i = 5000;
+        while !d.is_rehashing() {
+            d.insert(&key(i), 1);
+            i += 1;
+        }
+        assert_same_after_rebuild(&d);
+        // A shrink in progress (the old table is the larger one).
+        for i in 0..1000 {
+            d.remove(&key(i));
+            if d.is_rehashing() && d.shape().sizes[0] > d.shape().sizes[1] {
+                break;
+            }
+        }
+        assert_same_after_rebuild(&d);
+    }
+
+    #[test]
+    fn impossible_shapes_are_refused() {
+        let mut d: Dict<usize> = Dict::new();
+        for i in 0..100 {
+            d.insert(&key(i), i);
+        }
+        settle(&mut d);
+        let entries: Vec<(Vec<u8>, usize)> = d.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
+        let shape = d.shape();
+        let bad = |s: Shape| Dict::from_shape(s, entries.clone(), entries.len()).is_none();
+        assert!(bad(Shape {
+            sizes: [100, 0],
+            ..shape
+        }));
+        assert!(bad(Shape {
+            sizes: [1 << 50, 0],
+            ..shape
+        }));
+        assert!(bad(Shape {
+            rehash_idx: 3,
+            ..shape
+        }));
+        assert!(bad(Shape {
+            first_len: 99,
+            ..shape
+        }));
+        assert!(bad(Shape {
+            sizes: [shape.sizes[0], 8],
+            rehash_idx: shape.sizes[0],
+            first_len: 50
+        }));
+        // Entries out of bucket order, duplicated, missing or extra.
+        let mut rev = entries.clone();
+        rev.reverse();
+        assert!(Dict::from_shape(shape, rev, entries.len()).is_none());
+        let mut dup = entries.clone();
+        dup[1] = dup[0].clone();
+        assert!(Dict::from_shape(shape, dup, entries.len()).is_none());
+        assert!(Dict::from_shape(shape, entries[1..].to_vec(), entries.len()).is_none());
+        assert!(Dict::from_shape(shape, entries.clone(), entries.len() - 1).is_none());
     }
 
     #[test]

@@ -70,7 +70,8 @@ impl Rng {
 pub enum Op {
     /// A client write command, arguments including the name.
     Command(Vec<Bytes>),
-    /// Delete these keys if, at the entry's time, they are past their deadline (active and lazy expiry).
+    /// Delete these keys if, at the entry's time, they are past their deadline, and the fields of these hashes
+    /// that are past theirs (active and lazy expiry).
     ExpireIfDue(Vec<Bytes>),
 }
 
@@ -241,6 +242,12 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
                 if ks.expire_if_due(k, ctx.now_ms) {
                     n += 1;
                     ctx.dirty += 1;
+                } else {
+                    let fields = ks.purge_due_fields(k, ctx.now_ms);
+                    if fields > 0 {
+                        n += 1;
+                        ctx.dirty += fields as u64;
+                    }
                 }
             }
             resp::Frame::Integer(n)

@@ -4,6 +4,7 @@ use std::ptr::NonNull;
 
 use crate::dict::Dict;
 use crate::exec::{ExecCtx, Rng};
+use crate::types::hash::HashLimits;
 use crate::value::Value;
 
 /// `expire_at` of a key without a deadline.
@@ -50,6 +51,8 @@ pub struct KeyspaceStats {
     pub keyspace_misses: u64,
     /// Keys deleted because their deadline passed.
     pub expired_keys: u64,
+    /// Hash fields deleted because their deadline passed (Redis 7.4's `expired_subkeys`).
+    pub expired_subkeys: u64,
 }
 
 /// Settings commands consult while they run. Every replica of a shard must use the same values, so they are
@@ -58,6 +61,12 @@ pub struct KeyspaceStats {
 pub struct KeyspaceConfig {
     /// `proto-max-bulk-len`: the largest string a command may build (APPEND, SETRANGE, SETBIT, ...).
     pub proto_max_bulk_len: u64,
+    /// `hash-max-listpack-entries`: most fields of a listpack-encoded hash.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`: longest field or value of a listpack-encoded hash.
+    pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries`: most members of an intset-encoded set.
+    pub set_max_intset_entries: usize,
     /// `list-max-listpack-size`: a list node's limit, in bytes (-1 to -5: 4 KB to 64 KB) or elements (> 0).
     pub list_max_listpack_size: i32,
     /// `list-compress-depth`: accepted and reported, but nodes are never compressed.
@@ -66,10 +75,24 @@ pub struct KeyspaceConfig {
 
 impl Default for KeyspaceConfig {
     fn default() -> Self {
+        // Redis' built-in defaults (its sample redis.conf sets hash-max-listpack-entries to 128).
         KeyspaceConfig {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+        }
+    }
+}
+
+impl KeyspaceConfig {
+    /// The hash encoding thresholds.
+    pub fn hash_limits(&self) -> HashLimits {
+        HashLimits {
+            max_listpack_entries: self.hash_max_listpack_entries,
+            max_listpack_value: self.hash_max_listpack_value,
         }
     }
 }
@@ -79,6 +102,8 @@ impl Default for KeyspaceConfig {
 pub struct Keyspace {
     data: Dict<Object>,
     volatile: Dict<()>,
+    /// Keys of hashes holding fields with a deadline, which active expiry samples too.
+    field_volatile: Dict<()>,
     /// Counters, reset by `CONFIG RESETSTAT`.
     pub stats: KeyspaceStats,
     /// Settings from the node's configuration.
@@ -145,6 +170,65 @@ impl Keyspace {
     /// Number of keys with a deadline.
     pub fn volatile_len(&self) -> usize {
         self.volatile.len()
+    }
+
+    /// Number of hashes holding fields with a deadline.
+    pub fn field_volatile_len(&self) -> usize {
+        self.field_volatile.len()
+    }
+
+    /// Whether the hash under `key` is known to hold fields with a deadline.
+    pub fn has_field_deadlines(&self, key: &[u8]) -> bool {
+        self.field_volatile.contains_key(key)
+    }
+
+    /// Re-reads whether the object under `key` is a hash holding fields with a deadline and tracks it for
+    /// active expiry accordingly; commands call it after setting or clearing field deadlines.
+    pub fn sync_field_deadlines(&mut self, key: &[u8]) {
+        let has = self
+            .data
+            .get(key)
+            .is_some_and(|o| matches!(&o.value, Value::Hash(h) if h.has_deadlines()));
+        match (has, self.field_volatile.contains_key(key)) {
+            (true, false) => {
+                self.field_volatile.insert(key, ());
+            }
+            (false, true) => {
+                self.field_volatile.remove(key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Deletes the fields of the hash under `key` that are past their deadline at `now_ms`, and the key when
+    /// no field is left: the write path's form of field expiry. Returns how many fields went.
+    pub fn purge_due_fields(&mut self, key: &[u8], now_ms: i64) -> usize {
+        let Some(o) = self.data.get_mut(key) else {
+            return 0;
+        };
+        let Value::Hash(h) = &mut o.value else {
+            return 0;
+        };
+        let n = h.purge_due(now_ms);
+        if n == 0 {
+            return 0;
+        }
+        self.stats.expired_subkeys += n as u64;
+        if h.is_empty() {
+            self.remove(key);
+        } else {
+            self.sync_field_deadlines(key);
+        }
+        n
+    }
+
+    /// Reports a hash that a read found holding expired fields, for deletion through the write path (as
+    /// expired keys are).
+    pub fn note_due_fields(&mut self, key: &[u8]) {
+        if self.lazy_expired.len() < LAZY_EXPIRED_MAX && !self.lazy_expired.iter().any(|k| k == key)
+        {
+            self.lazy_expired.push(key.to_vec());
+        }
     }
 
     /// Lookup by a read command: counts a hit or miss and refreshes the access time. Expired keys are absent.
@@ -275,12 +359,18 @@ impl Keyspace {
         if matches!(value, Value::List(_)) {
             self.signal_ready(key);
         }
+        let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
         let obj = Object {
             value,
             expire_at,
             lru: lru_clock(ctx.now_ms),
         };
         let old = self.data.insert(key, obj);
+        if fields_expire {
+            self.field_volatile.insert(key, ());
+        } else if !self.field_volatile.is_empty() {
+            self.field_volatile.remove(key);
+        }
         let was_volatile = old.is_some_and(|o| o.expire_at != NO_EXPIRE);
         match (was_volatile, expire_at != NO_EXPIRE) {
             (false, true) => {
@@ -304,6 +394,9 @@ impl Keyspace {
         let old = self.data.remove(key)?;
         if old.expire_at != NO_EXPIRE {
             self.volatile.remove(key);
+        }
+        if !self.field_volatile.is_empty() {
+            self.field_volatile.remove(key);
         }
         Some(old)
     }
@@ -357,9 +450,13 @@ impl Keyspace {
         if matches!(obj.value, Value::List(_)) {
             self.signal_ready(to);
         }
+        let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());
         self.data.insert(to, obj);
         if volatile {
             self.volatile.insert(to, ());
+        }
+        if fields_expire {
+            self.field_volatile.insert(to, ());
         }
         true
     }
@@ -368,10 +465,13 @@ impl Keyspace {
     pub fn clear(&mut self) {
         self.data.clear();
         self.volatile.clear();
+        self.field_volatile.clear();
     }
 
     /// Samples up to `samples` keys with a deadline and returns those past it at `now_ms`: active expiry's probe.
     /// Read-only: the caller proposes their deletion through the write path.
+    /// Hashes holding fields past their deadline are sampled the same way (up to `samples` of them) and
+    /// returned too: [`crate::exec::Op::ExpireIfDue`] deletes their due fields.
     pub fn sample_expired(&self, now_ms: i64, samples: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for _ in 0..samples.min(self.volatile.len()) {
@@ -379,6 +479,17 @@ impl Keyspace {
                 if self.data.get(k).is_some_and(|o| o.is_expired(now_ms))
                     && !out.iter().any(|x: &Vec<u8>| x == k)
                 {
+                    out.push(k.to_vec());
+                }
+            }
+        }
+        for _ in 0..samples.min(self.field_volatile.len()) {
+            if let Some((k, _)) = self.field_volatile.random(rng) {
+                let due = self
+                    .data
+                    .get(k)
+                    .is_some_and(|o| matches!(&o.value, Value::Hash(h) if h.has_due(now_ms)));
+                if due && !out.iter().any(|x: &Vec<u8>| x == k) {
                     out.push(k.to_vec());
                 }
             }
@@ -414,10 +525,15 @@ impl Keyspace {
         let value = match &o.value {
             Value::Str(s) => heap_bytes(s.capacity()),
             Value::Int(_) => 0,
+            Value::Hash(h) => h.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
         };
         let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
         if o.expire_at != NO_EXPIRE {
+            total += entry_bytes::<()>() + heap_bytes(key.len());
+        }
+        if self.field_volatile.contains_key(key) {
             total += entry_bytes::<()>() + heap_bytes(key.len());
         }
         Some(total)

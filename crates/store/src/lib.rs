@@ -3,7 +3,8 @@
 //! # Layout
 //! - `dict`: the hash table under the keyspace (incremental-safe `SCAN` cursors, random sampling).
 //! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
-//! - `value`: [`Value`], the data types a key can hold.
+//! - `value`: [`Value`], the data types a key can hold; `types`: the structures behind the collections
+//!   (hashes, sets) with their compact encodings.
 //! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
@@ -25,6 +26,7 @@ pub mod list;
 pub mod num;
 pub mod snapshot;
 pub mod table;
+pub mod types;
 pub mod value;
 
 pub use exec::{ExecCtx, LogEntry, Op};

@@ -11,9 +11,21 @@
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Hashes,
-//! sets, sorted sets and streams will take the next tags; a reader meeting a tag it does not know refuses
-//! the whole snapshot rather than dropping keys.
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Sorted
+//! sets and streams will take the next tags; a reader meeting a tag it does not know refuses the whole snapshot
+//! rather than dropping keys.
+//!
+//! Tags are Redis' RDB type numbers where one fits. Hashes and sets keep their encoding, and hash-table
+//! encodings their exact layout (the table's shape, then the entries in iteration order), so a restored replica
+//! iterates and draws random members (SPOP) exactly as the original:
+//! ```text
+//! TAG_HASH_PACK   key count:varint slots:u8 (field:bytes value:bytes [deadline:varint])*
+//! TAG_HASH_TABLE  key shape count:varint (field:bytes value:bytes deadline:varint)*
+//! TAG_SET_INTSET  key width:u8 count:varint member:zigzag-varint*   (ascending)
+//! TAG_SET_TABLE   key shape count:varint member:bytes*
+//! shape           size0 size1 rehash_idx first_len (varints)
+//! deadline        0 for none, else Unix ms + 1
+//! ```
 //!
 //! A list is [`TAG_LIST`] (Redis' RDB number for a quicklist): its encoding (0 `listpack`, 1 `quicklist`), a
 //! varint node count, then per node a varint element count and its packed entries as `bytes` (the layout of
@@ -28,8 +40,15 @@
 
 use std::fmt;
 
+use std::collections::BTreeSet;
+
+use crate::dict::Shape;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, Object, NO_EXPIRE};
+use crate::types::hash::{Field, Hash, Table};
+use crate::types::intset::IntSet;
+use crate::types::listpack::Pack;
+use crate::types::set::Set;
 use crate::value::Value;
 
 /// First bytes of every snapshot.
@@ -41,6 +60,14 @@ pub const VERSION: u16 = 1;
 pub const TAG_STR: u8 = 0;
 /// Value type tag: a string held as an `i64`.
 pub const TAG_INT: u8 = 1;
+/// Value type tag: a set in a hash table (Redis' `RDB_TYPE_SET`).
+pub const TAG_SET_TABLE: u8 = 2;
+/// Value type tag: a hash in a hash table, with field deadlines (Redis' `RDB_TYPE_HASH`).
+pub const TAG_HASH_TABLE: u8 = 4;
+/// Value type tag: a set of integers in an intset (Redis' `RDB_TYPE_SET_INTSET`).
+pub const TAG_SET_INTSET: u8 = 11;
+/// Value type tag: a hash in a listpack, with or without deadline slots (Redis' `RDB_TYPE_HASH_LISTPACK`).
+pub const TAG_HASH_PACK: u8 = 16;
 /// Value type tag: a list, as its packed nodes.
 pub const TAG_LIST: u8 = 18;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
@@ -235,6 +262,49 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
             put_bytes(out, key);
             put_varint(out, zigzag(*i));
         }
+        Value::Hash(Hash::Pack(p)) => {
+            out.push(TAG_HASH_PACK);
+            put_bytes(out, key);
+            put_varint(out, p.len() as u64);
+            let slots = p.has_deadline_slots();
+            out.push(u8::from(slots));
+            for e in p.iter() {
+                put_bytes(out, e.field);
+                put_bytes(out, e.value);
+                if slots {
+                    put_varint(out, deadline_code(e.expire_at));
+                }
+            }
+        }
+        Value::Hash(Hash::Table(t)) => {
+            out.push(TAG_HASH_TABLE);
+            put_bytes(out, key);
+            put_shape(out, t.dict().shape());
+            put_varint(out, t.dict().len() as u64);
+            for (k, f) in t.dict().iter() {
+                put_bytes(out, k);
+                put_bytes(out, &f.value);
+                put_varint(out, deadline_code(f.expire_at));
+            }
+        }
+        Value::Set(Set::Ints(ints)) => {
+            out.push(TAG_SET_INTSET);
+            put_bytes(out, key);
+            out.push(ints.width_bytes() as u8);
+            put_varint(out, ints.len() as u64);
+            for v in ints.iter() {
+                put_varint(out, zigzag(v));
+            }
+        }
+        Value::Set(Set::Table(d)) => {
+            out.push(TAG_SET_TABLE);
+            put_bytes(out, key);
+            put_shape(out, d.shape());
+            put_varint(out, d.len() as u64);
+            for (m, _) in d.iter() {
+                put_bytes(out, m);
+            }
+        }
         Value::List(l) => {
             out.push(TAG_LIST);
             put_bytes(out, key);
@@ -246,6 +316,21 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
             }
         }
     }
+}
+
+fn deadline_code(expire_at: i64) -> u64 {
+    if expire_at == NO_EXPIRE {
+        0
+    } else {
+        (expire_at as u64).wrapping_add(1)
+    }
+}
+
+fn put_shape(out: &mut Vec<u8>, shape: Shape) {
+    put_varint(out, shape.sizes[0] as u64);
+    put_varint(out, shape.sizes[1] as u64);
+    put_varint(out, shape.rehash_idx as u64);
+    put_varint(out, shape.first_len as u64);
 }
 
 /// Writes the whole keyspace into a buffer, all but the checksum, in one go (the same bytes as a
@@ -325,6 +410,22 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
                 let i = unzigzag(r.varint()?);
                 (key, Value::Int(i))
             }
+            TAG_HASH_PACK => {
+                let key = r.bytes()?;
+                (key, Value::Hash(Hash::Pack(read_pack(&mut r)?)))
+            }
+            TAG_HASH_TABLE => {
+                let key = r.bytes()?;
+                (key, Value::Hash(read_hash_table(&mut r)?))
+            }
+            TAG_SET_INTSET => {
+                let key = r.bytes()?;
+                (key, Value::Set(Set::Ints(read_intset(&mut r)?)))
+            }
+            TAG_SET_TABLE => {
+                let key = r.bytes()?;
+                (key, Value::Set(read_set_table(&mut r)?))
+            }
             TAG_LIST => {
                 let key = r.bytes()?;
                 (key, Value::List(Box::new(r.list()?)))
@@ -350,6 +451,67 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         return err("duplicate keys");
     }
     Ok(ks)
+}
+
+fn read_pack(r: &mut Reader) -> Result<Pack, SnapshotError> {
+    let count = r.count()?;
+    let slots = match r.byte()? {
+        0 => false,
+        1 => true,
+        _ => return err("bad listpack deadline flag"),
+    };
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    for _ in 0..count {
+        let field = r.bytes()?;
+        let value = r.bytes()?;
+        let expire_at = if slots { r.deadline()? } else { NO_EXPIRE };
+        if !seen.insert(field) {
+            return err("duplicate hash field");
+        }
+        entries.push((field, value, expire_at));
+    }
+    Ok(Pack::from_entries(entries.iter().copied(), slots))
+}
+
+fn read_hash_table(r: &mut Reader) -> Result<Hash, SnapshotError> {
+    let shape = r.shape()?;
+    let count = r.count()?;
+    let mut fields = Vec::new();
+    for _ in 0..count {
+        let field = r.bytes()?.to_vec();
+        let value = r.bytes()?.into();
+        let expire_at = r.deadline()?;
+        fields.push((field, Field { value, expire_at }));
+    }
+    match Table::from_shape(shape, fields) {
+        Some(t) => Ok(Hash::Table(Box::new(t))),
+        None => err("hash table layout does not match its fields"),
+    }
+}
+
+fn read_intset(r: &mut Reader) -> Result<IntSet, SnapshotError> {
+    let width = usize::from(r.byte()?);
+    let count = r.count()?;
+    let mut values = Vec::new();
+    for _ in 0..count {
+        values.push(unzigzag(r.varint()?));
+    }
+    IntSet::from_sorted_at(&values, width)
+        .ok_or_else(|| SnapshotError("intset not ascending or too narrow".into()))
+}
+
+fn read_set_table(r: &mut Reader) -> Result<Set, SnapshotError> {
+    let shape = r.shape()?;
+    let count = r.count()?;
+    let mut members = Vec::new();
+    for _ in 0..count {
+        members.push((r.bytes()?, ()));
+    }
+    match crate::dict::Dict::from_shape(shape, members, count) {
+        Some(d) => Ok(Set::Table(Box::new(d))),
+        None => err("set table layout does not match its members"),
+    }
 }
 
 struct Reader<'a> {
@@ -396,6 +558,36 @@ impl<'a> Reader<'a> {
             }
         }
         err("varint longer than 10 bytes")
+    }
+
+    /// An element count, refused when the remaining bytes could not hold that many elements (each takes at
+    /// least one byte), so a corrupt count never drives a long loop or a large allocation.
+    fn count(&mut self) -> Result<usize, SnapshotError> {
+        let n = self.varint()?;
+        if n > (self.buf.len() - self.pos) as u64 {
+            return err("truncated (a count runs past the end)");
+        }
+        Ok(n as usize)
+    }
+
+    fn usize(&mut self) -> Result<usize, SnapshotError> {
+        usize::try_from(self.varint()?).map_err(|_| SnapshotError("size overflows".into()))
+    }
+
+    fn shape(&mut self) -> Result<Shape, SnapshotError> {
+        Ok(Shape {
+            sizes: [self.usize()?, self.usize()?],
+            rehash_idx: self.usize()?,
+            first_len: self.usize()?,
+        })
+    }
+
+    fn deadline(&mut self) -> Result<i64, SnapshotError> {
+        match self.varint()? {
+            0 => Ok(NO_EXPIRE),
+            d if d - 1 <= i64::MAX as u64 => Ok((d - 1) as i64),
+            _ => err("field deadline out of range"),
+        }
     }
 
     fn list(&mut self) -> Result<crate::list::List, SnapshotError> {
@@ -720,6 +912,164 @@ mod tests {
         let d = ChunkedDump::new(&ks, 0);
         assert!(d.is_done());
         assert_eq!(d.finish().unwrap().seal(), dump(&ks));
+    }
+
+    /// A keyspace with every hash and set encoding, field deadlines and a table caught mid-resize.
+    fn collections() -> Keyspace {
+        use crate::cmd::testing::run;
+        let mut ks = Keyspace::new();
+        let t = 1_000;
+        run(
+            &mut ks,
+            t,
+            &["HSET", "hp", "a", "1", "b", "", "", "empty field"],
+        );
+        run(&mut ks, t, &["HSET", "hx", "a", "1", "b", "2"]);
+        run(
+            &mut ks,
+            t,
+            &["HPEXPIREAT", "hx", "5000", "FIELDS", "1", "b"],
+        );
+        run(&mut ks, t, &["HPERSIST", "hx", "FIELDS", "1", "b"]);
+        run(
+            &mut ks,
+            t,
+            &["HPEXPIREAT", "hx", "7000", "FIELDS", "1", "a"],
+        );
+        let mut i = 0;
+        // Grow a table until a resize is under way.
+        loop {
+            run(
+                &mut ks,
+                t,
+                &["HSET", "ht", &format!("f{i}"), &"v".repeat(i % 70)],
+            );
+            i += 1;
+            let Some(Value::Hash(Hash::Table(tb))) = ks.peek(t, b"ht").map(|o| &o.value) else {
+                continue;
+            };
+            if i > 600 && tb.dict().is_rehashing() {
+                break;
+            }
+        }
+        run(
+            &mut ks,
+            t,
+            &["HPEXPIREAT", "ht", "9000", "FIELDS", "2", "f1", "f2"],
+        );
+        run(&mut ks, t, &["SADD", "si", "1", "-2", "300"]);
+        run(&mut ks, t, &["SADD", "sw", "1", "70000", "5"]);
+        run(&mut ks, t, &["SREM", "sw", "70000"]);
+        for i in 0..100 {
+            run(&mut ks, t, &["SADD", "st", &format!("m{i}")]);
+        }
+        run(&mut ks, t, &["PEXPIREAT", "st", "20000"]);
+        ks
+    }
+
+    #[test]
+    fn hashes_and_sets_round_trip_with_encodings_layouts_and_deadlines() {
+        use crate::cmd::testing::run;
+        let mut ks = collections();
+        let data = dump(&ks);
+        let mut back = load(&data).unwrap();
+        assert_eq!(entries(&back), entries(&ks));
+        // `entries` compares values in iteration order: tables came back with their layout.
+        assert_eq!(back.field_volatile_len(), 2);
+        for key in ["hp", "hx", "ht", "si", "sw", "st"] {
+            let enc = |ks: &mut Keyspace| run(ks, 1_000, &["OBJECT", "ENCODING", key]);
+            assert_eq!(enc(&mut back), enc(&mut ks), "{key}");
+        }
+        let Some(Value::Set(Set::Ints(w))) = back.peek(0, b"sw").map(|o| &o.value) else {
+            panic!()
+        };
+        assert_eq!(w.width_bytes(), 4, "an intset keeps its width");
+        // Field deadlines still expire after the restore, and the table keeps drawing the same fields.
+        assert_eq!(
+            run(&mut back, 8_000, &["HGETALL", "hx"]),
+            run(&mut ks, 8_000, &["HGETALL", "hx"])
+        );
+        assert_eq!(
+            run(&mut back, 8_000, &["HTTL", "ht", "FIELDS", "1", "f1"]),
+            run(&mut ks, 8_000, &["HTTL", "ht", "FIELDS", "1", "f1"])
+        );
+        assert_eq!(
+            run(&mut back, 1_000, &["HRANDFIELD", "ht", "-50"]),
+            run(&mut ks, 1_000, &["HRANDFIELD", "ht", "-50"])
+        );
+        assert_eq!(
+            run(&mut back, 1_000, &["SPOP", "st", "7"]),
+            run(&mut ks, 1_000, &["SPOP", "st", "7"])
+        );
+    }
+
+    #[test]
+    fn corrupt_collections_are_refused() {
+        fn with_record(record: impl FnOnce(&mut Vec<u8>)) -> Result<Keyspace, SnapshotError> {
+            let mut body = Vec::new();
+            body.extend_from_slice(MAGIC);
+            body.extend_from_slice(&VERSION.to_le_bytes());
+            put_varint(&mut body, 1);
+            record(&mut body);
+            body.push(OP_EOF);
+            load(&Unsealed(body).seal())
+        }
+        // A listpack with a duplicate field.
+        let e = with_record(|b| {
+            b.push(TAG_HASH_PACK);
+            put_bytes(b, b"k");
+            put_varint(b, 2);
+            b.push(0);
+            for _ in 0..2 {
+                put_bytes(b, b"f");
+                put_bytes(b, b"v");
+            }
+        });
+        assert!(e.is_err());
+        // A count far beyond the bytes present.
+        let e = with_record(|b| {
+            b.push(TAG_SET_TABLE);
+            put_bytes(b, b"k");
+            for v in [4, 0, 0, u32::MAX as u64] {
+                put_varint(b, v);
+            }
+            put_varint(b, u32::MAX as u64);
+        });
+        assert!(e.err().unwrap().0.contains("truncated"));
+        // A table shape that does not match its members.
+        let e = with_record(|b| {
+            b.push(TAG_SET_TABLE);
+            put_bytes(b, b"k");
+            for v in [3, 0, 0, 1, 1] {
+                put_varint(b, v);
+            }
+            put_bytes(b, b"m");
+        });
+        assert!(e.err().unwrap().0.contains("layout"));
+        // An intset out of order, or narrower than its members.
+        for (width, values) in [(8, [2i64, 1]), (2, [1, 70_000])] {
+            let e = with_record(|b| {
+                b.push(TAG_SET_INTSET);
+                put_bytes(b, b"k");
+                b.push(width);
+                put_varint(b, 2);
+                for v in values {
+                    put_varint(b, zigzag(v));
+                }
+            });
+            assert!(e.is_err());
+        }
+        // A deadline that is not a valid time.
+        let e = with_record(|b| {
+            b.push(TAG_HASH_PACK);
+            put_bytes(b, b"k");
+            put_varint(b, 1);
+            b.push(1);
+            put_bytes(b, b"f");
+            put_bytes(b, b"v");
+            put_varint(b, u64::MAX);
+        });
+        assert!(e.is_err());
     }
 
     #[test]

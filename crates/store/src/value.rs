@@ -1,5 +1,8 @@
 //! The data types a key can hold.
 
+use crate::types::hash::Hash;
+use crate::types::set::Set;
+
 /// A key's value. New types (hash, list, set, sorted set, stream) are added as variants.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -7,6 +10,10 @@ pub enum Value {
     Str(Vec<u8>),
     /// A string that is the canonical form of an `i64` (Redis' `int` encoding).
     Int(i64),
+    /// A hash.
+    Hash(Hash),
+    /// A set.
+    Set(Set),
     /// A list (`listpack` or `quicklist` encoding).
     List(Box<crate::list::List>),
 }
@@ -26,6 +33,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
             Value::List(_) => "list",
         }
     }
@@ -36,7 +45,17 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_stays_24_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
     }
 }

@@ -322,6 +322,7 @@ fn stats(node: &Node, out: &mut String) {
         "sync_partial_ok" => 0,
         "sync_partial_err" => 0,
         "expired_keys" => ks.expired_keys,
+        "expired_subkeys" => ks.expired_subkeys,
         "evicted_keys" => 0,
         "evicted_clients" => 0,
         "keyspace_hits" => ks.keyspace_hits,

@@ -10,9 +10,11 @@ use crate::table::CommandSpec;
 pub mod bitmap;
 pub mod connection;
 pub mod debug;
+pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
 
 /// Every family's declarations; the table is built from these.
@@ -22,6 +24,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
     list::COMMANDS,
     debug::COMMANDS,
 ];
@@ -194,6 +198,10 @@ mod tests {
         "idletime",
         "freq",
         "help",
+        "fields",
+        "withvalues",
+        "novalues",
+        "limit",
         "left",
         "right",
         "before",
@@ -231,7 +239,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "l"][rng.below(4) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l"][rng.below(7) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -243,6 +251,10 @@ mod tests {
                     &["set", "k", "hello"][..],
                     &["set", "n", "10"],
                     &["set", "b", "\u{ff}\u{0f}"],
+                    &["hset", "h", "x", "1", "k", "v"],
+                    &["hpexpire", "h", "100000", "fields", "1", "x"],
+                    &["sadd", "s", "1", "x"],
+                    &["sadd", "i", "1", "2"],
                     &["rpush", "l", "a", "1", "b", "-2", "a"],
                 ] {
                     let setup: Vec<Bytes> =

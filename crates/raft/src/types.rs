@@ -68,6 +68,7 @@ enum WireFrame {
     NullArray,
     Array(Vec<WireFrame>),
     Map(Vec<(WireFrame, WireFrame)>),
+    Pairs(Vec<(WireFrame, WireFrame)>),
     Set(Vec<WireFrame>),
     Double(f64),
     Boolean(bool),
@@ -87,6 +88,9 @@ fn to_wire(f: &Frame) -> WireFrame {
         Frame::NullArray => WireFrame::NullArray,
         Frame::Array(v) => WireFrame::Array(list(v)),
         Frame::Map(v) => WireFrame::Map(v.iter().map(|(k, v)| (to_wire(k), to_wire(v))).collect()),
+        Frame::Pairs(v) => {
+            WireFrame::Pairs(v.iter().map(|(k, v)| (to_wire(k), to_wire(v))).collect())
+        }
         Frame::Set(v) => WireFrame::Set(list(v)),
         Frame::Double(d) => WireFrame::Double(*d),
         Frame::Boolean(b) => WireFrame::Boolean(*b),
@@ -110,6 +114,11 @@ fn from_wire(w: WireFrame) -> Frame {
         WireFrame::NullArray => Frame::NullArray,
         WireFrame::Array(v) => Frame::Array(list(v)),
         WireFrame::Map(v) => Frame::Map(
+            v.into_iter()
+                .map(|(k, v)| (from_wire(k), from_wire(v)))
+                .collect(),
+        ),
+        WireFrame::Pairs(v) => Frame::Pairs(
             v.into_iter()
                 .map(|(k, v)| (from_wire(k), from_wire(v)))
                 .collect(),
@@ -153,6 +162,7 @@ mod tests {
             Frame::Array(vec![Frame::Null, Frame::Array(vec![Frame::NullArray])]),
             Frame::Map(vec![(Frame::bulk("k"), Frame::Double(1.5))]),
             Frame::Set(vec![Frame::Boolean(true)]),
+            Frame::Pairs(vec![(Frame::bulk("m"), Frame::Double(2.5))]),
             Frame::Double(f64::NEG_INFINITY),
             Frame::BigNumber("123456789012345678901234567890".into()),
             Frame::Verbatim {

@@ -55,6 +55,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// `~N` in RESP3, an array in RESP2.
     Set(Vec<Frame>),
+    /// `*N` of two-element arrays in RESP3, one flat array of 2N in RESP2: how Redis answers `WITHSCORES`
+    /// (ZRANGE, ZUNION, ZRANDMEMBER, ...) and `WITHVALUES`, whose order a map would not keep.
+    Pairs(Vec<(Frame, Frame)>),
     /// `,1.5` in RESP3, a bulk string (`%.17g`) in RESP2.
     Double(f64),
     /// `#t` in RESP3, `:1`/`:0` in RESP2.

@@ -56,6 +56,15 @@ fn exact_bytes_of_every_frame_type() {
         b"%1\r\n$1\r\nk\r\n:2\r\n",
     );
     both(
+        Frame::Pairs(vec![
+            (Frame::bulk("a"), Frame::Double(1.5)),
+            (Frame::bulk("b"), Frame::Double(2.0)),
+        ]),
+        b"*4\r\n$1\r\na\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n",
+        b"*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n",
+    );
+    both(Frame::Pairs(vec![]), b"*0\r\n", b"*0\r\n");
+    both(
         Frame::Set(vec![Frame::bulk("m")]),
         b"*1\r\n$1\r\nm\r\n",
         b"~1\r\n$1\r\nm\r\n",
@@ -130,6 +139,18 @@ fn as_seen(frame: &Frame, proto: Protocol) -> Frame {
                 .collect(),
         ),
         (Frame::Map(pairs), Protocol::Resp2) => Frame::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [as_seen(k, proto), as_seen(v, proto)])
+                .collect(),
+        ),
+        (Frame::Pairs(pairs), Protocol::Resp3) => Frame::Array(
+            pairs
+                .iter()
+                .map(|(k, v)| Frame::Array(vec![as_seen(k, proto), as_seen(v, proto)]))
+                .collect(),
+        ),
+        (Frame::Pairs(pairs), Protocol::Resp2) => Frame::Array(
             pairs
                 .iter()
                 .flat_map(|(k, v)| [as_seen(k, proto), as_seen(v, proto)])
@@ -363,7 +384,7 @@ fn random_frame(rng: &mut Rng, depth: usize) -> Frame {
     let kind = if depth > 3 {
         rng.below(9)
     } else {
-        rng.below(13)
+        rng.below(14)
     };
     let word = |rng: &mut Rng| -> String {
         (0..rng.below(6))
@@ -390,6 +411,11 @@ fn random_frame(rng: &mut Rng, depth: usize) -> Frame {
                 .map(|_| (random_frame(rng, depth + 1), random_frame(rng, depth + 1)))
                 .collect(),
         ),
+        12 => Frame::Pairs(
+            (0..rng.below(3))
+                .map(|_| (random_frame(rng, depth + 1), random_frame(rng, depth + 1)))
+                .collect(),
+        ),
         11 => Frame::Set(
             (0..rng.below(4))
                 .map(|_| random_frame(rng, depth + 1))
@@ -407,7 +433,9 @@ fn has_nan(f: &Frame) -> bool {
     match f {
         Frame::Double(v) => v.is_nan(),
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => items.iter().any(has_nan),
-        Frame::Map(pairs) => pairs.iter().any(|(k, v)| has_nan(k) || has_nan(v)),
+        Frame::Map(pairs) | Frame::Pairs(pairs) => {
+            pairs.iter().any(|(k, v)| has_nan(k) || has_nan(v))
+        }
         _ => false,
     }
 }

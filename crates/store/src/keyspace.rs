@@ -58,12 +58,15 @@ pub struct KeyspaceStats {
 pub struct KeyspaceConfig {
     /// `proto-max-bulk-len`: the largest string a command may build (APPEND, SETRANGE, SETBIT, ...).
     pub proto_max_bulk_len: u64,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a sorted set leaves the listpack.
+    pub zset_limits: crate::zset::Limits,
 }
 
 impl Default for KeyspaceConfig {
     fn default() -> Self {
         KeyspaceConfig {
             proto_max_bulk_len: 512 * 1024 * 1024,
+            zset_limits: crate::zset::Limits::default(),
         }
     }
 }
@@ -360,6 +363,7 @@ impl Keyspace {
         let value = match &o.value {
             Value::Str(s) => heap_bytes(s.capacity()),
             Value::Int(_) => 0,
+            Value::ZSet(z) => heap_bytes(std::mem::size_of::<crate::zset::ZSet>()) + z.heap_bytes(),
         };
         let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
         if o.expire_at != NO_EXPIRE {

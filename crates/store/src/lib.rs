@@ -4,6 +4,7 @@
 //! - `dict`: the hash table under the keyspace (incremental-safe `SCAN` cursors, random sampling).
 //! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
 //! - `value`: [`Value`], the data types a key can hold.
+//! - `zset`: the sorted set type ([`zset::ZSet`]): listpack and order-statistic B+tree encodings.
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -24,6 +25,7 @@ pub mod num;
 pub mod snapshot;
 pub mod table;
 pub mod value;
+pub mod zset;
 
 pub use exec::{ExecCtx, LogEntry, Op};
 pub use keyspace::{Keyspace, Object};

@@ -7,6 +7,8 @@ pub enum Value {
     Str(Vec<u8>),
     /// A string that is the canonical form of an `i64` (Redis' `int` encoding).
     Int(i64),
+    /// A sorted set (boxed: `Value` stays 24 bytes).
+    ZSet(Box<crate::zset::ZSet>),
 }
 
 impl Value {
@@ -24,6 +26,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -33,6 +36,15 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::ZSet(z) => z.encoding(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_stays_24_bytes() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
     }
 }

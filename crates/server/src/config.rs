@@ -120,6 +120,20 @@ pub const PARAMS: &[Param] = &[
     // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
     p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
+    Param {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        kind: Kind::Int(0, i64::MAX),
+        default: "128",
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        kind: Kind::Memory(0, i64::MAX),
+        default: "64",
+        mutable: true,
+    },
     p(
         "client-output-buffer-limit",
         Kind::Str,

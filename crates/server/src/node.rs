@@ -173,8 +173,15 @@ impl Node {
         h.tcp_keepalive
             .store(c.get_i64("tcp-keepalive").max(0) as u64, Ordering::Relaxed);
         let proto_max_bulk_len = c.get_i64("proto-max-bulk-len") as u64;
+        let zset_limits = store::zset::Limits {
+            max_entries: usize::try_from(c.get_i64("zset-max-listpack-entries")).unwrap_or(0),
+            max_value: usize::try_from(c.get_i64("zset-max-listpack-value")).unwrap_or(0),
+        };
         drop(c);
-        self.shard.lock().keyspace_mut().config.proto_max_bulk_len = proto_max_bulk_len;
+        let mut shard = self.shard.lock();
+        let config = &mut shard.keyspace_mut().config;
+        config.proto_max_bulk_len = proto_max_bulk_len;
+        config.zset_limits = zset_limits;
     }
 
     /// Current protocol limits for decoders.

@@ -631,7 +631,7 @@ fn partition_point(node: &Node, pred: &mut impl FnMut(f64, &[u8]) -> bool) -> us
 }
 
 /// Visits up to `*take` entries in order, starting `skip` entries into `node`.
-fn walk(node: &Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &[u8])) {
+fn walk<'a>(node: &'a Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &'a [u8])) {
     match node {
         Node::Leaf(p) => {
             let mut it = PackIter {
@@ -661,7 +661,12 @@ fn walk(node: &Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f64, 
 }
 
 /// Visits up to `*take` entries in reverse order, starting `skip` entries before the end of `node`.
-fn walk_rev(node: &Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &[u8])) {
+fn walk_rev<'a>(
+    node: &'a Node,
+    mut skip: usize,
+    take: &mut usize,
+    f: &mut impl FnMut(f64, &'a [u8]),
+) {
     match node {
         Node::Leaf(p) => pack_walk_rev(p, skip, take, f),
         Node::Inner(inner) => {
@@ -680,7 +685,7 @@ fn walk_rev(node: &Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f
     }
 }
 
-fn pack_walk_rev(p: &Pack, skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &[u8])) {
+fn pack_walk_rev<'a>(p: &'a Pack, skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &'a [u8])) {
     if skip >= p.len {
         return;
     }
@@ -828,7 +833,7 @@ impl Tree {
         found
     }
 
-    fn walk(&self, start: usize, end: usize, rev: bool, f: &mut impl FnMut(f64, &[u8])) {
+    fn walk<'a>(&'a self, start: usize, end: usize, rev: bool, f: &mut impl FnMut(f64, &'a [u8])) {
         let len = self.len();
         let end = end.min(len);
         if start >= end {
@@ -1070,7 +1075,7 @@ impl ZSet {
 
     /// Calls `f` on the entries with indexes `start..end` in order, or, with `rev`, on the entries counted from
     /// the highest: index 0 is then the highest entry, so `start..end` of the reversed order.
-    pub fn for_range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(f64, &[u8])) {
+    pub fn for_range<'a>(&'a self, start: usize, end: usize, rev: bool, mut f: impl FnMut(f64, &'a [u8])) {
         let end = end.min(self.len());
         if start >= end {
             return;

@@ -443,7 +443,7 @@ const SHARED_INTEGERS: i64 = 10_000;
 
 const SAME_OBJECT: Frame = Frame::error("ERR source and destination objects are the same");
 const DB_OUT_OF_RANGE: Frame = Frame::error("ERR DB index is out of range");
-const INVALID_CURSOR: Frame = Frame::error("ERR invalid cursor");
+pub(crate) const INVALID_CURSOR: Frame = Frame::error("ERR invalid cursor");
 const NO_LFU: Frame = Frame::error(
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );
@@ -571,7 +571,7 @@ fn keys(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 /// Parses a SCAN cursor as Redis does with `strtoul(..., 10)`: an optional sign (a `-` negates modulo 2^64),
 /// decimal digits, nothing after them; the empty string is cursor 0. C string semantics end it at a NUL.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(b: &[u8]) -> Option<u64> {
     let b = b.split(|&c| c == 0).next().unwrap_or_default();
     if b.first()
         .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)

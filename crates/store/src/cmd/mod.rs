@@ -12,6 +12,7 @@ pub mod connection;
 pub mod keys;
 pub mod server;
 pub mod string;
+pub mod zset;
 
 /// Every family's declarations; the table is built from these.
 pub const FAMILIES: &[&[CommandSpec]] = &[
@@ -20,6 +21,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -190,6 +192,24 @@ mod tests {
         "idletime",
         "freq",
         "help",
+        "z",
+        "withscores",
+        "withscore",
+        "byscore",
+        "bylex",
+        "rev",
+        "limit",
+        "weights",
+        "aggregate",
+        "min",
+        "max",
+        "(1",
+        "[a",
+        "(a",
+        "-",
+        "+",
+        "incr",
+        "ch",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -220,7 +240,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b"][rng.below(3) as usize]
+                        ["k", "n", "b", "z", "zbig"][rng.below(5) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -229,13 +249,24 @@ mod tests {
                 let mut ks = crate::Keyspace::new();
                 let mut ctx = crate::ExecCtx::for_write(1_700_000_000_000, 1);
                 for setup in [
-                    ["set", "k", "hello"],
-                    ["set", "n", "10"],
-                    ["set", "b", "\u{ff}\u{0f}"],
+                    &["set", "k", "hello"][..],
+                    &["set", "n", "10"],
+                    &["set", "b", "\u{ff}\u{0f}"],
+                    &["zadd", "z", "1", "a", "2", "b", "-inf", "c"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();
                     execute(&mut ks, &mut ctx, &setup);
+                }
+                if args.iter().any(|a| a.as_ref() == b"zbig") {
+                    // Past the (lowered) listpack limit: the skiplist encoding.
+                    ks.config.zset_limits.max_entries = 8;
+                    let mut zbig: Vec<Bytes> = vec![Bytes::from("zadd"), Bytes::from("zbig")];
+                    for i in 0..12 {
+                        zbig.push(Bytes::from((i % 13).to_string()));
+                        zbig.push(Bytes::from(format!("m{i}")));
+                    }
+                    execute(&mut ks, &mut ctx, &zbig);
                 }
                 let write = resolve(&args).is_ok_and(|s| s.is_write());
                 ctx.write = write;

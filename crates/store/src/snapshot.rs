@@ -532,7 +532,9 @@ mod tests {
         match back.peek(0, b"zs").map(|o| &o.value) {
             Some(Value::ZSet(z)) => {
                 z.check();
-                assert!(z.score(b"-0").is_some_and(|s| s == 0.0 && s.is_sign_negative()));
+                assert!(z
+                    .score(b"-0")
+                    .is_some_and(|s| s == 0.0 && s.is_sign_negative()));
             }
             other => panic!("{other:?}"),
         }
@@ -560,7 +562,9 @@ mod tests {
         assert_eq!(zset(TAG_ZSET, 1, &[(1.0, b"a")]), None);
         assert_eq!(zset(TAG_ZSET_LISTPACK, 1, &[(1.0, b"a")]), None);
         assert!(zset(TAG_ZSET, 0, &[]).unwrap().contains("empty"));
-        assert!(zset(TAG_ZSET, 1, &[(f64::NAN, b"a")]).unwrap().contains("NaN"));
+        assert!(zset(TAG_ZSET, 1, &[(f64::NAN, b"a")])
+            .unwrap()
+            .contains("NaN"));
         assert!(zset(TAG_ZSET, 2, &[(2.0, b"a"), (1.0, b"b")])
             .unwrap()
             .contains("order"));

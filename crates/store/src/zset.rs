@@ -499,7 +499,9 @@ fn split(n: &mut Node) -> (Sep, Node) {
     match n {
         Node::Leaf(p) => {
             let right = p.split_half();
-            let sep = right.first().map_or_else(|| Sep::new(0.0, &[]), |(s, m)| Sep::new(s, m));
+            let sep = right
+                .first()
+                .map_or_else(|| Sep::new(0.0, &[]), |(s, m)| Sep::new(s, m));
             (sep, Node::Leaf(right))
         }
         Node::Inner(inner) => {
@@ -685,7 +687,12 @@ fn walk_rev<'a>(
     }
 }
 
-fn pack_walk_rev<'a>(p: &'a Pack, skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &'a [u8])) {
+fn pack_walk_rev<'a>(
+    p: &'a Pack,
+    skip: usize,
+    take: &mut usize,
+    f: &mut impl FnMut(f64, &'a [u8]),
+) {
     if skip >= p.len {
         return;
     }
@@ -851,7 +858,9 @@ impl Tree {
 impl Clone for Tree {
     fn clone(&self) -> Tree {
         let mut entries: Vec<(f64, Vec<u8>)> = Vec::with_capacity(self.len());
-        self.walk(0, self.len(), false, &mut |s, m| entries.push((s, m.to_vec())));
+        self.walk(0, self.len(), false, &mut |s, m| {
+            entries.push((s, m.to_vec()))
+        });
         Tree::from_sorted(entries.iter().map(|(s, m)| (*s, m.as_slice())))
     }
 }
@@ -891,11 +900,15 @@ impl PartialEq for ZSet {
             return false;
         }
         let mut a = Vec::with_capacity(self.len());
-        self.for_range(0, self.len(), false, |s, m| a.push((s.to_bits(), m.to_vec())));
+        self.for_range(0, self.len(), false, |s, m| {
+            a.push((s.to_bits(), m.to_vec()))
+        });
         let mut i = 0;
         let mut same = true;
         other.for_range(0, other.len(), false, |s, m| {
-            same &= a.get(i).is_some_and(|(bs, bm)| *bs == s.to_bits() && bm == m);
+            same &= a
+                .get(i)
+                .is_some_and(|(bs, bm)| *bs == s.to_bits() && bm == m);
             i += 1;
         });
         same
@@ -1075,7 +1088,13 @@ impl ZSet {
 
     /// Calls `f` on the entries with indexes `start..end` in order, or, with `rev`, on the entries counted from
     /// the highest: index 0 is then the highest entry, so `start..end` of the reversed order.
-    pub fn for_range<'a>(&'a self, start: usize, end: usize, rev: bool, mut f: impl FnMut(f64, &'a [u8])) {
+    pub fn for_range<'a>(
+        &'a self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(f64, &'a [u8]),
+    ) {
         let end = end.min(self.len());
         if start >= end {
             return;
@@ -1228,7 +1247,8 @@ impl ZSet {
                                 let mut bad = false;
                                 let mut take = usize::MAX;
                                 walk(c, 0, &mut take, &mut |s, m| {
-                                    bad |= cmp_entry(s, m, sep.score, &sep.member) == Ordering::Less;
+                                    bad |=
+                                        cmp_entry(s, m, sep.score, &sep.member) == Ordering::Less;
                                 });
                                 assert!(!bad, "entry below its separator");
                             }
@@ -1341,7 +1361,11 @@ mod tests {
         let mut rng = Rng::new(11);
         for round in 0..6 {
             let big = round % 2 == 1;
-            let mut z = if big { ZSet::new_tree() } else { ZSet::new_pack() };
+            let mut z = if big {
+                ZSet::new_tree()
+            } else {
+                ZSet::new_pack()
+            };
             let l = Limits {
                 max_entries: usize::MAX,
                 max_value: usize::MAX,
@@ -1351,7 +1375,7 @@ mod tests {
             let space = if round < 2 { 50 } else { 3000 };
             for op in 0..n_ops {
                 let id = rng.below(space);
-                let member = if id % 7 == 0 {
+                let member = if id.is_multiple_of(7) {
                     format!("long-member-{id}-{}", "y".repeat((id % 50) as usize)).into_bytes()
                 } else {
                     format!("m{id}").into_bytes()
@@ -1434,7 +1458,8 @@ mod tests {
                         assert_eq!(got, model[a..b]);
                         let mut got = Vec::new();
                         z.for_range(a, b, true, |s, m| got.push((s, m.to_vec())));
-                        let want: Vec<_> = model.iter().rev().skip(a).take(b - a).cloned().collect();
+                        let want: Vec<_> =
+                            model.iter().rev().skip(a).take(b - a).cloned().collect();
                         assert_eq!(got, want);
                     }
                 }

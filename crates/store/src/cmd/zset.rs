@@ -505,7 +505,11 @@ fn parse_score_bound(b: &[u8]) -> Option<(f64, bool)> {
         Some(b'(') => (true, &b[1..]),
         _ => (false, b),
     };
-    let v = if body.is_empty() { 0.0 } else { strtod(body)?.0 };
+    let v = if body.is_empty() {
+        0.0
+    } else {
+        strtod(body)?.0
+    };
     (!v.is_nan()).then_some((v, ex))
 }
 
@@ -636,7 +640,11 @@ fn rank_span(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// The sorted set under `key` for a read command (counting a hit or miss): `None` if absent, WRONGTYPE for
 /// another type.
-fn read_zset<'a>(ks: &'a mut Keyspace, ctx: &ExecCtx, key: &[u8]) -> Result<Option<&'a ZSet>, Frame> {
+fn read_zset<'a>(
+    ks: &'a mut Keyspace,
+    ctx: &ExecCtx,
+    key: &[u8],
+) -> Result<Option<&'a ZSet>, Frame> {
     match ks.read(ctx, key) {
         None => Ok(None),
         Some(o) => match &o.value {
@@ -726,7 +734,13 @@ enum Added {
 }
 
 /// Redis' `zsetAdd`: `Err` only when INCR makes the score NaN.
-fn add_one(z: &mut ZSet, score: f64, member: &[u8], f: AddFlags, limits: Limits) -> Result<Added, Frame> {
+fn add_one(
+    z: &mut ZSet,
+    score: f64,
+    member: &[u8],
+    f: AddFlags,
+    limits: Limits,
+) -> Result<Added, Frame> {
     match z.score(member) {
         Some(cur) => {
             if f.nx {
@@ -798,7 +812,7 @@ fn zadd_generic(
         idx += 1;
     }
     let elements = args.len() - idx;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(errors::SYNTAX);
     }
     if f.nx && f.xx {
@@ -806,7 +820,7 @@ fn zadd_generic(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         return Err(Frame::error(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -819,7 +833,11 @@ fn zadd_generic(
     // Every score is checked before anything changes: the command runs fully or not at all.
     let pairs: Vec<(f64, &Bytes)> = args[idx..]
         .chunks_exact(2)
-        .map(|p| parse_score(&p[0]).map(|s| (s, &p[1])).ok_or(errors::NOT_FLOAT))
+        .map(|p| {
+            parse_score(&p[0])
+                .map(|s| (s, &p[1]))
+                .ok_or(errors::NOT_FLOAT)
+        })
         .collect::<Result<_, _>>()?;
     let key = &args[1];
     let limits = ks.config.zset_limits;
@@ -1012,7 +1030,15 @@ enum RangeKind {
 }
 
 fn zrange(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Auto, None))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Auto,
+        None,
+    ))
 }
 
 fn zrangestore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -1028,23 +1054,63 @@ fn zrangestore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 }
 
 fn zrevrange(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Rank, Some(true)))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Rank,
+        Some(true),
+    ))
 }
 
 fn zrangebyscore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Score, Some(false)))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Score,
+        Some(false),
+    ))
 }
 
 fn zrevrangebyscore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Score, Some(true)))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Score,
+        Some(true),
+    ))
 }
 
 fn zrangebylex(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Lex, Some(false)))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Lex,
+        Some(false),
+    ))
 }
 
 fn zrevrangebylex(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(zrange_generic(ks, ctx, args, 1, None, RangeKind::Lex, Some(true)))
+    reply(zrange_generic(
+        ks,
+        ctx,
+        args,
+        1,
+        None,
+        RangeKind::Lex,
+        Some(true),
+    ))
 }
 
 /// Indexes `start..end`, in the walking direction, after LIMIT: a negative offset finds nothing (Redis walks
@@ -1054,7 +1120,9 @@ fn apply_limit(span: (usize, usize), offset: i64, count: i64) -> (usize, usize) 
     if offset < 0 {
         return (a, a);
     }
-    let start = a.saturating_add(usize::try_from(offset).unwrap_or(usize::MAX)).min(b);
+    let start = a
+        .saturating_add(usize::try_from(offset).unwrap_or(usize::MAX))
+        .min(b);
     let end = match usize::try_from(count) {
         Ok(c) => start.saturating_add(c).min(b),
         Err(_) => b,
@@ -1440,7 +1508,8 @@ fn setop(
     match dst {
         None => Ok(entries_reply(result, withscores)),
         Some(dst) => {
-            let z = (!result.is_empty()).then(|| ZSet::from_sorted(&result, ks_ro.config.zset_limits));
+            let z =
+                (!result.is_empty()).then(|| ZSet::from_sorted(&result, ks_ro.config.zset_limits));
             Ok(store_result(ks, ctx, dst, z))
         }
     }
@@ -1709,11 +1778,7 @@ pub fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], bool,
             return Err(errors::SYNTAX);
         }
     }
-    Ok((
-        &args[numkeys_idx + 1..where_idx],
-        max,
-        count.unwrap_or(1),
-    ))
+    Ok((&args[numkeys_idx + 1..where_idx], max, count.unwrap_or(1)))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1828,3 +1828,850 @@ fn zscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
         Frame::Array(out),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::testing::{run, run_dirty};
+
+    const T: i64 = 1_700_000_000_000;
+
+    fn b(s: &str) -> Frame {
+        Frame::bulk(s)
+    }
+
+    fn arr(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| b(s)).collect())
+    }
+
+    fn pairs(items: &[(&str, f64)]) -> Frame {
+        Frame::Pairs(
+            items
+                .iter()
+                .map(|(m, s)| (b(m), Frame::Double(*s)))
+                .collect(),
+        )
+    }
+
+    fn err(s: &'static str) -> Frame {
+        Frame::error(s)
+    }
+
+    /// Cases checked against glibc's `strtod` (value bits, and ERANGE where the value is 0 or infinite).
+    #[test]
+    fn strtod_matches_glibc() {
+        let cases: &[(&str, bool, u64, bool)] = &[
+            ("0x1p3", true, 0x4020000000000000, false),
+            ("0x1.8p1", true, 0x4008000000000000, false),
+            ("0X.8", true, 0x3fe0000000000000, false),
+            ("0x1p-1074", true, 0x1, false),
+            ("0x1p-1075", true, 0x0, true),
+            ("0x1.0000000000001p-1075", true, 0x1, true),
+            ("0x1p1024", true, 0x7ff0000000000000, true),
+            ("0x1.fffffffffffffp1023", true, 0x7fefffffffffffff, false),
+            ("0x1.fffffffffffff8p1023", true, 0x7ff0000000000000, true),
+            ("0x123456789abcdef123p0", true, 0x44323456789abcdf, false),
+            ("0x1.00000000000008p0", true, 0x3ff0000000000000, false),
+            ("0x1.00000000000018p0", true, 0x3ff0000000000002, false),
+            ("0x1.000000000000081p0", true, 0x3ff0000000000001, false),
+            ("0xp1", false, 0, false),
+            ("0x", false, 0, false),
+            ("0x1p", false, 0, false),
+            ("0x1.p+2", true, 0x4010000000000000, false),
+            ("-0x10", true, 0xc030000000000000, false),
+            ("1e400", true, 0x7ff0000000000000, true),
+            ("1e-400", true, 0x0, true),
+            ("4.9e-324", true, 0x1, true),
+            ("2.4e-324", true, 0x0, true),
+            ("2.5e-324", true, 0x1, true),
+            ("1e308", true, 0x7fe1ccf385ebc8a0, false),
+            (".5", true, 0x3fe0000000000000, false),
+            ("5.", true, 0x4014000000000000, false),
+            (".", false, 0, false),
+            (" 1", true, 0x3ff0000000000000, false),
+            ("1 ", false, 0, false),
+            ("+inf", true, 0x7ff0000000000000, false),
+            ("-Infinity", true, 0xfff0000000000000, false),
+            ("1e", false, 0, false),
+            ("1e+", false, 0, false),
+            ("1e-5", true, 0x3ee4f8b588e368f1, false),
+            ("0", true, 0x0, false),
+            ("-0", true, 0x8000000000000000, false),
+            ("00012", true, 0x4028000000000000, false),
+            ("1.7976931348623157e308", true, 0x7fefffffffffffff, false),
+            ("1.7976931348623159e308", true, 0x7ff0000000000000, true),
+            ("0x.000001p0", true, 0x3e70000000000000, false),
+            ("0x0.0000000000001p-1022", true, 0x1, false),
+        ];
+        for &(text, ok, bits, erange) in cases {
+            let got = strtod(text.as_bytes());
+            assert_eq!(got.is_some(), ok, "{text}");
+            if let Some((v, e)) = got {
+                assert_eq!(v.to_bits(), bits, "{text}");
+                if v == 0.0 || v.is_infinite() {
+                    assert_eq!(e, erange, "{text}");
+                }
+            }
+        }
+        assert_eq!(strtod(b"nan"), None);
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"4.9e-324"), Some(f64::from_bits(1)));
+        assert_eq!(parse_score(b" 1"), None);
+        assert_eq!(parse_score(b""), None);
+        assert_eq!(parse_score(b"1\0"), None);
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score_bound(b""), Some((0.0, false)));
+        assert_eq!(parse_score_bound(b"("), Some((0.0, true)));
+        assert_eq!(parse_score_bound(b" 1"), Some((1.0, false)));
+        assert_eq!(parse_score_bound(b"(1e400"), Some((f64::INFINITY, true)));
+        assert_eq!(parse_score_bound(b"2\0junk"), Some((2.0, false)));
+        assert_eq!(parse_score_bound(b"   "), None);
+        assert_eq!(parse_score_bound(b"nan"), None);
+        assert_eq!(parse_score_bound(b"(nan"), None);
+    }
+
+    fn setup(ks: &mut Keyspace) {
+        run(
+            ks,
+            T,
+            &["zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+        );
+        run(ks, T, &["set", "s", "x"]);
+    }
+
+    #[test]
+    fn zadd_options_replies_and_dirty() {
+        let mut ks = Keyspace::new();
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zadd", "z", "1", "a", "2", "b"]),
+            (Frame::Integer(2), 2)
+        );
+        assert_eq!(
+            run_dirty(
+                &mut ks,
+                T,
+                &["zadd", "z", "ch", "1", "a", "5", "b", "0", "c"]
+            ),
+            (Frame::Integer(2), 2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "xx", "9", "new"]),
+            Frame::Integer(0)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "nx", "9", "a"]),
+            Frame::Integer(0)
+        );
+        assert_eq!(run(&mut ks, T, &["zscore", "z", "a"]), Frame::Double(1.0));
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "gt", "ch", "0", "a", "7", "b"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "lt", "ch", "3", "a", "8", "b"]),
+            Frame::Integer(0)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "incr", "2", "a"]),
+            Frame::Double(3.0)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "incr", "nx", "2", "a"]),
+            Frame::Null
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "incr", "gt", "-2", "a"]),
+            Frame::Null
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "nokey", "xx", "incr", "1", "a"]),
+            Frame::Null
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "nokey"]), Frame::Integer(0));
+        assert_eq!(
+            run(&mut ks, T, &["zincrby", "z", "-inf", "a"]),
+            Frame::Double(f64::NEG_INFINITY)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zincrby", "z", "+inf", "a"]),
+            (err("ERR resulting score is not a number (NaN)"), 0)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "nan", "a"]),
+            errors::NOT_FLOAT
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "1", "a", "x", "b"]),
+            errors::NOT_FLOAT
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "1"]),
+            errors::wrong_arity("zadd")
+        );
+        assert_eq!(run(&mut ks, T, &["zadd", "z", "nx", "1"]), errors::SYNTAX);
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "nx", "xx", "1", "a"]),
+            err("ERR XX and NX options at the same time are not compatible")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "gt", "lt", "1", "a"]),
+            err("ERR GT, LT, and/or NX options at the same time are not compatible")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zadd", "z", "incr", "1", "a", "2", "b"]),
+            err("ERR INCR option supports a single increment-element pair")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zincrby", "z", "nx", "1"]),
+            errors::SYNTAX
+        );
+        run(&mut ks, T, &["set", "s", "x"]);
+        assert_eq!(run(&mut ks, T, &["zadd", "s", "1", "a"]), errors::WRONGTYPE);
+        // Syntax is checked before the type.
+        assert_eq!(run(&mut ks, T, &["zadd", "s", "x", "a"]), errors::NOT_FLOAT);
+    }
+
+    #[test]
+    fn encodings_follow_the_limits() {
+        let mut ks = Keyspace::new();
+        ks.config.zset_limits = Limits {
+            max_entries: 3,
+            max_value: 4,
+        };
+        run(&mut ks, T, &["zadd", "z", "1", "a", "2", "b", "3", "c"]);
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "z"]), b("listpack"));
+        run(&mut ks, T, &["zadd", "z", "4", "d"]);
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "z"]), b("skiplist"));
+        // Shrinking does not convert back.
+        run(&mut ks, T, &["zrem", "z", "a", "b", "c"]);
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "z"]), b("skiplist"));
+        run(&mut ks, T, &["zadd", "long", "1", "abcde"]);
+        assert_eq!(
+            run(&mut ks, T, &["object", "encoding", "long"]),
+            b("skiplist")
+        );
+        run(&mut ks, T, &["zadd", "short", "1", "abcd"]);
+        run(&mut ks, T, &["zadd", "short", "1", "abcde"]);
+        assert_eq!(
+            run(&mut ks, T, &["object", "encoding", "short"]),
+            b("skiplist")
+        );
+        // A stored result that fits becomes a listpack again.
+        run(&mut ks, T, &["zunionstore", "u", "1", "z"]);
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "u"]), b("listpack"));
+        assert_eq!(run(&mut ks, T, &["type", "u"]), Frame::simple("zset"));
+        // -0 survives in a skiplist, becomes 0 in a listpack.
+        run(&mut ks, T, &["zadd", "z", "-0", "neg"]);
+        assert_eq!(
+            run(&mut ks, T, &["zscore", "z", "neg"]),
+            Frame::Double(-0.0)
+        );
+        run(&mut ks, T, &["zadd", "small", "-0", "neg"]);
+        assert!(
+            matches!(run(&mut ks, T, &["zscore", "small", "neg"]), Frame::Double(v) if v.to_bits() == 0)
+        );
+    }
+
+    #[test]
+    fn ranges_by_rank_score_and_lex() {
+        let mut ks = Keyspace::new();
+        setup(&mut ks);
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "0", "-1"]),
+            arr(&["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "-2", "100", "rev"]),
+            arr(&["b", "a"])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "1", "2", "withscores"]),
+            pairs(&[("b", 2.0), ("c", 3.0)])
+        );
+        assert_eq!(run(&mut ks, T, &["zrevrange", "z", "0", "0"]), arr(&["d"]));
+        assert_eq!(run(&mut ks, T, &["zrange", "z", "3", "1"]), arr(&[]));
+        assert_eq!(run(&mut ks, T, &["zrange", "nokey", "0", "-1"]), arr(&[]));
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "(1", "3", "byscore"]),
+            arr(&["b", "c"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrange", "z", "+inf", "-inf", "byscore", "rev", "limit", "1", "2"]
+            ),
+            arr(&["c", "b"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrangebyscore", "z", "-inf", "+inf", "limit", "-1", "2"]
+            ),
+            arr(&[])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrangebyscore", "z", "-inf", "+inf", "limit", "2", "-5"]
+            ),
+            arr(&["c", "d"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrevrangebyscore", "z", "3", "(1", "withscores"]
+            ),
+            pairs(&[("c", 3.0), ("b", 2.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrangebylex", "z", "[b", "(d"]),
+            arr(&["b", "c"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrevrangebylex", "z", "+", "-", "limit", "0", "1"]
+            ),
+            arr(&["d"])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "+", "-", "bylex", "rev"]),
+            arr(&["d", "c", "b", "a"])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "0", "-1", "limit", "0", "1"]),
+            err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        );
+        // LIMIT x -1 is no limit at all, so it passes with a rank range, as in Redis.
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "0", "0", "limit", "0", "-1"]),
+            arr(&["a"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrange", "z", "-", "+", "bylex", "withscores"]
+            ),
+            err("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "a", "b", "byscore"]),
+            NOT_FLOAT_RANGE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "a", "b", "bylex"]),
+            NOT_LEX_RANGE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "z", "a", "b"]),
+            errors::NOT_INTEGER
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrange", "z", "0", "1", "rev", "byscore", "bylex"]
+            ),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrevrange", "z", "0", "1", "rev"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "s", "0", "1"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zcount", "z", "(1", "+inf"]),
+            Frame::Integer(3)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zcount", "z", "3", "1"]),
+            Frame::Integer(0)
+        );
+        assert_eq!(run(&mut ks, T, &["zcount", "z", "x", "1"]), NOT_FLOAT_RANGE);
+        assert_eq!(
+            run(&mut ks, T, &["zlexcount", "z", "(a", "[c"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zlexcount", "z", "a", "[c"]),
+            NOT_LEX_RANGE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zlexcount", "z", "(c", "(c"]),
+            Frame::Integer(0)
+        );
+    }
+
+    #[test]
+    fn rank_score_card_and_removal() {
+        let mut ks = Keyspace::new();
+        setup(&mut ks);
+        assert_eq!(run(&mut ks, T, &["zrank", "z", "c"]), Frame::Integer(2));
+        assert_eq!(run(&mut ks, T, &["zrevrank", "z", "c"]), Frame::Integer(1));
+        assert_eq!(
+            run(&mut ks, T, &["zrevrank", "z", "c", "withscore"]),
+            Frame::Array(vec![Frame::Integer(1), Frame::Double(3.0)])
+        );
+        assert_eq!(run(&mut ks, T, &["zrank", "z", "x"]), Frame::Null);
+        assert_eq!(
+            run(&mut ks, T, &["zrank", "z", "x", "withscore"]),
+            Frame::NullArray
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrank", "nokey", "x", "withscore"]),
+            Frame::NullArray
+        );
+        assert_eq!(run(&mut ks, T, &["zrank", "z", "x", "bad"]), errors::SYNTAX);
+        assert_eq!(
+            run(&mut ks, T, &["zrank", "z", "x", "withscore", "y"]),
+            errors::wrong_arity("zrank")
+        );
+        assert_eq!(run(&mut ks, T, &["zcard", "z"]), Frame::Integer(4));
+        assert_eq!(run(&mut ks, T, &["zcard", "nokey"]), Frame::Integer(0));
+        assert_eq!(run(&mut ks, T, &["zcard", "s"]), errors::WRONGTYPE);
+        assert_eq!(
+            run(&mut ks, T, &["zmscore", "z", "a", "x", "d"]),
+            Frame::Array(vec![Frame::Double(1.0), Frame::Null, Frame::Double(4.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zmscore", "nokey", "a"]),
+            Frame::Array(vec![Frame::Null])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zremrangebyscore", "z", "(1", "2"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zremrangebylex", "z", "[d", "+"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zremrangebyrank", "z", "5", "10"]),
+            Frame::Integer(0)
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zremrangebyrank", "z", "0", "-1"]),
+            (Frame::Integer(2), 2)
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "z"]), Frame::Integer(0));
+        setup(&mut ks);
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zrem", "z", "a", "x", "b"]),
+            (Frame::Integer(2), 2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrem", "z", "c", "d", "e"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "z"]), Frame::Integer(0));
+        assert_eq!(run(&mut ks, T, &["zrem", "s", "a"]), errors::WRONGTYPE);
+    }
+
+    #[test]
+    fn set_operations() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T, &["zadd", "a", "1", "x", "2", "y", "3", "z"]);
+        run(&mut ks, T, &["zadd", "b", "10", "y", "20", "z", "30", "w"]);
+        run(&mut ks, T, &["set", "s", "x"]);
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "2", "a", "b", "withscores"]),
+            pairs(&[("x", 1.0), ("y", 12.0), ("z", 23.0), ("w", 30.0)])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &[
+                    "zinter",
+                    "2",
+                    "a",
+                    "b",
+                    "weights",
+                    "2",
+                    "1",
+                    "aggregate",
+                    "max",
+                    "withscores"
+                ]
+            ),
+            pairs(&[("y", 10.0), ("z", 20.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zdiff", "2", "a", "b", "withscores"]),
+            pairs(&[("x", 1.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zintercard", "2", "a", "b"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zintercard", "2", "a", "b", "limit", "1"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zintercard", "2", "a", "b", "limit", "-1"]),
+            LIMIT_NEGATIVE
+        );
+        assert_eq!(
+            run_dirty(
+                &mut ks,
+                T,
+                &["zunionstore", "dst", "2", "a", "b", "aggregate", "min"]
+            ),
+            (Frame::Integer(4), 1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "dst", "0", "-1", "withscores"]),
+            pairs(&[("x", 1.0), ("y", 2.0), ("z", 3.0), ("w", 30.0)])
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zinterstore", "dst", "2", "a", "nokey"]),
+            (Frame::Integer(0), 1)
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "dst"]), Frame::Integer(0));
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zdiffstore", "dst", "1", "nokey"]),
+            (Frame::Integer(0), 0)
+        );
+        assert_eq!(run(&mut ks, T, &["zunion", "1", "s"]), errors::WRONGTYPE);
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "0", "a"]),
+            err("ERR at least 1 input key is needed for 'zunion' command")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["ZINTERSTORE", "d", "0", "a"]),
+            err("ERR at least 1 input key is needed for 'zinterstore' command")
+        );
+        assert_eq!(run(&mut ks, T, &["zunion", "3", "a", "b"]), errors::SYNTAX);
+        assert_eq!(run(&mut ks, T, &["zunion", "x", "a"]), errors::NOT_INTEGER);
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "2", "a", "b", "weights", "1"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "1", "a", "weights", "x"]),
+            WEIGHT_NOT_FLOAT
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "1", "a", "aggregate", "avg"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zdiff", "1", "a", "weights", "1"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zunionstore", "d", "1", "a", "withscores"]),
+            errors::SYNTAX
+        );
+        // inf + -inf sums to 0; weight 0 times inf is 0.
+        run(&mut ks, T, &["zadd", "p", "inf", "m"]);
+        run(&mut ks, T, &["zadd", "n", "-inf", "m"]);
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "2", "p", "n", "withscores"]),
+            pairs(&[("m", 0.0)])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zunion", "1", "p", "weights", "0", "withscores"]
+            ),
+            pairs(&[("m", 0.0)])
+        );
+    }
+
+    #[test]
+    fn pops_and_random_members() {
+        let mut ks = Keyspace::new();
+        setup(&mut ks);
+        assert_eq!(
+            run(&mut ks, T, &["zpopmin", "z"]),
+            Frame::Array(vec![b("a"), Frame::Double(1.0)])
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zpopmax", "z", "2"]),
+            (pairs(&[("d", 4.0), ("c", 3.0)]), 2)
+        );
+        assert_eq!(run(&mut ks, T, &["zpopmin", "z", "0"]), arr(&[]));
+        assert_eq!(
+            run(&mut ks, T, &["zpopmin", "z", "-1"]),
+            errors::OUT_OF_RANGE
+        );
+        assert_eq!(run(&mut ks, T, &["zpopmin", "z", "1", "2"]), errors::SYNTAX);
+        assert_eq!(run(&mut ks, T, &["zpopmin", "s"]), errors::WRONGTYPE);
+        assert_eq!(
+            run(&mut ks, T, &["zpopmin", "z", "5"]),
+            pairs(&[("b", 2.0)])
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "z"]), Frame::Integer(0));
+        assert_eq!(run(&mut ks, T, &["zpopmin", "z"]), arr(&[]));
+        setup(&mut ks);
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zmpop", "2", "nokey", "z", "max", "count", "2"]
+            ),
+            Frame::Array(vec![
+                b("z"),
+                Frame::Array(vec![
+                    Frame::Array(vec![b("d"), Frame::Double(4.0)]),
+                    Frame::Array(vec![b("c"), Frame::Double(3.0)]),
+                ])
+            ])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zmpop", "1", "nokey", "min"]),
+            Frame::NullArray
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zmpop", "1", "s", "min"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(run(&mut ks, T, &["zmpop", "0", "z", "min"]), NUMKEYS);
+        assert_eq!(run(&mut ks, T, &["zmpop", "x", "z", "min"]), NUMKEYS);
+        assert_eq!(run(&mut ks, T, &["zmpop", "2", "z", "min"]), errors::SYNTAX);
+        assert_eq!(
+            run(&mut ks, T, &["zmpop", "1", "z", "left"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zmpop", "1", "z", "min", "count", "0"]),
+            COUNT_POSITIVE
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zmpop", "1", "z", "min", "count", "1", "count", "1"]
+            ),
+            errors::SYNTAX
+        );
+
+        setup(&mut ks);
+        assert!(matches!(
+            run(&mut ks, T, &["zrandmember", "z"]),
+            Frame::Bulk(_)
+        ));
+        assert_eq!(run(&mut ks, T, &["zrandmember", "nokey"]), Frame::Null);
+        assert_eq!(run(&mut ks, T, &["zrandmember", "nokey", "3"]), arr(&[]));
+        assert_eq!(run(&mut ks, T, &["zrandmember", "z", "0"]), arr(&[]));
+        assert_eq!(
+            run(&mut ks, T, &["zrandmember", "z", "10"]),
+            arr(&["a", "b", "c", "d"])
+        );
+        match run(&mut ks, T, &["zrandmember", "z", "-10", "withscores"]) {
+            Frame::Pairs(p) => assert_eq!(p.len(), 10),
+            other => panic!("{other:?}"),
+        }
+        for n in ["2", "3"] {
+            match run(&mut ks, T, &["zrandmember", "z", n]) {
+                Frame::Array(v) => {
+                    let set: HashSet<_> = v.iter().map(|f| format!("{f:?}")).collect();
+                    assert_eq!(set.len(), n.parse::<usize>().unwrap());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            run(&mut ks, T, &["zrandmember", "z", "1", "withscores", "x"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrandmember", "z", "-4611686018427387904", "withscores"]
+            ),
+            OUT_OF_RANGE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrandmember", "z", "-9223372036854775808"]),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        // A count with repetitions is bounded by proto-max-bulk-len instead of exhausting memory.
+        assert_eq!(
+            run(&mut ks, T, &["zrandmember", "z", "-4611686018427387903"]),
+            OUT_OF_RANGE
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrandmember", "s", "1"]),
+            errors::WRONGTYPE
+        );
+        // The same seed gives the same picks.
+        let a = run(&mut ks, T, &["zrandmember", "z", "-20"]);
+        assert_eq!(run(&mut ks, T, &["zrandmember", "z", "-20"]), a);
+    }
+
+    #[test]
+    fn zscan_walks_both_encodings() {
+        let mut ks = Keyspace::new();
+        setup(&mut ks);
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "z", "0", "match", "[ab]"]),
+            Frame::Array(vec![b("0"), arr(&["a", "1", "b", "2"])])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "z", "x"]),
+            err("ERR invalid cursor")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "z", "0", "count", "0"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "z", "0", "type", "zset"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "nokey", "0", "count", "0"]),
+            Frame::Array(vec![b("0"), arr(&[])])
+        );
+        assert_eq!(run(&mut ks, T, &["zscan", "s", "0"]), errors::WRONGTYPE);
+        let mut args: Vec<String> = vec!["zadd".into(), "big".into()];
+        for i in 0..1000 {
+            args.push(format!("{}.5", i));
+            args.push(format!("m{i}"));
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut ks, T, &refs);
+        let mut cursor = "0".to_string();
+        let mut seen = HashSet::new();
+        loop {
+            let Frame::Array(v) = run(&mut ks, T, &["zscan", "big", &cursor, "count", "50"]) else {
+                panic!()
+            };
+            let Frame::Bulk(c) = &v[0] else { panic!() };
+            let Frame::Array(items) = &v[1] else { panic!() };
+            for p in items.chunks(2) {
+                let (Frame::Bulk(m), Frame::Bulk(s)) = (&p[0], &p[1]) else {
+                    panic!()
+                };
+                let i: usize = std::str::from_utf8(&m[1..]).unwrap().parse().unwrap();
+                assert_eq!(s.as_ref(), format!("{i}.5").as_bytes());
+                seen.insert(i);
+            }
+            cursor = String::from_utf8(c.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn zrangestore_and_keys_commands() {
+        let mut ks = Keyspace::new();
+        setup(&mut ks);
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zrangestore", "d", "z", "1", "-1"]),
+            (Frame::Integer(3), 1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "d", "0", "-1"]),
+            arr(&["b", "c", "d"])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &[
+                    "zrangestore",
+                    "d",
+                    "z",
+                    "[c",
+                    "-",
+                    "bylex",
+                    "rev",
+                    "limit",
+                    "0",
+                    "5"
+                ]
+            ),
+            Frame::Integer(3)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "d", "0", "-1", "withscores"]),
+            pairs(&[("a", 1.0), ("b", 2.0), ("c", 3.0)])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["zrangestore", "d", "z", "0", "-1", "withscores"]
+            ),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zrangestore", "d", "s", "0", "-1"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zrangestore", "d", "nokey", "0", "-1"]),
+            (Frame::Integer(0), 1)
+        );
+        assert_eq!(run(&mut ks, T, &["exists", "d"]), Frame::Integer(0));
+        // Keys commands see the type.
+        assert_eq!(run(&mut ks, T, &["copy", "z", "c"]), Frame::Integer(1));
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "c", "0", "-1"]),
+            arr(&["a", "b", "c", "d"])
+        );
+        assert_eq!(run(&mut ks, T, &["rename", "c", "r"]), Frame::ok());
+        assert_eq!(run(&mut ks, T, &["zcard", "r"]), Frame::Integer(4));
+        assert_eq!(
+            run(&mut ks, T, &["scan", "0", "type", "zset", "count", "100"]),
+            Frame::Array(vec![
+                b("0"),
+                match run(&mut ks, T, &["scan", "0", "type", "zset", "count", "100"]) {
+                    Frame::Array(v) => v[1].clone(),
+                    other => panic!("{other:?}"),
+                }
+            ])
+        );
+        assert!(matches!(run(&mut ks, T, &["memory", "usage", "z"]), Frame::Integer(n) if n > 0));
+        let ctx = ExecCtx::for_read(T, 0);
+        assert!(ks.memory_usage(ctx.now_ms, b"z").is_some());
+    }
+
+    #[test]
+    fn key_positions_of_numkeys_commands() {
+        let args =
+            |v: &[&str]| -> Vec<Bytes> { v.iter().map(|s| Bytes::from(s.to_string())).collect() };
+        let spec = |n: &str| crate::table::lookup(n.as_bytes()).unwrap();
+        assert_eq!(
+            spec("zunion").key_positions(&args(&["zunion", "2", "a", "b", "weights", "1", "2"])),
+            Ok(vec![2, 3])
+        );
+        assert_eq!(
+            spec("zunionstore").key_positions(&args(&["zunionstore", "d", "2", "a", "b"])),
+            Ok(vec![1, 3, 4])
+        );
+        assert_eq!(
+            spec("zmpop").key_positions(&args(&["zmpop", "1", "a", "min"])),
+            Ok(vec![2])
+        );
+        assert!(spec("zunion")
+            .key_positions(&args(&["zunion", "3", "a"]))
+            .is_err());
+        assert!(spec("zunion")
+            .key_positions(&args(&["zunion", "0", "a"]))
+            .is_err());
+        assert_eq!(
+            spec("zrangestore").key_positions(&args(&["zrangestore", "d", "s", "0", "1"])),
+            Ok(vec![1, 2])
+        );
+    }
+}

@@ -49,15 +49,30 @@ fn zadd_options_and_errors() {
     let mut c = s.client();
     assert_eq!(q(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]), "3");
     assert_eq!(q(&mut c, &["ZADD", "z", "1", "a", "5", "b", "0", "d"]), "1");
-    assert_eq!(q(&mut c, &["ZADD", "z", "CH", "1", "a", "6", "b", "9", "e"]), "2");
+    assert_eq!(
+        q(&mut c, &["ZADD", "z", "CH", "1", "a", "6", "b", "9", "e"]),
+        "2"
+    );
     assert_eq!(q(&mut c, &["ZADD", "z", "XX", "7", "b", "1", "new"]), "0");
     assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), "7");
     assert_eq!(q(&mut c, &["ZSCORE", "z", "new"]), "nil");
     assert_eq!(q(&mut c, &["ZADD", "z", "NX", "100", "b", "4", "f"]), "1");
     assert_eq!(q(&mut c, &["ZSCORE", "z", "b"]), "7");
-    assert_eq!(q(&mut c, &["ZADD", "z", "GT", "CH", "1", "b", "8", "c"]), "1");
-    assert_eq!(q(&mut c, &["ZADD", "z", "LT", "CH", "9", "b", "-1", "c"]), "1");
-    assert_eq!(q(&mut c, &["ZADD", "z", "XX", "GT", "CH", "10", "b", "1", "zz"]), "1");
+    assert_eq!(
+        q(&mut c, &["ZADD", "z", "GT", "CH", "1", "b", "8", "c"]),
+        "1"
+    );
+    assert_eq!(
+        q(&mut c, &["ZADD", "z", "LT", "CH", "9", "b", "-1", "c"]),
+        "1"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZADD", "z", "XX", "GT", "CH", "10", "b", "1", "zz"]
+        ),
+        "1"
+    );
     assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "2.5", "a"]), "3.5");
     assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "NX", "1", "a"]), "nil");
     assert_eq!(q(&mut c, &["ZADD", "z", "INCR", "LT", "1", "a"]), "nil");
@@ -66,7 +81,10 @@ fn zadd_options_and_errors() {
     assert_eq!(q(&mut c, &["EXISTS", "nokey"]), "0");
     assert_eq!(q(&mut c, &["ZINCRBY", "z", "-1.5", "a"]), "2");
     assert_eq!(q(&mut c, &["ZINCRBY", "fresh", "5", "m"]), "5");
-    assert_eq!(q(&mut c, &["ZADD", "z", "inf", "i", "-inf", "j", "0x10", "h"]), "3");
+    assert_eq!(
+        q(&mut c, &["ZADD", "z", "inf", "i", "-inf", "j", "0x10", "h"]),
+        "3"
+    );
     assert_eq!(q(&mut c, &["ZSCORE", "z", "i"]), "inf");
     assert_eq!(q(&mut c, &["ZSCORE", "z", "h"]), "16");
     assert_eq!(
@@ -82,7 +100,10 @@ fn zadd_options_and_errors() {
     }
     assert_eq!(err(&mut c, &["ZINCRBY", "z", "nan", "x"]), NOT_FLOAT);
     // A bad score anywhere leaves the set untouched.
-    assert_eq!(err(&mut c, &["ZADD", "z", "1", "x1", "bad", "x2"]), NOT_FLOAT);
+    assert_eq!(
+        err(&mut c, &["ZADD", "z", "1", "x1", "bad", "x2"]),
+        NOT_FLOAT
+    );
     assert_eq!(q(&mut c, &["ZSCORE", "z", "x1"]), "nil");
     assert_eq!(err(&mut c, &["ZADD", "z", "1", "a", "2"]), SYNTAX);
     assert_eq!(err(&mut c, &["ZADD", "z", "NX", "XX"]), SYNTAX);
@@ -122,7 +143,10 @@ fn zadd_options_and_errors() {
 fn read_commands_and_errors() {
     let s = Server::start();
     let mut c = s.client();
-    ok(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"]);
+    ok(
+        &mut c,
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    );
     ok(&mut c, &["SET", "str", "x"]);
     assert_eq!(q(&mut c, &["ZCARD", "z"]), "4");
     assert_eq!(q(&mut c, &["ZCARD", "nokey"]), "0");
@@ -194,27 +218,57 @@ fn ranges_in_both_encodings() {
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         ok(&mut c, &refs);
-        assert_eq!(encoding(&mut c, key), if big { "skiplist" } else { "listpack" });
+        assert_eq!(
+            encoding(&mut c, key),
+            if big { "skiplist" } else { "listpack" }
+        );
         assert_eq!(q(&mut c, &["ZRANGE", key, "0", "2"]), "[a b c]");
-        assert_eq!(q(&mut c, &["ZRANGE", key, "-205", "1", "WITHSCORES"]), "[a 1 b 2]");
+        assert_eq!(
+            q(&mut c, &["ZRANGE", key, "-205", "1", "WITHSCORES"]),
+            "[a 1 b 2]"
+        );
         assert_eq!(q(&mut c, &["ZRANGE", key, "0", "1", "REV"]).len() > 2, true);
-        assert_eq!(q(&mut c, &["ZREVRANGE", key, "0", "0"]).starts_with("[pad"), big);
+        assert_eq!(
+            q(&mut c, &["ZREVRANGE", key, "0", "0"]).starts_with("[pad"),
+            big
+        );
         assert_eq!(q(&mut c, &["ZRANGE", key, "3", "1"]), "[]");
         assert_eq!(q(&mut c, &["ZRANGE", key, "(1", "3", "BYSCORE"]), "[b c]");
         assert_eq!(
-            q(&mut c, &["ZRANGE", key, "(5", "-inf", "BYSCORE", "REV", "WITHSCORES"]),
+            q(
+                &mut c,
+                &["ZRANGE", key, "(5", "-inf", "BYSCORE", "REV", "WITHSCORES"]
+            ),
             "[d 4 c 3 b 2 a 1]"
         );
         assert_eq!(
-            q(&mut c, &["ZRANGE", key, "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2"]),
+            q(
+                &mut c,
+                &["ZRANGE", key, "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2"]
+            ),
             "[b c]"
         );
         assert_eq!(
-            q(&mut c, &["ZRANGEBYSCORE", key, "2", "4", "WITHSCORES", "LIMIT", "1", "-1"]),
+            q(
+                &mut c,
+                &[
+                    "ZRANGEBYSCORE",
+                    key,
+                    "2",
+                    "4",
+                    "WITHSCORES",
+                    "LIMIT",
+                    "1",
+                    "-1"
+                ]
+            ),
             "[c 3 d 4]"
         );
         assert_eq!(
-            q(&mut c, &["ZRANGEBYSCORE", key, "-inf", "inf", "LIMIT", "-1", "5"]),
+            q(
+                &mut c,
+                &["ZRANGEBYSCORE", key, "-inf", "inf", "LIMIT", "-1", "5"]
+            ),
             "[]"
         );
         assert_eq!(
@@ -222,19 +276,37 @@ fn ranges_in_both_encodings() {
             "[d 4 c 3]"
         );
         assert_eq!(
-            q(&mut c, &["ZREVRANGEBYSCORE", key, "4", "(2", "LIMIT", "1", "1"]),
+            q(
+                &mut c,
+                &["ZREVRANGEBYSCORE", key, "4", "(2", "LIMIT", "1", "1"]
+            ),
             "[c]"
         );
         assert_eq!(q(&mut c, &["ZRANGEBYSCORE", key, "5", "1"]), "[]");
         assert_eq!(q(&mut c, &["ZRANGEBYSCORE", key, "(1", "(1"]), "[]");
     }
     // Lex ranges need equal scores.
-    ok(&mut c, &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"]);
+    ok(
+        &mut c,
+        &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"],
+    );
     assert_eq!(q(&mut c, &["ZRANGEBYLEX", "lex", "[b", "(d"]), "[b c]");
-    assert_eq!(q(&mut c, &["ZRANGEBYLEX", "lex", "-", "+", "LIMIT", "1", "2"]), "[b c]");
+    assert_eq!(
+        q(&mut c, &["ZRANGEBYLEX", "lex", "-", "+", "LIMIT", "1", "2"]),
+        "[b c]"
+    );
     assert_eq!(q(&mut c, &["ZREVRANGEBYLEX", "lex", "+", "(b"]), "[d c]");
-    assert_eq!(q(&mut c, &["ZRANGE", "lex", "[c", "-", "BYLEX", "REV"]), "[c b a]");
-    assert_eq!(q(&mut c, &["ZRANGE", "lex", "-", "+", "BYLEX", "LIMIT", "0", "1"]), "[a]");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "lex", "[c", "-", "BYLEX", "REV"]),
+        "[c b a]"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZRANGE", "lex", "-", "+", "BYLEX", "LIMIT", "0", "1"]
+        ),
+        "[a]"
+    );
     assert_eq!(q(&mut c, &["ZRANGE", "nokey", "0", "-1"]), "[]");
     assert_eq!(q(&mut c, &["ZRANGEBYLEX", "nokey", "-", "+"]), "[]");
     // Errors, in Redis' order: options, conflicts, then the range, then the key.
@@ -250,14 +322,32 @@ fn ranges_in_both_encodings() {
         err(&mut c, &["ZRANGEBYLEX", "lex", "-", "+", "WITHSCORES"]),
         "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
     );
-    assert_eq!(err(&mut c, &["ZRANGE", "lex", "0", "1", "BYSCORE", "BYLEX"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZRANGE", "lex", "0", "1", "LIMIT", "0"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZRANGE", "lex", "0", "1", "LIMIT", "x", "1"]), NOT_INT);
+    assert_eq!(
+        err(&mut c, &["ZRANGE", "lex", "0", "1", "BYSCORE", "BYLEX"]),
+        SYNTAX
+    );
+    assert_eq!(
+        err(&mut c, &["ZRANGE", "lex", "0", "1", "LIMIT", "0"]),
+        SYNTAX
+    );
+    assert_eq!(
+        err(&mut c, &["ZRANGE", "lex", "0", "1", "LIMIT", "x", "1"]),
+        NOT_INT
+    );
     assert_eq!(err(&mut c, &["ZREVRANGE", "lex", "0", "1", "REV"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "lex", "0", "1", "BYSCORE"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["ZRANGEBYSCORE", "lex", "0", "1", "BYSCORE"]),
+        SYNTAX
+    );
     assert_eq!(err(&mut c, &["ZRANGE", "lex", "a", "1"]), NOT_INT);
-    assert_eq!(err(&mut c, &["ZRANGE", "lex", "a", "1", "BYSCORE"]), RANGE_FLOAT);
-    assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "lex", "1", "(x"]), RANGE_FLOAT);
+    assert_eq!(
+        err(&mut c, &["ZRANGE", "lex", "a", "1", "BYSCORE"]),
+        RANGE_FLOAT
+    );
+    assert_eq!(
+        err(&mut c, &["ZRANGEBYSCORE", "lex", "1", "(x"]),
+        RANGE_FLOAT
+    );
     assert_eq!(err(&mut c, &["ZRANGEBYLEX", "lex", "a", "+"]), RANGE_LEX);
     assert_eq!(err(&mut c, &["ZRANGE", "str", "0", "1"]), WRONGTYPE);
     assert_eq!(err(&mut c, &["ZRANGEBYSCORE", "str", "0", "1"]), WRONGTYPE);
@@ -272,7 +362,10 @@ fn ranges_in_both_encodings() {
     ] {
         assert_eq!(err(&mut c, &[name, "z", "0"]), arity(name));
     }
-    assert_eq!(err(&mut c, &["ZRANGESTORE", "d", "z", "0"]), arity("zrangestore"));
+    assert_eq!(
+        err(&mut c, &["ZRANGESTORE", "d", "z", "0"]),
+        arity("zrangestore")
+    );
 }
 
 #[test]
@@ -280,15 +373,43 @@ fn zrangestore_and_removals() {
     let s = Server::start();
     let mut c = s.client();
     ok(&mut c, &["SET", "str", "x"]);
-    ok(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"]);
+    ok(
+        &mut c,
+        &[
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+        ],
+    );
     assert_eq!(q(&mut c, &["ZRANGESTORE", "dst", "z", "1", "-2"]), "3");
-    assert_eq!(q(&mut c, &["ZRANGE", "dst", "0", "-1", "WITHSCORES"]), "[b 2 c 3 d 4]");
     assert_eq!(
-        q(&mut c, &["ZRANGESTORE", "dst", "z", "+inf", "(3", "BYSCORE", "REV", "LIMIT", "0", "1"]),
+        q(&mut c, &["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
+        "[b 2 c 3 d 4]"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "ZRANGESTORE",
+                "dst",
+                "z",
+                "+inf",
+                "(3",
+                "BYSCORE",
+                "REV",
+                "LIMIT",
+                "0",
+                "1"
+            ]
+        ),
         "1"
     );
-    assert_eq!(q(&mut c, &["ZRANGE", "dst", "0", "-1", "WITHSCORES"]), "[e 5]");
-    assert_eq!(q(&mut c, &["ZRANGESTORE", "dst", "z", "[b", "[c", "BYLEX"]), "2");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
+        "[e 5]"
+    );
+    assert_eq!(
+        q(&mut c, &["ZRANGESTORE", "dst", "z", "[b", "[c", "BYLEX"]),
+        "2"
+    );
     assert_eq!(q(&mut c, &["ZRANGE", "dst", "0", "-1"]), "[b c]");
     // An empty result deletes the destination, whatever it held.
     ok(&mut c, &["SET", "dst2", "v"]);
@@ -296,8 +417,17 @@ fn zrangestore_and_removals() {
     assert_eq!(q(&mut c, &["EXISTS", "dst2"]), "0");
     assert_eq!(q(&mut c, &["ZRANGESTORE", "dst", "nokey", "0", "-1"]), "0");
     assert_eq!(q(&mut c, &["EXISTS", "dst"]), "0");
-    assert_eq!(err(&mut c, &["ZRANGESTORE", "dst", "z", "0", "-1", "WITHSCORES"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZRANGESTORE", "dst", "str", "0", "-1"]), WRONGTYPE);
+    assert_eq!(
+        err(
+            &mut c,
+            &["ZRANGESTORE", "dst", "z", "0", "-1", "WITHSCORES"]
+        ),
+        SYNTAX
+    );
+    assert_eq!(
+        err(&mut c, &["ZRANGESTORE", "dst", "str", "0", "-1"]),
+        WRONGTYPE
+    );
     // A destination with a deadline loses it.
     ok(&mut c, &["ZADD", "ttl", "1", "x"]);
     ok(&mut c, &["EXPIRE", "ttl", "100"]);
@@ -319,11 +449,20 @@ fn zrangestore_and_removals() {
     assert_eq!(q(&mut c, &["ZREMRANGEBYLEX", "lex", "-", "+"]), "1");
     assert_eq!(q(&mut c, &["EXISTS", "lex"]), "0");
     assert_eq!(q(&mut c, &["ZREMRANGEBYSCORE", "nokey", "0", "1"]), "0");
-    assert_eq!(err(&mut c, &["ZREMRANGEBYSCORE", "str", "0", "1"]), WRONGTYPE);
-    assert_eq!(err(&mut c, &["ZREMRANGEBYSCORE", "str", "x", "1"]), RANGE_FLOAT);
+    assert_eq!(
+        err(&mut c, &["ZREMRANGEBYSCORE", "str", "0", "1"]),
+        WRONGTYPE
+    );
+    assert_eq!(
+        err(&mut c, &["ZREMRANGEBYSCORE", "str", "x", "1"]),
+        RANGE_FLOAT
+    );
     assert_eq!(err(&mut c, &["ZREMRANGEBYLEX", "str", "x", "+"]), RANGE_LEX);
     assert_eq!(err(&mut c, &["ZREMRANGEBYRANK", "str", "x", "1"]), NOT_INT);
-    assert_eq!(err(&mut c, &["ZREMRANGEBYRANK", "str", "0", "1"]), WRONGTYPE);
+    assert_eq!(
+        err(&mut c, &["ZREMRANGEBYRANK", "str", "0", "1"]),
+        WRONGTYPE
+    );
     for name in ["zremrangebyrank", "zremrangebyscore", "zremrangebylex"] {
         assert_eq!(err(&mut c, &[name, "z", "0"]), arity(name));
     }
@@ -338,15 +477,33 @@ fn set_algebra() {
     ok(&mut c, &["ZADD", "b", "10", "y", "20", "z", "30", "w"]);
     assert_eq!(q(&mut c, &["ZUNION", "2", "a", "b"]), "[x y z w]");
     assert_eq!(
-        q(&mut c, &["ZUNION", "2", "a", "b", "WEIGHTS", "2", "0.5", "WITHSCORES"]),
+        q(
+            &mut c,
+            &["ZUNION", "2", "a", "b", "WEIGHTS", "2", "0.5", "WITHSCORES"]
+        ),
         "[x 2 y 9 w 15 z 16]"
     );
     assert_eq!(
-        q(&mut c, &["ZUNION", "3", "a", "b", "nokey", "AGGREGATE", "MAX", "WITHSCORES"]),
+        q(
+            &mut c,
+            &[
+                "ZUNION",
+                "3",
+                "a",
+                "b",
+                "nokey",
+                "AGGREGATE",
+                "MAX",
+                "WITHSCORES"
+            ]
+        ),
         "[x 1 y 10 z 20 w 30]"
     );
     assert_eq!(
-        q(&mut c, &["ZINTER", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"]),
+        q(
+            &mut c,
+            &["ZINTER", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"]
+        ),
         "[y 2 z 3]"
     );
     assert_eq!(q(&mut c, &["ZINTER", "2", "a", "nokey"]), "[]");
@@ -356,21 +513,54 @@ fn set_algebra() {
     assert_eq!(q(&mut c, &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"]), "1");
     assert_eq!(q(&mut c, &["ZINTERCARD", "2", "a", "b", "LIMIT", "0"]), "2");
     assert_eq!(q(&mut c, &["ZUNIONSTORE", "d", "2", "a", "b"]), "4");
-    assert_eq!(q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]), "[x 1 y 12 z 23 w 30]");
-    assert_eq!(q(&mut c, &["ZINTERSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "-1"]), "2");
-    assert_eq!(q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]), "[z -17 y -8]");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[x 1 y 12 z 23 w 30]"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZINTERSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "-1"]
+        ),
+        "2"
+    );
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[z -17 y -8]"
+    );
     assert_eq!(q(&mut c, &["ZDIFFSTORE", "d", "2", "a", "b"]), "1");
-    assert_eq!(q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]), "[x 1]");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[x 1]"
+    );
     assert_eq!(q(&mut c, &["ZINTERSTORE", "d", "2", "a", "nokey"]), "0");
     assert_eq!(q(&mut c, &["EXISTS", "d"]), "0");
     // The destination may be an input.
-    assert_eq!(q(&mut c, &["ZUNIONSTORE", "a", "2", "a", "b", "AGGREGATE", "MAX"]), "4");
-    assert_eq!(q(&mut c, &["ZRANGE", "a", "0", "-1", "WITHSCORES"]), "[x 1 y 10 z 20 w 30]");
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZUNIONSTORE", "a", "2", "a", "b", "AGGREGATE", "MAX"]
+        ),
+        "4"
+    );
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "a", "0", "-1", "WITHSCORES"]),
+        "[x 1 y 10 z 20 w 30]"
+    );
     // inf + -inf is 0, as is a zero weight on an infinite score.
     ok(&mut c, &["ZADD", "pinf", "inf", "m"]);
     ok(&mut c, &["ZADD", "ninf", "-inf", "m"]);
-    assert_eq!(q(&mut c, &["ZUNION", "2", "pinf", "ninf", "WITHSCORES"]), "[m 0]");
-    assert_eq!(q(&mut c, &["ZINTER", "1", "pinf", "WEIGHTS", "0", "WITHSCORES"]), "[m 0]");
+    assert_eq!(
+        q(&mut c, &["ZUNION", "2", "pinf", "ninf", "WITHSCORES"]),
+        "[m 0]"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZINTER", "1", "pinf", "WEIGHTS", "0", "WITHSCORES"]
+        ),
+        "[m 0]"
+    );
     // Errors.
     assert_eq!(
         err(&mut c, &["ZUNION", "0", "a"]),
@@ -386,14 +576,23 @@ fn set_algebra() {
     );
     assert_eq!(err(&mut c, &["ZUNION", "x", "a"]), NOT_INT);
     assert_eq!(err(&mut c, &["ZUNION", "3", "a", "b"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZUNION", "2", "a", "b", "WEIGHTS", "1"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["ZUNION", "2", "a", "b", "WEIGHTS", "1"]),
+        SYNTAX
+    );
     assert_eq!(
         err(&mut c, &["ZUNION", "1", "a", "WEIGHTS", "x"]),
         "ERR weight value is not a float"
     );
-    assert_eq!(err(&mut c, &["ZUNION", "1", "a", "AGGREGATE", "AVG"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["ZUNION", "1", "a", "AGGREGATE", "AVG"]),
+        SYNTAX
+    );
     assert_eq!(err(&mut c, &["ZDIFF", "1", "a", "WEIGHTS", "1"]), SYNTAX);
-    assert_eq!(err(&mut c, &["ZUNIONSTORE", "d", "1", "a", "WITHSCORES"]), SYNTAX);
+    assert_eq!(
+        err(&mut c, &["ZUNIONSTORE", "d", "1", "a", "WITHSCORES"]),
+        SYNTAX
+    );
     assert_eq!(err(&mut c, &["ZINTERCARD", "1", "a", "WITHSCORES"]), SYNTAX);
     assert_eq!(
         err(&mut c, &["ZINTERCARD", "1", "a", "LIMIT", "-1"]),
@@ -414,10 +613,30 @@ fn set_algebra() {
     }
     // COMMAND GETKEYS follows numkeys.
     assert_eq!(
-        q(&mut c, &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]),
+        q(
+            &mut c,
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "ZUNIONSTORE",
+                "d",
+                "2",
+                "a",
+                "b",
+                "WEIGHTS",
+                "1",
+                "2"
+            ]
+        ),
         "[d a b]"
     );
-    assert_eq!(q(&mut c, &["COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"]), "[a b]");
+    assert_eq!(
+        q(
+            &mut c,
+            &["COMMAND", "GETKEYS", "ZMPOP", "2", "a", "b", "MIN"]
+        ),
+        "[a b]"
+    );
 }
 
 #[test]
@@ -425,7 +644,10 @@ fn pops_random_members_and_scan() {
     let s = Server::start();
     let mut c = s.client();
     ok(&mut c, &["SET", "str", "x"]);
-    ok(&mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"]);
+    ok(
+        &mut c,
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    );
     assert_eq!(q(&mut c, &["ZPOPMIN", "z"]), "[a 1]");
     assert_eq!(q(&mut c, &["ZPOPMAX", "z", "2"]), "[d 4 c 3]");
     assert_eq!(q(&mut c, &["ZPOPMAX", "z", "0"]), "[]");
@@ -445,7 +667,10 @@ fn pops_random_members_and_scan() {
     assert_eq!(err(&mut c, &["ZPOPMIN"]), arity("zpopmin"));
 
     ok(&mut c, &["ZADD", "z2", "1", "a", "2", "b", "3", "c"]);
-    assert_eq!(q(&mut c, &["ZMPOP", "2", "nokey", "z2", "MIN"]), "[z2 [[a 1]]]");
+    assert_eq!(
+        q(&mut c, &["ZMPOP", "2", "nokey", "z2", "MIN"]),
+        "[z2 [[a 1]]]"
+    );
     assert_eq!(
         q(&mut c, &["ZMPOP", "1", "z2", "MAX", "COUNT", "10"]),
         "[z2 [[c 3] [b 2]]]"
@@ -471,7 +696,10 @@ fn pops_random_members_and_scan() {
     assert_eq!(q(&mut c, &["ZRANDMEMBER", "nokey"]), "nil");
     assert_eq!(q(&mut c, &["ZRANDMEMBER", "nokey", "5"]), "[]");
     assert_eq!(q(&mut c, &["ZRANDMEMBER", "r", "0"]), "[]");
-    assert_eq!(q(&mut c, &["ZRANDMEMBER", "r", "5", "WITHSCORES"]), "[a 1 b 2 c 3]");
+    assert_eq!(
+        q(&mut c, &["ZRANDMEMBER", "r", "5", "WITHSCORES"]),
+        "[a 1 b 2 c 3]"
+    );
     match ok(&mut c, &["ZRANDMEMBER", "r", "-7", "WITHSCORES"]) {
         Value::Array(v) => {
             assert_eq!(v.len(), 14);
@@ -496,7 +724,10 @@ fn pops_random_members_and_scan() {
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
     );
     assert_eq!(
-        err(&mut c, &["ZRANDMEMBER", "r", "-9223372036854770000", "WITHSCORES"]),
+        err(
+            &mut c,
+            &["ZRANDMEMBER", "r", "-9223372036854770000", "WITHSCORES"]
+        ),
         "ERR value is out of range"
     );
     assert_eq!(err(&mut c, &["ZRANDMEMBER", "str"]), WRONGTYPE);
@@ -549,7 +780,10 @@ fn resp3_reply_shapes() {
     let s = Server::start();
     let mut r = Raw::new(&s);
     assert!(r.call(&["HELLO", "3"]).starts_with('%'));
-    assert_eq!(r.call(&["ZADD", "z", "1", "a", "2.5", "b", "3", "c"]), ":3\r\n");
+    assert_eq!(
+        r.call(&["ZADD", "z", "1", "a", "2.5", "b", "3", "c"]),
+        ":3\r\n"
+    );
     assert_eq!(r.call(&["ZSCORE", "z", "b"]), ",2.5\r\n");
     assert_eq!(r.call(&["ZSCORE", "z", "x"]), "_\r\n");
     assert_eq!(r.call(&["ZMSCORE", "z", "a", "x"]), "*2\r\n,1\r\n_\r\n");
@@ -574,7 +808,10 @@ fn resp3_reply_shapes() {
         "*2\r\n$1\r\n0\r\n*6\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$3\r\n2.5\r\n$1\r\nc\r\n$1\r\n3\r\n"
     );
     assert_eq!(r.call(&["ZPOPMIN", "z"]), "*2\r\n$1\r\na\r\n,2\r\n");
-    assert_eq!(r.call(&["ZPOPMIN", "z", "1"]), "*1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n");
+    assert_eq!(
+        r.call(&["ZPOPMIN", "z", "1"]),
+        "*1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"
+    );
     assert_eq!(
         r.call(&["ZMPOP", "1", "z", "MAX"]),
         "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nc\r\n,3\r\n"
@@ -639,7 +876,10 @@ fn encodings_config_and_keys_commands() {
         err(&mut c, &["CONFIG", "SET", "zset-max-listpack-entries", "-1"]),
         "ERR CONFIG SET failed (possibly related to argument 'zset-max-listpack-entries') - argument must be between 0 and 9223372036854775807 inclusive"
     );
-    ok(&mut c, &["CONFIG", "SET", "zset-max-listpack-entries", "128"]);
+    ok(
+        &mut c,
+        &["CONFIG", "SET", "zset-max-listpack-entries", "128"],
+    );
     ok(&mut c, &["CONFIG", "SET", "zset-max-listpack-value", "64"]);
 
     // TYPE, SCAN TYPE, COPY, RENAME, MEMORY USAGE, EXPIRE.
@@ -674,11 +914,17 @@ fn encodings_config_and_keys_commands() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(q(&mut c, &refs), "5000");
     let huge = int(&ok(&mut c, &["MEMORY", "USAGE", "huge"]));
-    assert!(small > 0 && huge > 5000 * 40 && huge < 5000 * 200, "{small} {huge}");
+    assert!(
+        small > 0 && huge > 5000 * 40 && huge < 5000 * 200,
+        "{small} {huge}"
+    );
     ok(&mut c, &["PEXPIRE", "huge", "1"]);
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(q(&mut c, &["ZCARD", "huge"]), "0");
-    assert_eq!(cmd(&mut c, &["ZSCORE", "huge", "member:1"]).unwrap(), Value::Nil);
+    assert_eq!(
+        cmd(&mut c, &["ZSCORE", "huge", "member:1"]).unwrap(),
+        Value::Nil
+    );
     // WRONGTYPE from string commands on a sorted set.
     assert_eq!(err(&mut c, &["GET", "z"]), WRONGTYPE);
     assert_eq!(err(&mut c, &["APPEND", "z", "x"]), WRONGTYPE);

@@ -1785,6 +1785,17 @@ pub fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], bool,
 // ZSCAN
 // ---------------------------------------------------------------------------------------------------------------
 
+/// A score as ZSCAN spells it: `%.17g`, except that a listpack holds integral scores within +-2^62 as
+/// integers (Redis' `double2ll`) and ZSCAN returns those digits (1e18 is `1000000000000000000` there).
+fn scan_score_text(s: f64, listpack: bool) -> String {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if listpack && s.fract() == 0.0 && (-LIMIT..=LIMIT).contains(&s) {
+        (s as i64).to_string()
+    } else {
+        resp::format_double(s)
+    }
+}
+
 fn zscan(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply(zscan_inner(ks, ctx, args))
 }
@@ -1816,11 +1827,12 @@ fn zscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
         }
         i += 2;
     }
+    let listpack = matches!(z, ZSet::Pack(_));
     let mut out = Vec::new();
     let next = z.scan(cursor, count, |m, s| {
         if pattern.is_none_or(|p| crate::glob::matches(p, m, false)) {
             out.push(bulk(m));
-            out.push(Frame::Bulk(Bytes::from(resp::format_double(s))));
+            out.push(Frame::Bulk(Bytes::from(scan_score_text(s, listpack))));
         }
     });
     Ok(Frame::Array(vec![
@@ -2526,6 +2538,38 @@ mod tests {
         assert_eq!(
             run(&mut ks, T, &["zscan", "z", "x"]),
             err("ERR invalid cursor")
+        );
+        run(
+            &mut ks,
+            T,
+            &[
+                "zadd",
+                "ints",
+                "1e18",
+                "m",
+                "-4611686018427387904",
+                "n",
+                "1e19",
+                "o",
+                "0.5",
+                "p",
+            ],
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zscan", "ints", "0"]),
+            Frame::Array(vec![
+                b("0"),
+                arr(&[
+                    "n",
+                    "-4611686018427387904",
+                    "p",
+                    "0.5",
+                    "m",
+                    "1000000000000000000",
+                    "o",
+                    "1e+19"
+                ])
+            ])
         );
         assert_eq!(
             run(&mut ks, T, &["zscan", "z", "0", "count", "0"]),

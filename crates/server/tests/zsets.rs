@@ -227,7 +227,10 @@ fn ranges_in_both_encodings() {
             q(&mut c, &["ZRANGE", key, "-205", "1", "WITHSCORES"]),
             "[a 1 b 2]"
         );
-        assert_eq!(q(&mut c, &["ZRANGE", key, "0", "1", "REV"]).len() > 2, true);
+        assert_eq!(
+            q(&mut c, &["ZRANGE", key, "0", "1", "REV"]),
+            if big { "[pad199 pad198]" } else { "[e d]" }
+        );
         assert_eq!(
             q(&mut c, &["ZREVRANGE", key, "0", "0"]).starts_with("[pad"),
             big

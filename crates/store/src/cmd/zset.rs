@@ -294,7 +294,7 @@ const COUNT_POSITIVE: Frame = Frame::error("ERR count should be greater than 0")
 
 /// Most members a reply with repetitions (ZRANDMEMBER with a negative count) may hold per byte of
 /// `proto-max-bulk-len`: Redis builds whatever was asked for, which for a count near 2^62 exhausts memory.
-const RANDOM_REPLY_BYTES_PER_MEMBER: u64 = 64;
+const RANDOM_REPLY_BYTES_PER_MEMBER: u64 = 128;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Number and range parsing

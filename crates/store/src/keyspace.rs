@@ -363,7 +363,7 @@ impl Keyspace {
         let value = match &o.value {
             Value::Str(s) => heap_bytes(s.capacity()),
             Value::Int(_) => 0,
-            Value::ZSet(z) => heap_bytes(std::mem::size_of::<crate::zset::ZSet>()) + z.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         };
         let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
         if o.expire_at != NO_EXPIRE {

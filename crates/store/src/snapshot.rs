@@ -281,7 +281,7 @@ fn read_zset(r: &mut Reader<'_>, tag: u8) -> Result<Value, SnapshotError> {
     } else {
         ZSet::tree_from_sorted(entries.iter().copied())
     };
-    Ok(Value::ZSet(Box::new(z)))
+    Ok(Value::ZSet(z))
 }
 
 /// Writes the whole keyspace into a buffer, all but the checksum, in one go (the same bytes as a
@@ -510,7 +510,7 @@ mod tests {
         ks.set(
             &ctx,
             b"zl",
-            Value::ZSet(Box::new(ZSet::pack_from_sorted(small.iter().copied()))),
+            Value::ZSet(ZSet::pack_from_sorted(small.iter().copied())),
             NO_EXPIRE,
         );
         let names: Vec<Vec<u8>> = (0..5000).map(|i| format!("m{i:05}").into_bytes()).collect();
@@ -523,7 +523,7 @@ mod tests {
         big.insert(1, (-0.0, b"-0"));
         big.push((f64::INFINITY, b"inf"));
         let tree = ZSet::tree_from_sorted(big.iter().copied());
-        ks.set(&ctx, b"zs", Value::ZSet(Box::new(tree)), 9_000);
+        ks.set(&ctx, b"zs", Value::ZSet(tree), 9_000);
         let back = load(&dump(&ks)).unwrap();
         assert_eq!(entries(&back), entries(&ks));
         let enc = |k: &[u8]| back.peek(0, k).map(|o| o.value.encoding());

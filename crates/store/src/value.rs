@@ -7,8 +7,8 @@ pub enum Value {
     Str(Vec<u8>),
     /// A string that is the canonical form of an `i64` (Redis' `int` encoding).
     Int(i64),
-    /// A sorted set (boxed: `Value` stays 24 bytes).
-    ZSet(Box<crate::zset::ZSet>),
+    /// A sorted set (16 bytes: `Value` stays 24).
+    ZSet(crate::zset::ZSet),
 }
 
 impl Value {

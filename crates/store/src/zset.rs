@@ -1,7 +1,7 @@
 //! Sorted sets: unique members with double scores, ordered by (score, member bytes).
 //!
 //! Two encodings, switched where Redis switches them (`OBJECT ENCODING` names them as Redis does):
-//! - `listpack` ([`ZSet::Pack`]): one packed byte buffer sorted by (score, member). Every operation scans it,
+//! - `listpack` ([`ZSet::Listpack`]): one packed byte buffer sorted by (score, member). Every operation scans it,
 //!   so it serves small sets only: at most `zset-max-listpack-entries` members of at most
 //!   `zset-max-listpack-value` bytes each ([`Limits`]).
 //! - `skiplist` ([`ZSet::Tree`]): a member -> score [`Dict`] (O(1) ZSCORE, SCAN cursors that survive resizes)
@@ -198,14 +198,22 @@ fn shrink_if_sparse(buf: &mut Vec<u8>) {
     }
 }
 
-/// Entries packed in one buffer, sorted by (score, member): the listpack encoding and each B+tree leaf.
+/// Entries packed in one buffer, sorted by (score, member), with spare capacity: each B+tree leaf, and a
+/// listpack while it is being edited.
 #[derive(Clone, Default)]
 pub struct Pack {
     buf: Vec<u8>,
     len: usize,
 }
 
-/// Walks a [`Pack`] forwards.
+/// A read-only view of packed entries: `len` entries in `buf`.
+#[derive(Clone, Copy)]
+struct PackRef<'a> {
+    buf: &'a [u8],
+    len: usize,
+}
+
+/// Walks packed entries forwards.
 #[derive(Clone)]
 pub struct PackIter<'a> {
     buf: &'a [u8],
@@ -226,28 +234,25 @@ impl<'a> Iterator for PackIter<'a> {
     }
 }
 
-impl Pack {
-    fn iter(&self) -> PackIter<'_> {
-        PackIter {
-            buf: &self.buf,
-            pos: 0,
-        }
+impl<'a> PackRef<'a> {
+    fn iter(self) -> PackIter<'a> {
+        self.iter_from(0)
     }
 
-    fn weight(&self) -> usize {
-        self.buf.len() + ENTRY_WEIGHT * self.len
+    fn iter_from(self, pos: usize) -> PackIter<'a> {
+        PackIter { buf: self.buf, pos }
     }
 
-    fn first(&self) -> Option<(f64, &[u8])> {
+    fn first(self) -> Option<(f64, &'a [u8])> {
         self.iter().next()
     }
 
     /// Offset and index of the first entry not below (score, member).
-    fn seek(&self, score: f64, member: &[u8]) -> (usize, usize) {
+    fn seek(self, score: f64, member: &[u8]) -> (usize, usize) {
         let mut pos = 0;
         let mut idx = 0;
         while pos < self.buf.len() {
-            let (s, m, next) = decode(&self.buf, pos);
+            let (s, m, next) = decode(self.buf, pos);
             if cmp_entry(s, m, score, member) != Ordering::Less {
                 break;
             }
@@ -258,11 +263,11 @@ impl Pack {
     }
 
     /// Offset, index and score of `member`, searched by member alone.
-    fn find_member(&self, member: &[u8]) -> Option<(usize, usize, f64)> {
+    fn find_member(self, member: &[u8]) -> Option<(usize, usize, f64)> {
         let mut pos = 0;
         let mut idx = 0;
         while pos < self.buf.len() {
-            let (s, m, next) = decode(&self.buf, pos);
+            let (s, m, next) = decode(self.buf, pos);
             if m == member {
                 return Some((pos, idx, s));
             }
@@ -272,40 +277,76 @@ impl Pack {
         None
     }
 
-    /// Index of the entry equal to (score, member).
-    fn index_of(&self, score: f64, member: &[u8]) -> Option<usize> {
+    /// Offset of the entry equal to (score, member), with its index.
+    fn position_of(self, score: f64, member: &[u8]) -> Option<(usize, usize)> {
         let (pos, idx) = self.seek(score, member);
         if pos < self.buf.len() {
-            let (s, m, _) = decode(&self.buf, pos);
+            let (s, m, _) = decode(self.buf, pos);
             if cmp_entry(s, m, score, member) == Ordering::Equal {
-                return Some(idx);
+                return Some((pos, idx));
             }
         }
         None
     }
 
-    fn offset_of(&self, index: usize) -> usize {
+    fn offset_of(self, index: usize) -> usize {
         let mut pos = 0;
         for _ in 0..index {
             if pos >= self.buf.len() {
                 break;
             }
-            pos = decode(&self.buf, pos).2;
+            pos = decode(self.buf, pos).2;
         }
         pos
     }
 
-    fn get(&self, index: usize) -> Option<(f64, &[u8])> {
+    fn get(self, index: usize) -> Option<(f64, &'a [u8])> {
         if index >= self.len {
             return None;
         }
-        let (s, m, _) = decode(&self.buf, self.offset_of(index));
+        let (s, m, _) = decode(self.buf, self.offset_of(index));
         Some((s, m))
+    }
+
+    /// Number of leading entries for which `pred` holds (the entries must be partitioned by it).
+    fn partition_point(self, pred: &mut impl FnMut(f64, &[u8]) -> bool) -> usize {
+        let mut n = 0;
+        for (s, m) in self.iter() {
+            if !pred(s, m) {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Offsets of every entry, for walking backwards.
+    fn offsets(self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.len);
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            out.push(pos);
+            pos = decode(self.buf, pos).2;
+        }
+        out
+    }
+}
+
+impl Pack {
+    fn view(&self) -> PackRef<'_> {
+        PackRef {
+            buf: &self.buf,
+            len: self.len,
+        }
+    }
+
+    fn weight(&self) -> usize {
+        self.buf.len() + ENTRY_WEIGHT * self.len
     }
 
     /// Inserts at the sorted position; the member must be absent.
     fn insert(&mut self, score: f64, member: &[u8]) {
-        let (pos, _) = self.seek(score, member);
+        let (pos, _) = self.view().seek(score, member);
         self.insert_at(pos, score, member);
     }
 
@@ -337,15 +378,13 @@ impl Pack {
 
     /// Removes the entry equal to (score, member); returns whether it was there.
     fn remove_entry(&mut self, score: f64, member: &[u8]) -> bool {
-        let (pos, _) = self.seek(score, member);
-        if pos < self.buf.len() {
-            let (s, m, _) = decode(&self.buf, pos);
-            if cmp_entry(s, m, score, member) == Ordering::Equal {
+        match self.view().position_of(score, member) {
+            Some((pos, _)) => {
                 self.remove_at(pos);
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
     /// Removes entries `start..end` (indexes).
@@ -354,7 +393,7 @@ impl Pack {
         if start >= end {
             return;
         }
-        let a = self.offset_of(start);
+        let a = self.view().offset_of(start);
         let mut b = a;
         for _ in start..end {
             b = decode(&self.buf, b).2;
@@ -362,29 +401,6 @@ impl Pack {
         self.buf.drain(a..b);
         self.len -= end - start;
         shrink_if_sparse(&mut self.buf);
-    }
-
-    /// Number of leading entries for which `pred` holds (the entries must be partitioned by it).
-    fn partition_point(&self, pred: &mut impl FnMut(f64, &[u8]) -> bool) -> usize {
-        let mut n = 0;
-        for (s, m) in self.iter() {
-            if !pred(s, m) {
-                break;
-            }
-            n += 1;
-        }
-        n
-    }
-
-    /// Offsets of every entry, for walking backwards.
-    fn offsets(&self) -> Vec<usize> {
-        let mut out = Vec::with_capacity(self.len);
-        let mut pos = 0;
-        while pos < self.buf.len() {
-            out.push(pos);
-            pos = decode(&self.buf, pos).2;
-        }
-        out
     }
 
     /// Moves the upper half (by weight) into a new pack. Needs at least two entries.
@@ -423,6 +439,54 @@ impl Pack {
 
     fn heap_bytes(&self) -> usize {
         self.buf.capacity()
+    }
+}
+
+/// The `listpack` encoding: packed entries followed by their count (a `u32`, little endian) in one exactly
+/// sized allocation, so a small set costs its bytes and nothing more (an empty set allocates nothing). Edits
+/// go through a [`Pack`] and give the slack back afterwards, as Redis reallocates a listpack on every change.
+#[derive(Clone, Default)]
+pub struct Listpack(Box<[u8]>);
+
+/// Bytes of the count after a listpack's entries.
+const COUNT_BYTES: usize = 4;
+
+impl Listpack {
+    fn view(&self) -> PackRef<'_> {
+        let b = &self.0;
+        if b.len() < COUNT_BYTES {
+            return PackRef { buf: &[], len: 0 };
+        }
+        let (entries, count) = b.split_at(b.len() - COUNT_BYTES);
+        PackRef {
+            buf: entries,
+            len: u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize,
+        }
+    }
+
+    fn from_pack(p: Pack) -> Listpack {
+        if p.len == 0 {
+            return Listpack::default();
+        }
+        let mut v = p.buf;
+        // A listpack holds at most PACK_MAX_BYTES, so fewer than 2^32 entries.
+        v.extend_from_slice(&(p.len as u32).to_le_bytes());
+        Listpack(v.into_boxed_slice())
+    }
+
+    /// Runs `f` on the entries as an editable [`Pack`].
+    fn edit<R>(&mut self, f: impl FnOnce(&mut Pack) -> R) -> R {
+        let len = self.view().len;
+        let mut buf = Vec::from(std::mem::take(&mut self.0));
+        buf.truncate(buf.len().saturating_sub(COUNT_BYTES));
+        let mut p = Pack { buf, len };
+        let r = f(&mut p);
+        *self = Listpack::from_pack(p);
+        r
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -475,7 +539,7 @@ fn node_len(n: &Node) -> usize {
 
 fn first_of(n: &Node) -> Option<(f64, &[u8])> {
     match n {
-        Node::Leaf(p) => p.first(),
+        Node::Leaf(p) => p.view().first(),
         Node::Inner(i) => i.children.first().and_then(first_of),
     }
 }
@@ -500,6 +564,7 @@ fn split(n: &mut Node) -> (Sep, Node) {
         Node::Leaf(p) => {
             let right = p.split_half();
             let sep = right
+                .view()
                 .first()
                 .map_or_else(|| Sep::new(0.0, &[]), |(s, m)| Sep::new(s, m));
             (sep, Node::Leaf(right))
@@ -597,7 +662,7 @@ fn rebalance(inner: &mut Inner, i: usize) {
 
 fn rank(node: &Node, score: f64, member: &[u8]) -> Option<usize> {
     match node {
-        Node::Leaf(p) => p.index_of(score, member),
+        Node::Leaf(p) => p.view().position_of(score, member).map(|(_, i)| i),
         Node::Inner(inner) => {
             let i = inner.child_for(score, member);
             let before: usize = inner.counts[..i].iter().sum();
@@ -608,7 +673,7 @@ fn rank(node: &Node, score: f64, member: &[u8]) -> Option<usize> {
 
 fn select(node: &Node, mut index: usize) -> Option<(f64, &[u8])> {
     match node {
-        Node::Leaf(p) => p.get(index),
+        Node::Leaf(p) => p.view().get(index),
         Node::Inner(inner) => {
             for (c, child) in inner.counts.iter().zip(&inner.children) {
                 if index < *c {
@@ -623,7 +688,7 @@ fn select(node: &Node, mut index: usize) -> Option<(f64, &[u8])> {
 
 fn partition_point(node: &Node, pred: &mut impl FnMut(f64, &[u8]) -> bool) -> usize {
     match node {
-        Node::Leaf(p) => p.partition_point(pred),
+        Node::Leaf(p) => p.view().partition_point(pred),
         Node::Inner(inner) => {
             let j = inner.seps.partition_point(|s| pred(s.score, &s.member));
             let before: usize = inner.counts[..j].iter().sum();
@@ -636,10 +701,8 @@ fn partition_point(node: &Node, pred: &mut impl FnMut(f64, &[u8]) -> bool) -> us
 fn walk<'a>(node: &'a Node, mut skip: usize, take: &mut usize, f: &mut impl FnMut(f64, &'a [u8])) {
     match node {
         Node::Leaf(p) => {
-            let mut it = PackIter {
-                buf: &p.buf,
-                pos: p.offset_of(skip),
-            };
+            let v = p.view();
+            let mut it = v.iter_from(v.offset_of(skip));
             while *take > 0 {
                 let Some((s, m)) = it.next() else { break };
                 f(s, m);
@@ -670,7 +733,7 @@ fn walk_rev<'a>(
     f: &mut impl FnMut(f64, &'a [u8]),
 ) {
     match node {
-        Node::Leaf(p) => pack_walk_rev(p, skip, take, f),
+        Node::Leaf(p) => pack_walk_rev(p.view(), skip, take, f),
         Node::Inner(inner) => {
             for (c, child) in inner.counts.iter().zip(&inner.children).rev() {
                 if *take == 0 {
@@ -688,7 +751,7 @@ fn walk_rev<'a>(
 }
 
 fn pack_walk_rev<'a>(
-    p: &'a Pack,
+    p: PackRef<'a>,
     skip: usize,
     take: &mut usize,
     f: &mut impl FnMut(f64, &'a [u8]),
@@ -701,7 +764,7 @@ fn pack_walk_rev<'a>(
         if *take == 0 {
             break;
         }
-        let (s, m, _) = decode(&p.buf, pos);
+        let (s, m, _) = decode(p.buf, pos);
         f(s, m);
         *take -= 1;
     }
@@ -869,14 +932,14 @@ impl Clone for Tree {
 #[derive(Clone)]
 pub enum ZSet {
     /// `listpack`: one packed buffer.
-    Pack(Pack),
+    Listpack(Listpack),
     /// `skiplist`: a member dict and an order-statistic B+tree.
     Tree(Box<Tree>),
 }
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet::Pack(Pack::default())
+        ZSet::Listpack(Listpack::default())
     }
 }
 
@@ -927,7 +990,7 @@ fn pack_score(score: f64) -> f64 {
 impl ZSet {
     /// An empty set in the `listpack` encoding.
     pub fn new_pack() -> ZSet {
-        ZSet::Pack(Pack::default())
+        ZSet::default()
     }
 
     /// An empty set in the `skiplist` encoding.
@@ -966,7 +1029,7 @@ impl ZSet {
         for (s, m) in entries {
             p.push(pack_score(s), m);
         }
-        ZSet::Pack(p)
+        ZSet::Listpack(Listpack::from_pack(p))
     }
 
     /// A skiplist-encoded set from entries sorted by (score, member) with unique members.
@@ -977,7 +1040,7 @@ impl ZSet {
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {
-            ZSet::Pack(p) => p.len,
+            ZSet::Listpack(p) => p.view().len,
             ZSet::Tree(t) => t.len(),
         }
     }
@@ -990,7 +1053,7 @@ impl ZSet {
     /// The name `OBJECT ENCODING` answers.
     pub fn encoding(&self) -> &'static str {
         match self {
-            ZSet::Pack(_) => "listpack",
+            ZSet::Listpack(_) => "listpack",
             ZSet::Tree(_) => "skiplist",
         }
     }
@@ -998,23 +1061,24 @@ impl ZSet {
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Pack(p) => p.find_member(member).map(|(_, _, s)| s),
+            ZSet::Listpack(p) => p.view().find_member(member).map(|(_, _, s)| s),
             ZSet::Tree(t) => t.dict.get(member).copied(),
         }
     }
 
     /// Adds a member that is not present, converting a listpack that would exceed the limits.
     pub fn insert(&mut self, score: f64, member: &[u8], limits: Limits) {
-        if let ZSet::Pack(p) = self {
-            if p.len + 1 > limits.max_entries
+        if let ZSet::Listpack(p) = self {
+            let v = p.view();
+            if v.len + 1 > limits.max_entries
                 || member.len() > limits.max_value
-                || p.buf.len() + member.len() + 20 > PACK_MAX_BYTES
+                || v.buf.len() + member.len() + 20 > PACK_MAX_BYTES
             {
                 self.convert_to_tree();
             }
         }
         match self {
-            ZSet::Pack(p) => p.insert(pack_score(score), member),
+            ZSet::Listpack(p) => p.edit(|p| p.insert(pack_score(score), member)),
             ZSet::Tree(t) => t.insert(score, member),
         }
     }
@@ -1022,12 +1086,12 @@ impl ZSet {
     /// Changes the score of a present member from `old` to `new`.
     pub fn update(&mut self, member: &[u8], old: f64, new: f64) {
         match self {
-            ZSet::Pack(p) => {
-                if let Some((pos, _, _)) = p.find_member(member) {
+            ZSet::Listpack(p) => p.edit(|p| {
+                if let Some((pos, _, _)) = p.view().find_member(member) {
                     p.remove_at(pos);
                 }
                 p.insert(pack_score(new), member);
-            }
+            }),
             ZSet::Tree(t) => {
                 t.tree_remove(old, member);
                 t.tree_insert(new, member);
@@ -1041,9 +1105,9 @@ impl ZSet {
     /// Removes `member`; returns whether it was present.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            ZSet::Pack(p) => match p.find_member(member) {
+            ZSet::Listpack(p) => match p.view().find_member(member) {
                 Some((pos, _, _)) => {
-                    p.remove_at(pos);
+                    p.edit(|p| p.remove_at(pos));
                     true
                 }
                 None => false,
@@ -1061,7 +1125,7 @@ impl ZSet {
     /// The 0-based rank of `member` from the lowest score, with its score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
-            ZSet::Pack(p) => p.find_member(member).map(|(_, i, s)| (i, s)),
+            ZSet::Listpack(p) => p.view().find_member(member).map(|(_, i, s)| (i, s)),
             ZSet::Tree(t) => {
                 let s = *t.dict.get(member)?;
                 Some((rank(&t.root, s, member)?, s))
@@ -1072,7 +1136,7 @@ impl ZSet {
     /// The entry at `index` (0 is the lowest).
     pub fn get(&self, index: usize) -> Option<(f64, &[u8])> {
         match self {
-            ZSet::Pack(p) => p.get(index),
+            ZSet::Listpack(p) => p.view().get(index),
             ZSet::Tree(t) => select(&t.root, index),
         }
     }
@@ -1081,7 +1145,7 @@ impl ZSet {
     /// score or lex range bound partitions a set ordered by score, or by member when scores are equal.
     pub fn partition_point(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
         match self {
-            ZSet::Pack(p) => p.partition_point(&mut pred),
+            ZSet::Listpack(p) => p.view().partition_point(&mut pred),
             ZSet::Tree(t) => partition_point(&t.root, &mut pred),
         }
     }
@@ -1100,16 +1164,13 @@ impl ZSet {
             return;
         }
         match self {
-            ZSet::Pack(p) => {
+            ZSet::Listpack(p) => {
+                let v = p.view();
                 let mut take = end - start;
                 if rev {
-                    pack_walk_rev(p, start, &mut take, &mut f);
+                    pack_walk_rev(v, start, &mut take, &mut f);
                 } else {
-                    let it = PackIter {
-                        buf: &p.buf,
-                        pos: p.offset_of(start),
-                    };
-                    for (s, m) in it.take(take) {
+                    for (s, m) in v.iter_from(v.offset_of(start)).take(take) {
                         f(s, m);
                     }
                 }
@@ -1125,7 +1186,7 @@ impl ZSet {
             return 0;
         }
         match self {
-            ZSet::Pack(p) => p.remove_range(start, end),
+            ZSet::Listpack(p) => p.edit(|p| p.remove_range(start, end)),
             ZSet::Tree(t) => {
                 let len = t.len();
                 let mut gone: Vec<(f64, Vec<u8>)> = Vec::with_capacity(end - start);
@@ -1176,8 +1237,8 @@ impl ZSet {
     /// `scanGenericCommand` doubles COUNT for the score that goes with each member, then allows ten times it).
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
         match self {
-            ZSet::Pack(p) => {
-                for (s, m) in p.iter() {
+            ZSet::Listpack(p) => {
+                for (s, m) in p.view().iter() {
                     f(m, s);
                 }
                 0
@@ -1203,7 +1264,7 @@ impl ZSet {
     /// Estimated heap bytes held by the set (for `MEMORY USAGE`).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            ZSet::Pack(p) => p.heap_bytes(),
+            ZSet::Listpack(p) => p.heap_bytes(),
             ZSet::Tree(t) => {
                 std::mem::size_of::<Tree>() + t.dict.allocated_bytes() + node_heap_bytes(&t.root)
             }
@@ -1211,8 +1272,8 @@ impl ZSet {
     }
 
     fn convert_to_tree(&mut self) {
-        if let ZSet::Pack(p) = self {
-            let t = Tree::from_sorted(p.iter());
+        if let ZSet::Listpack(p) = self {
+            let t = Tree::from_sorted(p.view().iter());
             *self = ZSet::Tree(Box::new(t));
         }
     }
@@ -1311,6 +1372,23 @@ mod tests {
             }
         }
         assert_eq!(entry_size(1.0, 10), 12);
+    }
+
+    #[test]
+    fn a_listpack_costs_its_bytes() {
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        let mut z = ZSet::new_pack();
+        assert_eq!(z.heap_bytes(), 0);
+        for i in 0..10 {
+            z.insert(i as f64, format!("m{i}").as_bytes(), limits());
+        }
+        // Ten entries of a tag, a one-byte score (none for 0) and two member bytes, then the count.
+        assert_eq!(z.heap_bytes(), 10 * 4 - 1 + COUNT_BYTES);
+        z.remove(b"m3");
+        assert_eq!(z.heap_bytes(), 9 * 4 - 1 + COUNT_BYTES);
+        assert_eq!(z.len(), 9);
+        while z.pop(false).is_some() {}
+        assert_eq!(z.heap_bytes(), 0);
     }
 
     #[test]

@@ -693,7 +693,7 @@ fn store_result(ks: &mut Keyspace, ctx: &mut ExecCtx, dst: &[u8], z: Option<ZSet
     match z {
         Some(z) if !z.is_empty() => {
             let n = z.len();
-            ks.set(ctx, dst, Value::ZSet(Box::new(z)), NO_EXPIRE);
+            ks.set(ctx, dst, Value::ZSet(z), NO_EXPIRE);
             ctx.dirty += 1;
             Frame::Integer(n as i64)
         }
@@ -852,7 +852,7 @@ fn zadd_generic(
             });
         }
         let z = ZSet::for_first_member(pairs[0].1.len(), limits);
-        ks.set(ctx, key, Value::ZSet(Box::new(z)), NO_EXPIRE);
+        ks.set(ctx, key, Value::ZSet(z), NO_EXPIRE);
     }
     let Some(z) = write_zset(ks, ctx, key)? else {
         return Err(errors::WRONGTYPE);
@@ -1588,7 +1588,7 @@ fn zrandmember_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Re
         }
         let mut picks = Vec::with_capacity(count as usize);
         match z {
-            ZSet::Pack(_) => {
+            ZSet::Listpack(_) => {
                 let mut all = Vec::with_capacity(size);
                 z.for_range(0, size, false, |s, m| all.push((s, m)));
                 for _ in 0..count {
@@ -1827,7 +1827,7 @@ fn zscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
         }
         i += 2;
     }
-    let listpack = matches!(z, ZSet::Pack(_));
+    let listpack = matches!(z, ZSet::Listpack(_));
     let mut out = Vec::new();
     let next = z.scan(cursor, count, |m, s| {
         if pattern.is_none_or(|p| crate::glob::matches(p, m, false)) {

@@ -88,7 +88,7 @@ pub struct Keyspace {
 const LAZY_EXPIRED_MAX: usize = 1024;
 
 /// Bytes glibc malloc takes for a request of `n` bytes: an 8-byte header, 16-byte granularity, 32 at least.
-fn heap_bytes(n: usize) -> usize {
+pub(crate) fn heap_bytes(n: usize) -> usize {
     if n == 0 {
         0
     } else {

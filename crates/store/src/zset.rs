@@ -17,6 +17,10 @@
 //! follows as a LEB128 varint. A member of up to 30 bytes with a small integer score costs 2 bytes beyond its
 //! own, less than Redis' listpack. As in Redis' listpack (which stores integral scores as integers), a
 //! listpack turns a score of -0 into 0; the skiplist encoding keeps the sign.
+//!
+//! Memory: a listpack is one exactly sized allocation (its entries and a 4-byte count); the skiplist encoding
+//! costs its dict entry (40 bytes, members up to 22 bytes inline) plus the packed entry and a share of leaf and
+//! inner-node overhead, about 70-80 bytes per member of a dozen bytes where Redis 7 takes about 110.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -770,15 +774,22 @@ fn pack_walk_rev<'a>(
     }
 }
 
+/// Heap bytes under `n`, each allocation counted as glibc malloc sizes it.
 fn node_heap_bytes(n: &Node) -> usize {
+    use crate::keyspace::heap_bytes;
+    use std::mem::size_of;
     match n {
-        Node::Leaf(p) => p.heap_bytes(),
+        Node::Leaf(p) => heap_bytes(p.heap_bytes()),
         Node::Inner(inner) => {
-            std::mem::size_of::<Inner>()
-                + inner.counts.capacity() * std::mem::size_of::<usize>()
-                + inner.seps.capacity() * std::mem::size_of::<Sep>()
-                + inner.seps.iter().map(|s| s.member.len()).sum::<usize>()
-                + inner.children.capacity() * std::mem::size_of::<Node>()
+            heap_bytes(size_of::<Inner>())
+                + heap_bytes(inner.counts.capacity() * size_of::<usize>())
+                + heap_bytes(inner.seps.capacity() * size_of::<Sep>())
+                + inner
+                    .seps
+                    .iter()
+                    .map(|s| heap_bytes(s.member.len()))
+                    .sum::<usize>()
+                + heap_bytes(inner.children.capacity() * size_of::<Node>())
                 + inner.children.iter().map(node_heap_bytes).sum::<usize>()
         }
     }
@@ -1261,12 +1272,23 @@ impl ZSet {
         }
     }
 
-    /// Estimated heap bytes held by the set (for `MEMORY USAGE`).
+    /// Estimated heap bytes held by the set (for `MEMORY USAGE`), allocations counted as glibc malloc sizes
+    /// them. O(n / 40) for the skiplist encoding: it visits every leaf.
     pub fn heap_bytes(&self) -> usize {
+        use crate::keyspace::heap_bytes;
         match self {
-            ZSet::Listpack(p) => p.heap_bytes(),
+            ZSet::Listpack(p) => heap_bytes(p.heap_bytes()),
             ZSet::Tree(t) => {
-                std::mem::size_of::<Tree>() + t.dict.allocated_bytes() + node_heap_bytes(&t.root)
+                let (node, _) = Dict::<f64>::entry_allocations(0);
+                // Members longer than a node holds inline take one more allocation each, with its header.
+                let long_keys = t.dict.allocated_bytes()
+                    - t.dict.capacity() * std::mem::size_of::<usize>()
+                    - t.dict.len() * node;
+                heap_bytes(std::mem::size_of::<Tree>())
+                    + heap_bytes(t.dict.capacity() * std::mem::size_of::<usize>())
+                    + t.dict.len() * heap_bytes(node)
+                    + long_keys
+                    + node_heap_bytes(&t.root)
             }
         }
     }
@@ -1377,18 +1399,23 @@ mod tests {
     #[test]
     fn a_listpack_costs_its_bytes() {
         assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        let raw = |z: &ZSet| match z {
+            ZSet::Listpack(p) => p.0.len(),
+            ZSet::Tree(_) => panic!("not a listpack"),
+        };
         let mut z = ZSet::new_pack();
-        assert_eq!(z.heap_bytes(), 0);
+        assert_eq!((raw(&z), z.heap_bytes()), (0, 0));
         for i in 0..10 {
             z.insert(i as f64, format!("m{i}").as_bytes(), limits());
         }
         // Ten entries of a tag, a one-byte score (none for 0) and two member bytes, then the count.
-        assert_eq!(z.heap_bytes(), 10 * 4 - 1 + COUNT_BYTES);
+        assert_eq!(raw(&z), 10 * 4 - 1 + COUNT_BYTES);
+        assert_eq!(z.heap_bytes(), 64);
         z.remove(b"m3");
-        assert_eq!(z.heap_bytes(), 9 * 4 - 1 + COUNT_BYTES);
+        assert_eq!(raw(&z), 9 * 4 - 1 + COUNT_BYTES);
         assert_eq!(z.len(), 9);
         while z.pop(false).is_some() {}
-        assert_eq!(z.heap_bytes(), 0);
+        assert_eq!(raw(&z), 0);
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
 fn reserve_tight(buf: &mut Vec<u8>, extra: usize) {
     let need = buf.len() + extra;
     if need > buf.capacity() {
-        let target = (need + need / 16 + 15) & !15;
+        let target = (need + need / 8 + 15) & !15;
         buf.reserve_exact(target - buf.len());
     }
 }
@@ -205,7 +205,7 @@ fn shrink_if_sparse(buf: &mut Vec<u8>) {
 /// Entries packed in one buffer, sorted by (score, member), with spare capacity: each B+tree leaf, and a
 /// listpack while it is being edited.
 #[derive(Clone, Default)]
-pub struct Pack {
+struct Pack {
     buf: Vec<u8>,
     len: usize,
 }
@@ -219,7 +219,7 @@ struct PackRef<'a> {
 
 /// Walks packed entries forwards.
 #[derive(Clone)]
-pub struct PackIter<'a> {
+struct PackIter<'a> {
     buf: &'a [u8],
     pos: usize,
 }

@@ -448,7 +448,7 @@ impl Pack {
 
 /// The `listpack` encoding: packed entries followed by their count (a `u32`, little endian) in one exactly
 /// sized allocation, so a small set costs its bytes and nothing more (an empty set allocates nothing). Edits
-/// go through a [`Pack`] and give the slack back afterwards, as Redis reallocates a listpack on every change.
+/// go through a growable `Pack` and give the slack back afterwards, as Redis reallocates a listpack on every change.
 #[derive(Clone, Default)]
 pub struct Listpack(Box<[u8]>);
 

@@ -2,7 +2,7 @@
 //! in [`crate::zset`]; this file parses arguments and shapes replies exactly as Redis 7 does.
 //!
 //! Inputs of ZUNION, ZINTER, ZDIFF, ZINTERCARD and their STORE forms are sorted sets only: Redis also accepts
-//! plain sets there (every member scoring 1), which join [`source`] once the set type exists.
+//! plain sets there (every member scoring 1), which join `source` once the set type exists.
 
 use std::collections::{HashMap, HashSet};
 

@@ -159,6 +159,20 @@ pub const PARAMS: &[Param] = &[
         default: "64",
         mutable: true,
     },
+    Param {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        kind: Kind::Int(0, i64::MAX),
+        default: "128",
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        kind: Kind::Memory(0, i64::MAX),
+        default: "64",
+        mutable: true,
+    },
     p(
         "set-max-intset-entries",
         Kind::Int(0, i64::MAX),

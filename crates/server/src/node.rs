@@ -183,6 +183,10 @@ impl Node {
             size("hash-max-listpack-value"),
             size("set-max-intset-entries"),
         );
+        let zset_limits = store::zset::Limits {
+            max_entries: size("zset-max-listpack-entries"),
+            max_value: size("zset-max-listpack-value"),
+        };
         let fsync = crate::replication::fsync_policy(&c);
         let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
         let list_compress_depth = c.get_i64("list-compress-depth") as i32;
@@ -198,6 +202,7 @@ impl Node {
         ks.hash_max_listpack_entries = hash_entries;
         ks.hash_max_listpack_value = hash_value;
         ks.set_max_intset_entries = set_entries;
+        ks.zset_limits = zset_limits;
     }
 
     /// Current protocol limits for decoders.

@@ -71,6 +71,8 @@ pub struct KeyspaceConfig {
     pub list_max_listpack_size: i32,
     /// `list-compress-depth`: accepted and reported, but nodes are never compressed.
     pub list_compress_depth: i32,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a sorted set leaves the listpack.
+    pub zset_limits: crate::zset::Limits,
 }
 
 impl Default for KeyspaceConfig {
@@ -83,6 +85,7 @@ impl Default for KeyspaceConfig {
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            zset_limits: crate::zset::Limits::default(),
         }
     }
 }
@@ -528,6 +531,7 @@ impl Keyspace {
             Value::Hash(h) => h.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         };
         let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
         if o.expire_at != NO_EXPIRE {

@@ -6,6 +6,8 @@
 //! - `value`: [`Value`], the data types a key can hold; `types`: the structures behind the collections
 //!   (hashes, sets) with their compact encodings.
 //! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
+//! - `value`: [`Value`], the data types a key can hold.
+//! - `zset`: the sorted set type ([`zset::ZSet`]): listpack and order-statistic B+tree encodings.
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -28,6 +30,7 @@ pub mod snapshot;
 pub mod table;
 pub mod types;
 pub mod value;
+pub mod zset;
 
 pub use exec::{ExecCtx, LogEntry, Op};
 pub use keyspace::{Keyspace, Object};

@@ -11,9 +11,9 @@
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Sorted
-//! sets and streams will take the next tags; a reader meeting a tag it does not know refuses the whole snapshot
-//! rather than dropping keys.
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Streams
+//! will take further tags; a reader meeting a tag it does not know refuses the whole snapshot rather than dropping
+//! keys.
 //!
 //! Tags are Redis' RDB type numbers where one fits. Hashes and sets keep their encoding, and hash-table
 //! encodings their exact layout (the table's shape, then the entries in iteration order), so a restored replica
@@ -30,6 +30,10 @@
 //! A list is [`TAG_LIST`] (Redis' RDB number for a quicklist): its encoding (0 `listpack`, 1 `quicklist`), a
 //! varint node count, then per node a varint element count and its packed entries as `bytes` (the layout of
 //! `list::pack`), so a list comes back with the same nodes and encoding. Every node is checked when read.
+//!
+//! A sorted set is [`TAG_ZSET`] or [`TAG_ZSET_LISTPACK`] (the numbers of Redis' RDB types for its two encodings,
+//! which the load restores exactly) followed by its member count and each (score as an `f64` LE, member as
+//! bytes) in order.
 //!
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
@@ -50,6 +54,7 @@ use crate::types::intset::IntSet;
 use crate::types::listpack::Pack;
 use crate::types::set::Set;
 use crate::value::Value;
+use crate::zset::ZSet;
 
 /// First bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"SHOALSNP";
@@ -70,6 +75,10 @@ pub const TAG_SET_INTSET: u8 = 11;
 pub const TAG_HASH_PACK: u8 = 16;
 /// Value type tag: a list, as its packed nodes.
 pub const TAG_LIST: u8 = 18;
+/// Value type tag: a sorted set in the `skiplist` encoding (Redis' `RDB_TYPE_ZSET_2`).
+pub const TAG_ZSET: u8 = 5;
+/// Value type tag: a sorted set in the `listpack` encoding (Redis' `RDB_TYPE_ZSET_LISTPACK`).
+pub const TAG_ZSET_LISTPACK: u8 = 17;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
 pub const OP_EXPIRE_MS: u8 = 0xFC;
 /// End of the records; the checksum follows.
@@ -315,7 +324,59 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 put_bytes(out, raw);
             }
         }
+        Value::ZSet(z) => {
+            out.push(match z.encoding() {
+                "listpack" => TAG_ZSET_LISTPACK,
+                _ => TAG_ZSET,
+            });
+            put_bytes(out, key);
+            put_varint(out, z.len() as u64);
+            z.for_range(0, z.len(), false, |score, member| {
+                out.extend_from_slice(&score.to_le_bytes());
+                put_bytes(out, member);
+            });
+        }
     }
+}
+
+/// Reads a sorted set's entries and rebuilds it in the encoding its tag names, refusing NaN scores, entries out
+/// of order, repeated members and empty sets.
+fn read_zset(r: &mut Reader<'_>, tag: u8) -> Result<Value, SnapshotError> {
+    let count = r.varint()?;
+    if count == 0 {
+        return err("empty sorted set");
+    }
+    // Each entry takes at least 9 bytes, which bounds what a hostile count can reserve.
+    let cap = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min((r.buf.len() - r.pos) / 9);
+    let mut entries: Vec<(f64, &[u8])> = Vec::with_capacity(cap);
+    let mut seen = std::collections::HashSet::with_capacity(cap);
+    for _ in 0..count {
+        let b = r.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        let score = f64::from_le_bytes(a);
+        let member = r.bytes()?;
+        if score.is_nan() {
+            return err("NaN score in a sorted set");
+        }
+        if let Some((ps, pm)) = entries.last() {
+            if crate::zset::cmp_entry(*ps, pm, score, member) != std::cmp::Ordering::Less {
+                return err("sorted set entries out of order");
+            }
+        }
+        if !seen.insert(member) {
+            return err("repeated member in a sorted set");
+        }
+        entries.push((score, member));
+    }
+    let z = if tag == TAG_ZSET_LISTPACK {
+        ZSet::pack_from_sorted(entries.iter().copied())
+    } else {
+        ZSet::tree_from_sorted(entries.iter().copied())
+    };
+    Ok(Value::ZSet(z))
 }
 
 fn deadline_code(expire_at: i64) -> u64 {
@@ -429,6 +490,10 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
             TAG_LIST => {
                 let key = r.bytes()?;
                 (key, Value::List(Box::new(r.list()?)))
+            }
+            TAG_ZSET | TAG_ZSET_LISTPACK => {
+                let key = r.bytes()?;
+                (key, read_zset(&mut r, op)?)
             }
             other => {
                 return err(format!(
@@ -756,6 +821,83 @@ mod tests {
             let e = load(&list_snapshot(&case)).err().expect("refused");
             assert!(e.0.contains("list") || e.0.contains("truncated"), "{e}");
         }
+    }
+
+    #[test]
+    fn round_trip_sorted_sets_in_both_encodings() {
+        let mut ks = sample();
+        let ctx = ExecCtx::for_write(1_000, 0);
+        let small: Vec<(f64, &[u8])> = vec![(-1.5, b"a"), (0.0, b""), (2.0, b"b"), (2.0, b"c")];
+        ks.set(
+            &ctx,
+            b"zl",
+            Value::ZSet(ZSet::pack_from_sorted(small.iter().copied())),
+            NO_EXPIRE,
+        );
+        let names: Vec<Vec<u8>> = (0..5000).map(|i| format!("m{i:05}").into_bytes()).collect();
+        let mut big: Vec<(f64, &[u8])> = names
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ((i / 10) as f64 * 0.1, m.as_slice()))
+            .collect();
+        big.insert(0, (f64::NEG_INFINITY, b"-inf"));
+        big.insert(1, (-0.0, b"-0"));
+        big.push((f64::INFINITY, b"inf"));
+        let tree = ZSet::tree_from_sorted(big.iter().copied());
+        ks.set(&ctx, b"zs", Value::ZSet(tree), 9_000);
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(entries(&back), entries(&ks));
+        let enc = |k: &[u8]| back.peek(0, k).map(|o| o.value.encoding());
+        assert_eq!(enc(b"zl"), Some("listpack"));
+        assert_eq!(enc(b"zs"), Some("skiplist"));
+        match back.peek(0, b"zs").map(|o| &o.value) {
+            Some(Value::ZSet(z)) => {
+                z.check();
+                assert!(z
+                    .score(b"-0")
+                    .is_some_and(|s| s == 0.0 && s.is_sign_negative()));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Re-dumping the loaded keyspace gives the same records (the order of keys may differ).
+        assert_eq!(entries(&load(&dump(&back)).unwrap()), entries(&ks));
+    }
+
+    #[test]
+    fn malformed_sorted_sets_are_refused() {
+        let zset = |tag: u8, count: u64, items: &[(f64, &[u8])]| {
+            let mut body = Vec::new();
+            body.extend_from_slice(MAGIC);
+            body.extend_from_slice(&VERSION.to_le_bytes());
+            put_varint(&mut body, 1);
+            body.push(tag);
+            put_bytes(&mut body, b"z");
+            put_varint(&mut body, count);
+            for (s, m) in items {
+                body.extend_from_slice(&s.to_le_bytes());
+                put_bytes(&mut body, m);
+            }
+            body.push(OP_EOF);
+            load(&Unsealed(body).seal()).err().map(|e| e.0)
+        };
+        assert_eq!(zset(TAG_ZSET, 1, &[(1.0, b"a")]), None);
+        assert_eq!(zset(TAG_ZSET_LISTPACK, 1, &[(1.0, b"a")]), None);
+        assert!(zset(TAG_ZSET, 0, &[]).unwrap().contains("empty"));
+        assert!(zset(TAG_ZSET, 1, &[(f64::NAN, b"a")])
+            .unwrap()
+            .contains("NaN"));
+        assert!(zset(TAG_ZSET, 2, &[(2.0, b"a"), (1.0, b"b")])
+            .unwrap()
+            .contains("order"));
+        assert!(zset(TAG_ZSET_LISTPACK, 2, &[(1.0, b"b"), (1.0, b"a")])
+            .unwrap()
+            .contains("order"));
+        assert!(zset(TAG_ZSET, 2, &[(1.0, b"a"), (2.0, b"a")])
+            .unwrap()
+            .contains("repeated"));
+        assert!(zset(TAG_ZSET, u64::MAX, &[(1.0, b"a")])
+            .unwrap()
+            .contains("truncated"));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Value {
     Set(Set),
     /// A list (`listpack` or `quicklist` encoding).
     List(Box<crate::list::List>),
+    /// A sorted set (16 bytes: `Value` stays 24).
+    ZSet(crate::zset::ZSet),
 }
 
 impl Value {
@@ -36,6 +38,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -48,6 +51,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

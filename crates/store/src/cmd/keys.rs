@@ -443,7 +443,7 @@ const SHARED_INTEGERS: i64 = 10_000;
 
 const SAME_OBJECT: Frame = Frame::error("ERR source and destination objects are the same");
 const DB_OUT_OF_RANGE: Frame = Frame::error("ERR DB index is out of range");
-const INVALID_CURSOR: Frame = Frame::error("ERR invalid cursor");
+pub(crate) const INVALID_CURSOR: Frame = Frame::error("ERR invalid cursor");
 const NO_LFU: Frame = Frame::error(
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );

@@ -16,6 +16,7 @@ pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 /// Every family's declarations; the table is built from these.
 pub const FAMILIES: &[&[CommandSpec]] = &[
@@ -28,6 +29,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     list::COMMANDS,
     debug::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -209,6 +211,24 @@ mod tests {
         "rank",
         "maxlen",
         "l",
+        "z",
+        "withscores",
+        "withscore",
+        "byscore",
+        "bylex",
+        "rev",
+        "limit",
+        "weights",
+        "aggregate",
+        "min",
+        "max",
+        "(1",
+        "[a",
+        "(a",
+        "-",
+        "+",
+        "incr",
+        "ch",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -239,7 +259,7 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "h", "s", "i", "l"][rng.below(7) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig"][rng.below(9) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -256,10 +276,21 @@ mod tests {
                     &["sadd", "s", "1", "x"],
                     &["sadd", "i", "1", "2"],
                     &["rpush", "l", "a", "1", "b", "-2", "a"],
+                    &["zadd", "z", "1", "a", "2", "b", "-inf", "c"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();
                     execute(&mut ks, &mut ctx, &setup);
+                }
+                if args.iter().any(|a| a.as_ref() == b"zbig") {
+                    // Past the (lowered) listpack limit: the skiplist encoding.
+                    ks.config.zset_limits.max_entries = 8;
+                    let mut zbig: Vec<Bytes> = vec![Bytes::from("zadd"), Bytes::from("zbig")];
+                    for i in 0..12 {
+                        zbig.push(Bytes::from((i % 13).to_string()));
+                        zbig.push(Bytes::from(format!("m{i}")));
+                    }
+                    execute(&mut ks, &mut ctx, &zbig);
                 }
                 let write = resolve(&args).is_ok_and(|s| s.is_write());
                 ctx.write = write;

@@ -314,21 +314,23 @@ impl Replication {
         let res = self.group.snapshot(SAVE_TIMEOUT).await;
         let elapsed = (unix_ms() - start) / 1000;
         p.last_secs.store(elapsed, Ordering::Relaxed);
-        if rewrite {
-            p.rewrites.fetch_add(1, Ordering::Relaxed);
-        }
         let out = match res {
             Ok(report) => {
-                p.last_ok.store(true, Ordering::Relaxed);
-                p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
-                p.dirty_at_save.store(dirty, Ordering::Relaxed);
-                p.saves.fetch_add(1, Ordering::Relaxed);
-                p.last_longest_hold_us
-                    .store(report.longest_hold.as_micros() as u64, Ordering::Relaxed);
                 // openraft purges the log right after the snapshot is installed; give it a moment.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 p.base_size
                     .store(self.storage.size_on_disk().unwrap_or(0), Ordering::Relaxed);
+                p.last_ok.store(true, Ordering::Relaxed);
+                p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
+                p.dirty_at_save.store(dirty, Ordering::Relaxed);
+                p.last_longest_hold_us
+                    .store(report.longest_hold.as_micros() as u64, Ordering::Relaxed);
+                // Counted once the next save may start, so a client that sees the count can ask for another.
+                p.in_progress.store(false, Ordering::Release);
+                p.saves.fetch_add(1, Ordering::Relaxed);
+                if rewrite {
+                    p.rewrites.fetch_add(1, Ordering::Relaxed);
+                }
                 info!(
                     keys = report.keys,
                     bytes = report.bytes,
@@ -340,11 +342,11 @@ impl Replication {
             }
             Err(e) => {
                 p.last_ok.store(false, Ordering::Relaxed);
+                p.in_progress.store(false, Ordering::Release);
                 warn!(error = %e, "snapshot failed");
                 Err(Frame::error_owned(format!("ERR snapshot failed: {e}")))
             }
         };
-        p.in_progress.store(false, Ordering::Release);
         let _ = node;
         out
     }

@@ -15,6 +15,9 @@ pub struct ExecCtx {
     pub write: bool,
     /// Count of changes made (Redis' `dirty`), read by the server for persistence statistics.
     pub dirty: u64,
+    /// Set while an [`Op::Block`] runs: a blocking command that finds nothing to serve answers
+    /// [`crate::blocking::WOULD_BLOCK`] instead of its non-blocking reply.
+    pub blocking: bool,
 }
 
 impl ExecCtx {
@@ -25,6 +28,7 @@ impl ExecCtx {
             rng: Rng::new(seed),
             write: true,
             dirty: 0,
+            blocking: false,
         }
     }
 
@@ -35,6 +39,7 @@ impl ExecCtx {
             rng: Rng::new(seed),
             write: false,
             dirty: 0,
+            blocking: false,
         }
     }
 }
@@ -71,6 +76,10 @@ pub enum Op {
     Command(Vec<Bytes>),
     /// Delete these keys if, at the entry's time, they are past their deadline (active and lazy expiry).
     ExpireIfDue(Vec<Bytes>),
+    /// A blocking command (BLPOP, BLMOVE, ...) proposed by a client that may wait: it runs like
+    /// [`Op::Command`], except that when nothing can be served it changes nothing and replies
+    /// [`crate::blocking::WOULD_BLOCK`], which the server turns into a wait (never into a reply).
+    Block(Vec<Bytes>),
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
@@ -99,6 +108,12 @@ pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u
 pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::Frame {
     match op {
         Op::Command(args) => crate::cmd::execute(ks, ctx, args),
+        Op::Block(args) => {
+            ctx.blocking = true;
+            let reply = crate::cmd::execute(ks, ctx, args);
+            ctx.blocking = false;
+            reply
+        }
         Op::ExpireIfDue(keys) => {
             let mut n = 0;
             for k in keys {

@@ -5,6 +5,7 @@
 //! - `keyspace`: [`Keyspace`], keys to [`Object`]s, lazy and active expiry, keyspace statistics.
 //! - `value`: [`Value`], the data types a key can hold.
 //! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
+//! - `blocking`: how blocking commands (BLPOP, ...) say they would wait, timeouts, which keys can serve waiters.
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -15,6 +16,7 @@
 //! Nothing here reads a clock, a random source, the network or the disk: time and randomness come in through
 //! [`ExecCtx`], so applying the same entries gives the same state on every replica.
 
+pub mod blocking;
 pub mod cmd;
 pub mod dict;
 pub mod errors;

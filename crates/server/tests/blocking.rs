@@ -518,10 +518,19 @@ fn three_replicas_only_the_leader_serves_blocked_clients() {
     let follower = (leader + 1) % 3;
     let mut lc = procs[leader].wait_ready(Duration::from_secs(10));
     let mut fc = procs[follower].wait_ready(Duration::from_secs(10));
-    // A follower refuses like any write, at once, and nothing waits there.
+    // A follower refuses like any write, at once, and nothing waits there (until it has heard from the leader
+    // it answers TRYAGAIN, as a write would).
     let mut fw = raw_at(procs[follower].port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let reply = fw.call(&["BLPOP", "q", "0"]);
+        if !reply.starts_with("-TRYAGAIN") || Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(
-        fw.call(&["BLPOP", "q", "0"]),
+        reply,
         "-READONLY You can't write against a read only replica.\r\n"
     );
     assert_eq!(blocked(&mut fc), 0);
@@ -602,4 +611,109 @@ fn blocking_works_after_a_restart_from_a_snapshot() {
     wait_blocked(&mut c, 1);
     ok(&mut c, &["RPUSH", "after", "y"]);
     assert_eq!(w.reply(), kv("after", "y"));
+}
+
+#[test]
+fn concurrent_waiters_and_pushers_lose_and_duplicate_nothing() {
+    // Waiters pop from `q` or move from `q` to `m` (whose own waiters pop it); pushers add unique elements. Every
+    // element must reach exactly one client.
+    let s = Server::start();
+    let url = s.url();
+    const PUSHERS: usize = 3;
+    const PER_PUSHER: usize = 300;
+    const TOTAL: usize = PUSHERS * PER_PUSHER;
+    let popped = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut waiters = Vec::new();
+    for w in 0..8 {
+        let (url, popped) = (url.clone(), popped.clone());
+        waiters.push(std::thread::spawn(move || {
+            let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+            loop {
+                if popped.lock().unwrap().len() >= TOTAL {
+                    return;
+                }
+                let got: Option<String> = match w % 4 {
+                    0 => {
+                        // A moved element is still on its way: to a waiter on `m`.
+                        let _: Option<String> = redis::cmd("BLMOVE")
+                            .arg("q")
+                            .arg("m")
+                            .arg("LEFT")
+                            .arg("RIGHT")
+                            .arg("0.2")
+                            .query(&mut c)
+                            .unwrap();
+                        None
+                    }
+                    1 => redis::cmd("BLPOP")
+                        .arg("m")
+                        .arg("0.2")
+                        .query::<Option<(String, String)>>(&mut c)
+                        .unwrap()
+                        .map(|(_, v)| v),
+                    2 => redis::cmd("BLMPOP")
+                        .arg("0.2")
+                        .arg(2)
+                        .arg("m")
+                        .arg("q")
+                        .arg("RIGHT")
+                        .arg("COUNT")
+                        .arg(1)
+                        .query::<Option<(String, Vec<String>)>>(&mut c)
+                        .unwrap()
+                        .map(|(_, mut v)| v.remove(0)),
+                    _ => redis::cmd("BRPOP")
+                        .arg("q")
+                        .arg("m")
+                        .arg("0.2")
+                        .query::<Option<(String, String)>>(&mut c)
+                        .unwrap()
+                        .map(|(_, v)| v),
+                };
+                if let Some(v) = got {
+                    popped.lock().unwrap().push(v);
+                }
+            }
+        }));
+    }
+    let pushers: Vec<_> = (0..PUSHERS)
+        .map(|p| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+                for i in 0..PER_PUSHER {
+                    let key = if i % 3 == 0 { "m" } else { "q" };
+                    let _: i64 = redis::cmd("RPUSH")
+                        .arg(key)
+                        .arg(format!("{p}:{i}"))
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while popped.lock().unwrap().len() < TOTAL {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {TOTAL} popped",
+            popped.lock().unwrap().len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for w in waiters {
+        w.join().unwrap();
+    }
+    let mut got = popped.lock().unwrap().clone();
+    got.sort();
+    let mut want: Vec<String> = (0..PUSHERS)
+        .flat_map(|p| (0..PER_PUSHER).map(move |i| format!("{p}:{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let mut c = s.client();
+    assert_eq!(ok(&mut c, &["EXISTS", "q", "m"]), vi(0));
 }

@@ -179,6 +179,9 @@ impl ShardStateMachine {
             let mut cur = self.keyspace.lock();
             ks.stats = cur.stats.clone();
             ks.config = cur.config.clone();
+            // Blocked clients may be served by anything in the new state.
+            ks.set_ready_hook(cur.ready_hook());
+            ks.signal_all_ready();
             std::mem::replace(&mut *cur, ks)
         };
         // Freeing a large keyspace takes a while: outside the lock.

@@ -36,6 +36,8 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection task when `killed` is set.
     pub kill_notify: Notify,
+    /// Waiting in a blocking command (`flags=b`).
+    pub blocked: AtomicBool,
 }
 
 /// Descriptive client state changed by its own commands.
@@ -79,7 +81,7 @@ impl ClientHandle {
         let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -88,6 +90,11 @@ impl ClientHandle {
             info.name,
             self.age_secs(),
             self.idle_secs(),
+            if self.blocked.load(Ordering::Relaxed) {
+                "b"
+            } else {
+                "N"
+            },
             qbuf,
             qbuf_free,
             omem,
@@ -125,6 +132,7 @@ impl Clients {
             resp: AtomicU8::new(2),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            blocked: AtomicBool::new(false),
         });
         self.map.lock().insert(id, h.clone());
         h

@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use resp::{encode, Decoder, Frame, Protocol};
+use store::blocking::is_would_block;
 use store::exec::Op;
 use store::table::flags;
 use store::{CommandSpec, Handler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tracing::{debug, Instrument};
 
+use crate::blocking::TIMED_OUT;
 use crate::clients::ClientHandle;
 use crate::node::{unix_ms, CommandStat, Node};
 use crate::replication::{not_served, Replication};
@@ -35,6 +38,18 @@ const QBUF_MIN_WASTE: usize = 4 * 1024;
 const QBUF_CHECK_PERIOD: Duration = Duration::from_millis(100);
 /// A client idle this long gives its query buffer's free space back, as Redis does after more than 2 s.
 const QBUF_IDLE_RELEASE: Duration = Duration::from_secs(3);
+
+/// A blocking command waiting for its keys.
+struct Parked {
+    /// Its position in the commands passed to [`Conn::process`].
+    index: usize,
+    spec: &'static CommandSpec,
+    /// Time its first attempt took.
+    usec: u64,
+    /// Its last reply, from the blocked-client registry.
+    reply: oneshot::Receiver<Frame>,
+    deadline: Option<tokio::time::Instant>,
+}
 
 /// Connection-local state that commands may change.
 pub struct Conn {
@@ -128,11 +143,13 @@ impl Conn {
 
     /// Runs a batch of commands in order and appends their replies to `out`. Consecutive writes become one
     /// proposal (one log entry, one fsync); consecutive reads share one lock of the shard after one
-    /// linearizability check for the batch.
-    async fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) {
+    /// linearizability check for the batch. Stops at a blocking command that has to wait, returning it: the
+    /// commands after it run once it is answered.
+    async fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) -> Option<Parked> {
         let node = self.node.clone();
         let repl = node.shard.replication().cloned();
         let mut reads_checked = false;
+        let mut parked = None;
         self.executed = 0;
         self.last_cmd = None;
         let mut i = 0;
@@ -150,18 +167,32 @@ impl Conn {
             };
             match spec.handler {
                 Handler::Keyspace(_) if spec.is_write() => {
+                    // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
-                    while let Some(s) = batch
-                        .get(i + run.len())
-                        .and_then(|a| self.same_run(a, true))
-                    {
+                    while spec.block_on.is_none() {
+                        let Some(s) = batch
+                            .get(i + run.len())
+                            .and_then(|a| self.same_run(a, true))
+                        else {
+                            break;
+                        };
                         run.push(s);
+                        if s.block_on.is_some() {
+                            break;
+                        }
                     }
                     let start = Instant::now();
                     let cmds = &batch[i..i + run.len()];
                     let replies = match &repl {
                         Some(r) => {
-                            let ops = cmds.iter().map(|a| Op::Command(a.clone())).collect();
+                            let ops = run
+                                .iter()
+                                .zip(cmds)
+                                .map(|(s, a)| match s.block_on {
+                                    Some(_) => Op::Block(a.clone()),
+                                    None => Op::Command(a.clone()),
+                                })
+                                .collect();
                             match r.group.write(ops).await {
                                 Ok(frames) => frames,
                                 Err(e) => vec![not_served(&e); run.len()],
@@ -173,7 +204,31 @@ impl Conn {
                         ],
                     };
                     let usec = start.elapsed().as_micros() as u64 / run.len() as u64;
-                    for ((spec, args), reply) in run.iter().zip(cmds).zip(&replies) {
+                    for (k, ((spec, args), reply)) in run.iter().zip(cmds).zip(&replies).enumerate()
+                    {
+                        if is_would_block(reply) {
+                            match self.park(spec, args) {
+                                Some((reply, deadline)) => {
+                                    // CLIENT LIST shows the command it waits in, as Redis does.
+                                    self.last_cmd = Some(store::table::table().full_name(spec));
+                                    parked = Some(Parked {
+                                        index: i + k,
+                                        spec,
+                                        usec,
+                                        reply,
+                                        deadline,
+                                    });
+                                    break 'batch;
+                                }
+                                None => {
+                                    self.executed(spec, args, usec, &TIMED_OUT);
+                                    if !self.emit(&TIMED_OUT, out) {
+                                        break 'batch;
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
                         self.executed(spec, args, usec, reply);
                         if !self.emit(reply, out) {
                             break 'batch;
@@ -255,6 +310,42 @@ impl Conn {
             info.last_cmd.clear();
             info.last_cmd.push_str(name);
         }
+        self.flush_stats();
+        parked
+    }
+
+    /// Registers this client as a waiter for the blocking command `args`, which found nothing. Returns where
+    /// its last reply will come from and when it times out.
+    fn park(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+    ) -> Option<(oneshot::Receiver<Frame>, Option<tokio::time::Instant>)> {
+        let block = (spec.block_on?)(args, unix_ms())?;
+        let deadline = if block.timeout_ms > 0 {
+            // A deadline beyond what the clock can hold is no deadline.
+            tokio::time::Instant::now().checked_add(Duration::from_millis(block.timeout_ms as u64))
+        } else {
+            None
+        };
+        self.handle.blocked.store(true, Ordering::Relaxed);
+        let reply = self
+            .node
+            .blocking
+            .register(self.handle.id, block, args.to_vec());
+        Some((reply, deadline))
+    }
+
+    /// Answers a blocking command once its wait ended, counting it as executed then.
+    fn finish_parked(&mut self, p: &Parked, args: &[Bytes], reply: Frame, out: &mut BytesMut) {
+        self.handle.blocked.store(false, Ordering::Relaxed);
+        self.executed = 0;
+        self.executed(p.spec, args, p.usec, &reply);
+        self.emit(&reply, out);
+        self.node
+            .stats
+            .total_commands_processed
+            .fetch_add(self.executed, Ordering::Relaxed);
         self.flush_stats();
     }
 
@@ -411,15 +502,45 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 }
             }
         }
-        let more = batch.len() >= MAX_BATCH || one_at_a_time;
+        let mut more = batch.len() >= MAX_BATCH || one_at_a_time;
         let pipelined = batch.len() > 1;
         if !batch.is_empty() {
             handle.last_interaction_ms.store(
                 handle.created.elapsed().as_millis() as i64,
                 Ordering::Relaxed,
             );
-            conn.process(&batch, &mut out).await;
+            let mut from = 0;
+            let mut gone = false;
+            while let Some(mut p) = conn.process(&batch[from..], &mut out).await {
+                // The replies so far go out before the wait, as Redis writes them before the client blocks.
+                let reply = if out.is_empty()
+                    || flush(&node, &handle, &mut wr, &mut out).await.is_ok()
+                {
+                    wait_parked(&node, &handle, &mut p, &mut rd, &mut inbuf, killed.as_mut()).await
+                } else {
+                    node.blocking.cancel(handle.id, None);
+                    None
+                };
+                let Some(reply) = reply else {
+                    gone = true;
+                    break;
+                };
+                conn.finish_parked(&p, &batch[from + p.index], reply, &mut out);
+                // Answering counts as interaction (Redis' `lastinteraction`): a long wait is not idleness.
+                last_read = tokio::time::Instant::now();
+                handle.last_interaction_ms.store(
+                    handle.created.elapsed().as_millis() as i64,
+                    Ordering::Relaxed,
+                );
+                from += p.index + 1;
+                // Commands that arrived during the wait are in the buffer: decode them before reading more.
+                more = true;
+            }
             batch.clear();
+            if gone {
+                handle.blocked.store(false, Ordering::Relaxed);
+                break;
+            }
         }
         if let Some(e) = &fatal {
             debug!(error = e.message(), "protocol error, closing");
@@ -439,16 +560,8 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
             if pipelined {
                 tokio::task::yield_now().await;
             }
-            if wr.write_all(&out).await.is_err() {
+            if flush(&node, &handle, &mut wr, &mut out).await.is_err() {
                 break;
-            }
-            node.stats
-                .total_net_output_bytes
-                .fetch_add(out.len() as u64, Ordering::Relaxed);
-            handle.omem.store(0, Ordering::Relaxed);
-            out.clear();
-            if out.capacity() > OUT_KEEP {
-                out = BytesMut::with_capacity(READ_CHUNK);
             }
         }
         if fatal.is_some() || conn.closing {
@@ -504,6 +617,82 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Writes the replies in `out` and empties it.
+async fn flush(
+    node: &Node,
+    handle: &ClientHandle,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    out: &mut BytesMut,
+) -> std::io::Result<()> {
+    handle.omem.store(out.len() as u64, Ordering::Relaxed);
+    wr.write_all(out).await?;
+    node.stats
+        .total_net_output_bytes
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    handle.omem.store(0, Ordering::Relaxed);
+    out.clear();
+    if out.capacity() > OUT_KEEP {
+        *out = BytesMut::with_capacity(READ_CHUNK);
+    }
+    Ok(())
+}
+
+/// Waits until a blocked command's wait ends and returns its reply; `None` if the client went away (closed
+/// the connection, was killed, the node is shutting down, or it overran the query buffer limit). Meanwhile
+/// the socket is still read, so a closed connection is noticed at once; the commands read wait in `inbuf`.
+async fn wait_parked(
+    node: &Node,
+    handle: &ClientHandle,
+    p: &mut Parked,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    inbuf: &mut BytesMut,
+    mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> Option<Frame> {
+    let gone = || {
+        node.blocking.cancel(handle.id, None);
+        None
+    };
+    if handle.killed.load(Ordering::Relaxed) {
+        return gone();
+    }
+    // The blocked command is consumed: CLIENT LIST shows only what is queued behind it.
+    publish_qbuf(handle, inbuf);
+    loop {
+        let have_room = inbuf.capacity() - inbuf.len() >= READ_CHUNK / 4;
+        tokio::select! {
+            // A reply that is there goes out before anything else is looked at.
+            biased;
+            r = &mut p.reply => return r.ok(),
+            _ = sleep_until(p.deadline) => {
+                // The registry answers (a null, or the element if a pop was already under way).
+                p.deadline = None;
+                node.blocking.cancel(handle.id, Some(TIMED_OUT));
+            }
+            r = read_more(rd, inbuf, have_room) => match r {
+                Ok(Some(0)) | Err(_) => return gone(),
+                Ok(Some(n)) => {
+                    node.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    publish_qbuf(handle, inbuf);
+                    if inbuf.len() as u64 > node.hot.query_buffer_limit.load(Ordering::Relaxed) {
+                        tracing::warn!(client = %handle.addr, "closing client that reached max query buffer length");
+                        return gone();
+                    }
+                }
+                Ok(None) => inbuf.reserve(READ_CHUNK),
+            },
+            _ = killed.as_mut() => return gone(),
+        }
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Completes once a client idle since `last_read` has been idle for `secs` seconds.

@@ -6,10 +6,12 @@
 //! - `conn`: one client connection: decode, batch, dispatch, reply.
 //! - `shard`: the keyspace behind its write path.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
+//! - `blocking`: clients blocked on keys (BLPOP, ...) and the task that serves them.
 //! - `clients`, `slowlog`, `expire`: client registry, slow log, active expiry.
 //! - `alloc`, `metrics`: the counting allocator behind `used_memory`, and the other measurements `INFO` shows.
 
 pub mod alloc;
+pub mod blocking;
 pub mod clients;
 pub mod commands;
 pub mod config;

@@ -116,6 +116,8 @@ pub struct Node {
     pub replid: String,
     /// `used_memory` when the node was created (`used_memory_startup`).
     pub memory_startup: usize,
+    /// Clients blocked on keys (BLPOP, ...).
+    pub blocking: Arc<crate::blocking::Blocking>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -138,8 +140,11 @@ impl Node {
             metrics: Metrics::default(),
             replid: make_run_id(),
             memory_startup: crate::alloc::allocated(),
+            blocking: Arc::default(),
             shutdown_tx,
         });
+        let hook = node.blocking.ready_hook();
+        node.shard.lock().keyspace_mut().set_ready_hook(Some(hook));
         node.stats
             .lastsave
             .store(unix_ms() / 1000, Ordering::Relaxed);
@@ -317,6 +322,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         .replication()
         .map(|r| tokio::spawn(crate::replication::cron(node.clone(), r.clone())));
     let sampler = tokio::spawn(crate::metrics::sampler(node.clone()));
+    let blocked = tokio::spawn(node.blocking.clone().serve(node.clone()));
     let mut accepts = Vec::new();
     for l in listeners {
         accepts.push(tokio::spawn(accept_loop(node.clone(), l)));
@@ -332,6 +338,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     expiry.abort();
     sampler.abort();
+    blocked.abort();
     if let Some(p) = persistence {
         p.abort();
     }

@@ -16,6 +16,9 @@ pub struct ExecCtx {
     pub write: bool,
     /// Count of changes made (Redis' `dirty`), read by the server for persistence statistics.
     pub dirty: u64,
+    /// Set while an [`Op::Block`] runs: a blocking command that finds nothing to serve answers
+    /// [`crate::blocking::WOULD_BLOCK`] instead of its non-blocking reply.
+    pub blocking: bool,
 }
 
 impl ExecCtx {
@@ -26,6 +29,7 @@ impl ExecCtx {
             rng: Rng::new(seed),
             write: true,
             dirty: 0,
+            blocking: false,
         }
     }
 
@@ -36,6 +40,7 @@ impl ExecCtx {
             rng: Rng::new(seed),
             write: false,
             dirty: 0,
+            blocking: false,
         }
     }
 }
@@ -73,6 +78,10 @@ pub enum Op {
     /// Delete these keys if, at the entry's time, they are past their deadline, and the fields of these hashes
     /// that are past theirs (active and lazy expiry).
     ExpireIfDue(Vec<Bytes>),
+    /// A blocking command (BLPOP, BLMOVE, ...) proposed by a client that may wait: it runs like
+    /// [`Op::Command`], except that when nothing can be served it changes nothing and replies
+    /// [`crate::blocking::WOULD_BLOCK`], which the server turns into a wait (never into a reply).
+    Block(Vec<Bytes>),
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
@@ -91,6 +100,7 @@ pub struct LogEntry {
 
 const OP_COMMAND: u8 = 0;
 const OP_EXPIRE_IF_DUE: u8 = 1;
+const OP_BLOCK: u8 = 2;
 /// Format version, first byte of every encoded entry.
 const ENTRY_FORMAT: u8 = 1;
 
@@ -123,7 +133,7 @@ impl LogEntry {
             .ops
             .iter()
             .map(|op| match op {
-                Op::Command(a) | Op::ExpireIfDue(a) => {
+                Op::Command(a) | Op::ExpireIfDue(a) | Op::Block(a) => {
                     a.iter().map(|x| x.len() + 2).sum::<usize>() + 3
                 }
             })
@@ -137,6 +147,7 @@ impl LogEntry {
             let (tag, args) = match op {
                 Op::Command(a) => (OP_COMMAND, a),
                 Op::ExpireIfDue(a) => (OP_EXPIRE_IF_DUE, a),
+                Op::Block(a) => (OP_BLOCK, a),
             };
             out.push(tag);
             put_varint(&mut out, args.len() as u64);
@@ -177,6 +188,7 @@ impl LogEntry {
             ops.push(match tag {
                 OP_COMMAND => Op::Command(args),
                 OP_EXPIRE_IF_DUE => Op::ExpireIfDue(args),
+                OP_BLOCK => Op::Block(args),
                 _ => return None,
             });
         }
@@ -236,6 +248,12 @@ pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u
 pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::Frame {
     match op {
         Op::Command(args) => crate::cmd::execute(ks, ctx, args),
+        Op::Block(args) => {
+            ctx.blocking = true;
+            let reply = crate::cmd::execute(ks, ctx, args);
+            ctx.blocking = false;
+            reply
+        }
         Op::ExpireIfDue(keys) => {
             let mut n = 0;
             for k in keys {
@@ -271,6 +289,11 @@ mod tests {
                 ]),
                 Op::ExpireIfDue(vec![Bytes::new(), Bytes::from("x")]),
                 Op::Command(vec![]),
+                Op::Block(vec![
+                    Bytes::from("BLPOP"),
+                    Bytes::from("l"),
+                    Bytes::from("0"),
+                ]),
             ],
         }
     }

@@ -117,7 +117,13 @@ pub struct Keyspace {
     ready: ReadyKeys,
     /// The keys in `ready`, to record each once.
     ready_set: std::collections::HashSet<Vec<u8>, foldhash::fast::FixedState>,
+    /// Told when `ready` stops being empty, so the server drains it after the running write.
+    ready_hook: Option<ReadyHook>,
 }
+
+/// Called, under the keyspace's lock, when a key is signalled ready and none was pending: it must only wake
+/// someone (the server's blocked-client task), never lock or wait.
+pub type ReadyHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// Keys that writes made ready for clients blocked on them, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -332,6 +338,11 @@ impl Keyspace {
         if self.ready_set.contains(key) {
             return;
         }
+        if self.ready.keys.is_empty() && !self.ready.overflowed {
+            if let Some(hook) = &self.ready_hook {
+                hook();
+            }
+        }
         if self.ready.keys.len() >= READY_KEYS_MAX {
             self.ready.overflowed = true;
             return;
@@ -344,6 +355,24 @@ impl Keyspace {
     pub fn take_ready_keys(&mut self) -> ReadyKeys {
         self.ready_set.clear();
         std::mem::take(&mut self.ready)
+    }
+
+    /// Records that any key may be ready (the whole keyspace was replaced, e.g. by a snapshot).
+    pub fn signal_all_ready(&mut self) {
+        if let Some(hook) = &self.ready_hook {
+            hook();
+        }
+        self.ready.overflowed = true;
+    }
+
+    /// Sets the function told when keys become ready ([`ReadyHook`]).
+    pub fn set_ready_hook(&mut self, hook: Option<ReadyHook>) {
+        self.ready_hook = hook;
+    }
+
+    /// The function told when keys become ready, to carry over to a keyspace that replaces this one.
+    pub fn ready_hook(&self) -> Option<ReadyHook> {
+        self.ready_hook.clone()
     }
 
     /// Deletes `key` if it is past its deadline at `now_ms`; the write path's form of expiry.

@@ -6,8 +6,8 @@
 //! - `value`: [`Value`], the data types a key can hold; `types`: the structures behind the collections
 //!   (hashes, sets) with their compact encodings.
 //! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
-//! - `value`: [`Value`], the data types a key can hold.
 //! - `zset`: the sorted set type ([`zset::ZSet`]): listpack and order-statistic B+tree encodings.
+//! - `blocking`: how blocking commands (BLPOP, ...) say they would wait, timeouts, which keys can serve waiters.
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -18,6 +18,7 @@
 //! Nothing here reads a clock, a random source, the network or the disk: time and randomness come in through
 //! [`ExecCtx`], so applying the same entries gives the same state on every replica.
 
+pub mod blocking;
 pub mod cmd;
 pub mod dict;
 pub mod errors;

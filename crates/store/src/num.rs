@@ -113,6 +113,13 @@ mod long_double {
             self.0.plus(other.0).map(LongDouble)
         }
 
+        /// C's `(long long)ceill(self * k)`: the product rounded to the 64-bit significand (as the x87
+        /// multiplies), then rounded up to an integer; `None` when it is infinite or outside `i64` (where the
+        /// x87 conversion gives `LLONG_MIN`). Redis 7.0 converts blocking timeouts so from seconds to ms.
+        pub fn mul_ceil(self, k: u32) -> Option<i64> {
+            self.0.mul_ceil(k)
+        }
+
         /// Formats as Redis' `ld2string(..., LD_STR_HUMAN)`: `%.17Lf` without trailing fractional zeros (nor
         /// a trailing dot), `-0` shown as `0`, infinities as `inf`/`-inf`.
         pub fn to_human(self) -> String {
@@ -156,6 +163,52 @@ mod long_double {
                 parse_hex(neg, &body[2..])
             } else {
                 parse_dec(neg, body)
+            }
+        }
+
+        fn mul_ceil(self, k: u32) -> Option<i64> {
+            let Ld::Finite { neg, mant, exp } = self else {
+                return None;
+            };
+            let mut p = mant as u128 * k as u128;
+            let mut e = exp as i64;
+            let bits = 128 - p.leading_zeros() as i64;
+            if bits > 64 {
+                // Round to nearest, ties to even, keeping 64 significant bits.
+                let sh = (bits - 64) as u32;
+                let rem = p & ((1u128 << sh) - 1);
+                let half = 1u128 << (sh - 1);
+                p >>= sh;
+                e += sh as i64;
+                if rem > half || (rem == half && p & 1 == 1) {
+                    p += 1;
+                    if p >> 64 != 0 {
+                        p >>= 1;
+                        e += 1;
+                    }
+                }
+            }
+            // The magnitude truncated, and whether a fraction was dropped (ceil then rounds a positive up).
+            let (mag, frac) = if p == 0 {
+                (0, false)
+            } else if e >= 0 {
+                if e >= 64 {
+                    return None;
+                }
+                (p << e, false)
+            } else if e <= -128 {
+                (0, true)
+            } else {
+                (p >> -e, p & ((1u128 << -e) - 1) != 0)
+            };
+            let mag = if frac && !neg { mag + 1 } else { mag };
+            if neg {
+                if mag > 1u128 << 63 {
+                    return None;
+                }
+                Some((mag as i128).wrapping_neg() as i64)
+            } else {
+                i64::try_from(mag).ok()
             }
         }
 

@@ -42,6 +42,7 @@ pub enum NodeCommand {
     ClientInfo,
     ClientKill,
     ClientSetInfo,
+    ClientUnblock,
     ClientHelp,
     Info,
     ConfigGet,
@@ -247,6 +248,8 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
     /// Documentation.
     pub doc: Doc,
+    /// For a command that may block (BLPOP, ...): where it waits when it finds nothing ([`crate::blocking`]).
+    pub block_on: Option<crate::blocking::BlockFn>,
 }
 
 impl CommandSpec {
@@ -272,6 +275,7 @@ impl CommandSpec {
                 summary: "",
                 complexity: "O(1)",
             },
+            block_on: None,
         }
     }
 
@@ -313,6 +317,12 @@ impl CommandSpec {
             summary,
             complexity,
         };
+        self
+    }
+
+    /// Declares where the command waits when it may block and finds nothing to serve.
+    pub const fn blocks_on(mut self, f: crate::blocking::BlockFn) -> CommandSpec {
+        self.block_on = Some(f);
         self
     }
 

@@ -1,4 +1,4 @@
-//! CLIENT ID|SETNAME|GETNAME|LIST|INFO|KILL|SETINFO|HELP.
+//! CLIENT ID|SETNAME|GETNAME|LIST|INFO|KILL|UNBLOCK|SETINFO|HELP.
 
 use std::sync::Arc;
 
@@ -260,6 +260,25 @@ pub fn kill(conn: &mut Conn, args: &[Bytes]) -> Frame {
     }
 }
 
+/// `CLIENT UNBLOCK client-id [TIMEOUT|ERROR]`: ends another client's blocking command as if it timed out, or
+/// with the UNBLOCKED error; replies 1 if that client was blocked, else 0.
+pub fn unblock(conn: &mut Conn, args: &[Bytes]) -> Frame {
+    if args.len() > 4 {
+        return super::subcommand_syntax_error(args);
+    }
+    let error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => return Frame::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = store::num::parse_i64(&args[2]) else {
+        return store::errors::NOT_INTEGER;
+    };
+    let unblocked = u64::try_from(id).is_ok_and(|id| conn.node.blocking.unblock(id, error));
+    Frame::Integer(unblocked as i64)
+}
+
 /// `CLIENT SETINFO LIB-NAME|LIB-VER value` (Redis 7.2).
 pub fn setinfo(conn: &mut Conn, args: &[Bytes]) -> Frame {
     let (attr, val) = (&args[2], &args[3]);
@@ -325,6 +344,8 @@ pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
         ],
     )
 }

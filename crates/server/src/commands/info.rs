@@ -210,9 +210,11 @@ fn clients(node: &Node, out: &mut String) {
         "maxclients" => node.hot.maxclients.load(Ordering::Relaxed),
         "client_recent_max_input_buffer" => max_in,
         "client_recent_max_output_buffer" => max_out,
-        "blocked_clients" => 0,
+        "blocked_clients" => node.blocking.blocked_clients(),
         "tracking_clients" => 0,
-        "clients_in_timeout_table" => 0,
+        "clients_in_timeout_table" => node.blocking.with_timeout(),
+        "total_blocking_keys" => node.blocking.blocking_keys(),
+        "total_blocking_keys_on_nokey" => 0,
     );
 }
 

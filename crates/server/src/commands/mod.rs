@@ -1,7 +1,7 @@
 //! Commands the node runs itself (`Handler::Node`): they need connection state, clients or configuration.
 //!
 //! - `connection`: PING, QUIT, SELECT, HELLO, AUTH, RESET.
-//! - `client`: CLIENT and its subcommands.
+//! - `client`: CLIENT and its subcommands (UNBLOCK ends another client's blocking command).
 //! - `info`: INFO.
 //! - `config_cmd`: CONFIG GET/SET/RESETSTAT/HELP.
 //! - `server`: TIME, SLOWLOG, SHUTDOWN.
@@ -41,6 +41,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClientInfo => client::info(conn, args),
         ClientKill => client::kill(conn, args),
         ClientSetInfo => client::setinfo(conn, args),
+        ClientUnblock => client::unblock(conn, args),
         ClientHelp => client::help(conn, args),
         Info => info::info(conn, args),
         ConfigGet => config_cmd::get(conn, args),

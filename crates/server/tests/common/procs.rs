@@ -90,6 +90,11 @@ impl Proc {
         }
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Whether the process runs.
     pub fn running(&mut self) -> bool {
         self.child

@@ -101,6 +101,19 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "Show helpful text about the different subcommands",
     ),
     CommandSpec::new(
+        "unblock",
+        -3,
+        flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE,
+        acl::CONNECTION,
+        Handler::Node(NodeCommand::ClientUnblock),
+    )
+    .doc(
+        "connection",
+        "5.0.0",
+        "O(log N) where N is the number of client connections",
+        "Unblock a client blocked in a blocking command from a different connection",
+    ),
+    CommandSpec::new(
         "setinfo",
         4,
         flags::NOSCRIPT | flags::LOADING | flags::STALE,

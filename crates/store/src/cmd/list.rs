@@ -1,14 +1,15 @@
 //! Lists: LPUSH, LPOP, LRANGE and the rest of Redis' list family (t_list.c, Redis 7.2 semantics and encodings).
 //!
-//! The blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) need the server, which parks clients and
-//! wakes them when [`Keyspace::take_ready_keys`] reports a key: it then runs [`try_pop`], [`try_mpop`] or
-//! [`try_move`] again for each woken client (as Redis 7.2 re-executes a woken client's command). Those
-//! functions answer `None` when every key is absent (the client keeps waiting) and a reply otherwise,
-//! WRONGTYPE included.
+//! The blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) serve what they can at once through
+//! [`try_pop`], [`try_mpop`] or [`try_move`], which answer `None` when every key is absent. Then, proposed by a
+//! client that may wait, they reply [`crate::blocking::WOULD_BLOCK`] and the server parks the client on the keys
+//! their rows name, proposing the same command again when [`Keyspace::take_ready_keys`] reports one of them (as
+//! Redis 7.2 re-executes a woken client's command); otherwise (MULTI, scripts) they reply null.
 
 use bytes::Bytes;
 use resp::Frame;
 
+use crate::blocking::{parse_timeout, unserved, Block};
 use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
@@ -21,6 +22,8 @@ const RO: u32 = flags::READONLY;
 const W: u32 = flags::WRITE;
 const DENYOOM: u32 = flags::DENYOOM;
 const FAST: u32 = flags::FAST;
+const NOSCRIPT: u32 = flags::NOSCRIPT;
+const BLOCKING: u32 = flags::BLOCKING;
 const L: u32 = acl::LIST;
 
 const PUSH_COMPLEXITY: &str =
@@ -166,6 +169,63 @@ pub const COMMANDS: &[CommandSpec] = &[
             "7.0.0",
             "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
             "Pop elements from a list",
+        ),
+    CommandSpec::new("blpop", -3, W | NOSCRIPT | BLOCKING, L, Handler::Keyspace(blpop))
+        .keys(1, -2, 1)
+        .blocks_on(bpop_block)
+        .doc(
+            "list",
+            "2.0.0",
+            "O(N) where N is the number of provided keys.",
+            "Remove and get the first element in a list, or block until one is available",
+        ),
+    CommandSpec::new("brpop", -3, W | NOSCRIPT | BLOCKING, L, Handler::Keyspace(brpop))
+        .keys(1, -2, 1)
+        .blocks_on(bpop_block)
+        .doc(
+            "list",
+            "2.0.0",
+            "O(N) where N is the number of provided keys.",
+            "Remove and get the last element in a list, or block until one is available",
+        ),
+    CommandSpec::new(
+        "brpoplpush",
+        4,
+        W | DENYOOM | NOSCRIPT | BLOCKING,
+        L,
+        Handler::Keyspace(brpoplpush),
+    )
+    .keys(1, 2, 1)
+    .blocks_on(brpoplpush_block)
+    .doc(
+        "list",
+        "2.2.0",
+        "O(1)",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    ),
+    CommandSpec::new(
+        "blmove",
+        6,
+        W | DENYOOM | NOSCRIPT | BLOCKING,
+        L,
+        Handler::Keyspace(blmove),
+    )
+    .keys(1, 2, 1)
+    .blocks_on(blmove_block)
+    .doc(
+        "list",
+        "6.2.0",
+        "O(1)",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    ),
+    CommandSpec::new("blmpop", -5, W | BLOCKING, L, Handler::Keyspace(blmpop))
+        .keys_fn(0, 0, 0, blmpop_keys)
+        .blocks_on(blmpop_block)
+        .doc(
+            "list",
+            "7.0.0",
+            "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+            "Pop elements from a list, or block until one is available",
         ),
 ];
 
@@ -761,16 +821,106 @@ fn lmpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 /// Key positions of LMPOP (`numkeys` then the keys), for COMMAND GETKEYS and routing.
 fn lmpop_keys(args: &[Bytes]) -> Result<Vec<usize>, Frame> {
+    numkeys_positions(args, 1)
+}
+
+/// Key positions of BLMPOP (`timeout numkeys` then the keys).
+fn blmpop_keys(args: &[Bytes]) -> Result<Vec<usize>, Frame> {
+    numkeys_positions(args, 2)
+}
+
+/// The keys after a `numkeys` argument at `numkeys_idx`.
+fn numkeys_positions(args: &[Bytes], numkeys_idx: usize) -> Result<Vec<usize>, Frame> {
     let invalid = || Frame::error("ERR Invalid arguments specified for command");
     let n = args
-        .get(1)
+        .get(numkeys_idx)
         .and_then(|a| crate::num::parse_i64(a))
         .filter(|&n| n >= 0)
         .ok_or_else(invalid)? as u64;
-    if n.saturating_add(2) > args.len() as u64 {
+    let first = numkeys_idx + 1;
+    if n.saturating_add(first as u64) > args.len() as u64 {
         return Err(invalid());
     }
-    Ok((2..2 + n as usize).collect())
+    Ok((first..first + n as usize).collect())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Blocking forms (Redis' blockingPopGenericCommand, blmoveGenericCommand, lmpopGenericCommand)
+// ---------------------------------------------------------------------------------------------------------
+
+fn blpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    bpop(ks, ctx, args, End::Left)
+}
+
+fn brpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    bpop(ks, ctx, args, End::Right)
+}
+
+/// `B[LR]POP key [key ...] timeout`: the timeout is checked first, then the keys in order.
+fn bpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes], end: End) -> Frame {
+    let last = args.len() - 1;
+    if let Err(e) = parse_timeout(&args[last], ctx.now_ms) {
+        return e;
+    }
+    try_pop(ks, ctx, &args[1..last], end).unwrap_or_else(|| unserved(ctx, Frame::NullArray))
+}
+
+fn bpop_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let last = args.len().checked_sub(1).filter(|&l| l >= 2)?;
+    let timeout = parse_timeout(&args[last], now_ms).ok()?;
+    Some(Block::new(&args[1..last], timeout))
+}
+
+/// `BRPOPLPUSH source destination timeout`.
+fn brpoplpush(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    if let Err(e) = parse_timeout(&args[3], ctx.now_ms) {
+        return e;
+    }
+    try_move(ks, ctx, &args[1], &args[2], End::Right, End::Left)
+        .unwrap_or_else(|| unserved(ctx, Frame::Null))
+}
+
+fn brpoplpush_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let timeout = parse_timeout(args.get(3)?, now_ms).ok()?;
+    Some(Block::new(&args[1..2], timeout))
+}
+
+/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`: the directions are checked before the timeout.
+/// Only the source is waited on; the destination's type is checked when an element is there to move.
+fn blmove(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let (from, to) = match (parse_end(&args[3]), parse_end(&args[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if let Err(e) = parse_timeout(&args[5], ctx.now_ms) {
+        return e;
+    }
+    try_move(ks, ctx, &args[1], &args[2], from, to).unwrap_or_else(|| unserved(ctx, Frame::Null))
+}
+
+fn blmove_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let timeout = parse_timeout(args.get(5)?, now_ms).ok()?;
+    Some(Block::new(&args[1..2], timeout))
+}
+
+/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`: the other arguments are checked before
+/// the timeout.
+fn blmpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let m = match parse_mpop(args, 2) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    if let Err(e) = parse_timeout(&args[1], ctx.now_ms) {
+        return e;
+    }
+    try_mpop(ks, ctx, &args[m.keys], m.end, m.count)
+        .unwrap_or_else(|| unserved(ctx, Frame::NullArray))
+}
+
+fn blmpop_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let m = parse_mpop(args, 2).ok()?;
+    let timeout = parse_timeout(&args[1], now_ms).ok()?;
+    Some(Block::new(&args[m.keys], timeout))
 }
 
 #[cfg(test)]
@@ -1235,6 +1385,211 @@ mod tests {
             Some(errors::WRONGTYPE)
         );
         assert_eq!(ctx.dirty, 2);
+    }
+
+    /// Runs `args` as a client that may block proposes it ([`crate::Op::Block`]).
+    fn run_block(ks: &mut Keyspace, args: &[&str]) -> Frame {
+        let args: Vec<Bytes> = args.iter().map(|s| Bytes::from(s.to_string())).collect();
+        let mut ctx = ExecCtx::for_write(T, 1);
+        let reply = crate::exec::apply_op(ks, &mut ctx, &crate::Op::Block(args));
+        assert!(!ctx.blocking);
+        reply
+    }
+
+    #[test]
+    fn blocking_commands_serve_now_or_would_block() {
+        use crate::blocking::is_would_block;
+        let mut ks = Keyspace::new();
+        // Nothing there: a client that may wait is told so; anyone else gets the command's null.
+        for cmd in [
+            &["BLPOP", "a", "b", "0"][..],
+            &["BRPOP", "a", "1.5"],
+            &["BLMPOP", "0", "2", "a", "b", "left", "count", "3"],
+            &["BLMOVE", "a", "d", "left", "right", "0"],
+            &["BRPOPLPUSH", "a", "d", "0"],
+        ] {
+            assert!(is_would_block(&run_block(&mut ks, cmd)), "{cmd:?}");
+        }
+        assert_eq!(run(&mut ks, T, &["BLPOP", "a", "0"]), Frame::NullArray);
+        assert_eq!(run(&mut ks, T, &["BRPOP", "a", "b", "0"]), Frame::NullArray);
+        assert_eq!(
+            run(&mut ks, T, &["BLMPOP", "0", "1", "a", "left"]),
+            Frame::NullArray
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BLMOVE", "a", "d", "left", "left", "0"]),
+            Frame::Null
+        );
+        assert_eq!(run(&mut ks, T, &["BRPOPLPUSH", "a", "d", "0"]), Frame::Null);
+        assert_eq!(ks.len(), 0);
+        // Something there: served at once, first non-empty key in the command's order.
+        run(&mut ks, T, &["RPUSH", "b", "1", "2", "3", "4", "5"]);
+        assert_eq!(
+            run_block(&mut ks, &["BLPOP", "a", "b", "0"]),
+            Frame::Array(vec![b("b"), b("1")])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BRPOP", "a", "b", "0"]),
+            Frame::Array(vec![b("b"), b("5")])
+        );
+        assert_eq!(
+            run_block(
+                &mut ks,
+                &["BLMPOP", "0", "2", "a", "b", "right", "count", "2"]
+            ),
+            Frame::Array(vec![b("b"), arr(&["4", "3"])])
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMOVE", "b", "d", "left", "right", "0"]),
+            b("2")
+        );
+        assert_eq!(run(&mut ks, T, &["EXISTS", "b"]), Frame::Integer(0));
+        assert_eq!(run_block(&mut ks, &["BRPOPLPUSH", "d", "d", "0"]), b("2"));
+        assert_eq!(range(&mut ks, "d"), arr(&["2"]));
+        // Types are checked key by key, as the pops go.
+        run(&mut ks, T, &["SET", "s", "x"]);
+        assert_eq!(
+            run_block(&mut ks, &["BLPOP", "a", "s", "0"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLPOP", "d", "s", "0"]),
+            Frame::Array(vec![b("d"), b("2")])
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "0", "2", "a", "s", "left"]),
+            errors::WRONGTYPE
+        );
+        // BLMOVE waits on its source only: the destination's type matters once there is an element.
+        assert!(is_would_block(&run_block(
+            &mut ks,
+            &["BLMOVE", "a", "s", "left", "left", "0"]
+        )));
+        run(&mut ks, T, &["RPUSH", "a", "x"]);
+        assert_eq!(
+            run_block(&mut ks, &["BRPOPLPUSH", "a", "s", "0"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(range(&mut ks, "a"), arr(&["x"]));
+    }
+
+    #[test]
+    fn blocking_command_errors_in_redis_order() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T, &["SET", "s", "x"]);
+        let negative = err("ERR timeout is negative");
+        let not_float = err("ERR timeout is not a float or out of range");
+        assert_eq!(run_block(&mut ks, &["BLPOP", "s", "-1"]), negative);
+        assert_eq!(run_block(&mut ks, &["BRPOP", "s", "x"]), not_float);
+        assert_eq!(
+            run_block(&mut ks, &["BRPOPLPUSH", "s", "d", "x"]),
+            not_float
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMOVE", "s", "d", "up", "left", "x"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMOVE", "s", "d", "left", "down", "x"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMOVE", "s", "d", "left", "left", "-1"]),
+            negative
+        );
+        let numkeys = err("ERR numkeys should be greater than 0");
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "x", "0", "a", "left"]),
+            numkeys
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "x", "1", "a", "up"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "x", "1", "a", "left", "count", "0"]),
+            err("ERR count should be greater than 0")
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "x", "1", "a", "left"]),
+            not_float
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BLMPOP", "-1", "1", "s", "left"]),
+            negative
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BLMPOP", "0", "1"]),
+            err("ERR wrong number of arguments for 'blmpop' command")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BLPOP", "a"]),
+            err("ERR wrong number of arguments for 'blpop' command")
+        );
+        assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn blocking_rows_name_their_keys_and_waits() {
+        let args =
+            |v: &[&str]| -> Vec<Bytes> { v.iter().map(|s| Bytes::from(s.to_string())).collect() };
+        let block = |v: &[&str]| {
+            let a = args(v);
+            let spec = crate::cmd::resolve(&a).unwrap();
+            (spec.block_on.unwrap())(&a, T)
+        };
+        let keys = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            block(&["blpop", "a", "b", "a", "0.5"]),
+            Some(Block {
+                keys: keys(&["a", "b"]),
+                timeout_ms: 500
+            })
+        );
+        assert_eq!(block(&["brpop", "a", "0"]).unwrap().timeout_ms, 0);
+        assert_eq!(
+            block(&["blmove", "a", "b", "left", "left", "2"]),
+            Some(Block {
+                keys: keys(&["a"]),
+                timeout_ms: 2000
+            })
+        );
+        assert_eq!(
+            block(&["brpoplpush", "a", "b", "0"]).unwrap().keys,
+            keys(&["a"])
+        );
+        assert_eq!(
+            block(&["blmpop", "0.001", "2", "x", "y", "right", "count", "2"]),
+            Some(Block {
+                keys: keys(&["x", "y"]),
+                timeout_ms: 1
+            })
+        );
+        assert_eq!(block(&["blpop", "a", "-1"]), None);
+        let spec = crate::table::lookup(b"blmpop").unwrap();
+        assert_eq!(
+            spec.key_positions(&args(&["blmpop", "0", "2", "a", "b", "left"])),
+            Ok(vec![3, 4])
+        );
+        assert!(spec
+            .key_positions(&args(&["blmpop", "0", "3", "a", "left"]))
+            .is_err());
+        let spec = crate::table::lookup(b"blpop").unwrap();
+        assert_eq!(
+            spec.key_positions(&args(&["blpop", "a", "b", "0"])),
+            Ok(vec![1, 2])
+        );
+        for name in ["blpop", "brpop", "blmove", "brpoplpush", "blmpop"] {
+            let spec = crate::table::lookup(name.as_bytes()).unwrap();
+            assert!(
+                spec.flags & flags::BLOCKING != 0 && spec.is_write(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

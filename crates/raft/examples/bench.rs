@@ -3,7 +3,8 @@
 //! concurrent reader and writer).
 //!
 //! `cargo run --release -p raft --example bench [clients] [writes]`; `BENCH_ENGINE=redb|sled` for another
-//! engine than the default (the AOF), `BENCH_ONLY=writes|snapshot|growth` for one part.
+//! engine than the default (the AOF), `BENCH_ONLY=writes|snapshot|growth` for one part, `BENCH_FSYNC=always|
+//! everysec|no` for one policy.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -278,7 +279,14 @@ async fn main() {
     let writes: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "writes" {
-        for fsync in [FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No] {
+        let policies = match std::env::var("BENCH_FSYNC")
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            Some(p) => vec![p],
+            None => vec![FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No],
+        };
+        for fsync in policies {
             throughput(fsync, 1, 2_000).await;
             throughput(fsync, clients, writes).await;
         }

@@ -2,8 +2,9 @@
 //! cost of a snapshot of 1,000,000 keys (longest lock hold, copy, total, size, restart; worst waits of a
 //! concurrent reader and writer).
 //!
-//! `cargo run --release -p raft --example bench [clients] [writes]`; `BENCH_ENGINE=sled` for sled,
-//! `BENCH_ONLY=writes|snapshot|growth` for one part.
+//! `cargo run --release -p raft --example bench [clients] [writes]`; `BENCH_ENGINE=redb|sled` for another
+//! engine than the default (the AOF), `BENCH_ONLY=writes|snapshot|growth` for one part, `BENCH_FSYNC=always|
+//! everysec|no` for one policy.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,8 @@ use store::{Keyspace, Op};
 fn engine() -> Engine {
     match std::env::var("BENCH_ENGINE").as_deref() {
         Ok("sled") => Engine::Sled,
-        _ => Engine::Redb,
+        Ok("redb") => Engine::Redb,
+        _ => Engine::default(),
     }
 }
 
@@ -228,8 +230,8 @@ async fn snapshot_1m() {
     storage.close().await.unwrap();
 }
 
-/// Appends and purges for a while with a small keyspace (many overwrites), printing sled's size on disk: sled
-/// is known to grow under append-then-purge.
+/// Appends and purges for a while with a small keyspace (many overwrites), printing the log's size on disk
+/// (sled is known to grow under append-then-purge).
 async fn disk_growth() {
     let dir = tempfile::tempdir().unwrap();
     let (storage, group, ks) = start(dir.path(), FsyncPolicy::Everysec).await;
@@ -255,7 +257,7 @@ async fn disk_growth() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let m = group.metrics();
         println!(
-            "growth round {round}: {} keys, log index {}, purged to {}, sled on disk {:.1} MB",
+            "growth round {round}: {} keys, log index {}, purged to {}, log on disk {:.1} MB",
             ks.lock().len(),
             m.last_log_index.unwrap_or(0),
             m.purged.map_or(0, |p| p.index),
@@ -277,7 +279,14 @@ async fn main() {
     let writes: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "writes" {
-        for fsync in [FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No] {
+        let policies = match std::env::var("BENCH_FSYNC")
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            Some(p) => vec![p],
+            None => vec![FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No],
+        };
+        for fsync in policies {
             throughput(fsync, 1, 2_000).await;
             throughput(fsync, clients, writes).await;
         }

@@ -1,13 +1,23 @@
-//! Where a node keeps its Raft logs: a small storage trait and its sled implementation.
+//! Where a node keeps its Raft logs: a small storage trait and its implementations.
 //!
 //! [`LogBackend`] is everything the Raft log of one group asks of a store, so the engine can change without
-//! touching the Raft side. A node opens one store ([`NodeStorage`]) and gives each group its own trees (tables)
-//! in it, named after the group id, so one flush makes every group durable at once.
+//! touching the Raft side. A node opens one store ([`NodeStorage`]) holding every group's log, so one flush
+//! makes every group durable at once.
 //!
-//! Two engines are implemented: sled 0.34.7 ([`SledLog`]) and redb 2 ([`RedbLog`]). sled can deadlock under
-//! sustained append-then-purge (its segment truncation waits on its own saturated thread pool; reproduced by
-//! `BENCH_ONLY=growth cargo run --release -p raft --example bench`), so redb is the default; sled stays
-//! selectable for comparison.
+//! Three engines are implemented:
+//! - [`AofLog`] (the default, [`crate::aof`]): per group, append-only segment files with Redis' `appendfsync`
+//!   semantics. An append is one `write(2)`, done before it is acknowledged, so a `kill -9` of the process loses
+//!   no acknowledged write under any policy; `fdatasync` (every append under `always` with group commit, once a
+//!   second under `everysec`) only guards against an operating system crash or power loss. The embedded
+//!   databases cannot offer that cheaply: redb's commits without `fsync` are lost with the process (a `kill -9`
+//!   under `everysec` lost 400-800 acknowledged writes), and a durable redb commit costs more than an
+//!   `fdatasync` of the appended bytes.
+//! - redb 2 ([`RedbLog`]): a copy-on-write B-tree in one file, tables per group.
+//! - sled 0.34.7 ([`SledLog`]): can deadlock under sustained append-then-purge (its segment truncation waits on
+//!   its own saturated thread pool; reproduced by `BENCH_ENGINE=sled BENCH_ONLY=growth cargo run --release -p
+//!   raft --example bench`).
+//!
+//! redb and sled stay selectable ([`Engine`]) for comparison.
 
 use std::future::Future;
 use std::io;
@@ -17,6 +27,7 @@ use std::sync::Arc;
 
 use redb::{ReadableTable, TableDefinition};
 
+use crate::aof::{AofLog, AofNode, DEFAULT_SEGMENT_BYTES};
 use crate::durability::{Durable, Flusher, FsyncPolicy};
 use crate::types::GroupId;
 
@@ -27,8 +38,10 @@ pub trait LogBackend: Clone + Send + Sync + 'static {
     fn get_meta(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
     /// Stores a metadata value (durable at the next flush).
     fn put_meta(&self, key: &str, value: Vec<u8>) -> io::Result<()>;
-    /// Stores entries atomically (all or none survive a crash), each under its index, with one metadata value
-    /// riding along (so a metadata update costs no commit of its own).
+    /// Stores entries, each under its index, with one metadata value riding along (so a metadata update costs
+    /// no commit of its own). A crash may keep the batch, none of it or (for the AOF) a prefix of it: never a
+    /// gap. Raft appends after the last entry (it truncates before it overwrites); an engine may take an append at
+    /// or below an existing index as a truncation from there.
     fn put_entries(
         &self,
         entries: Vec<(u64, Vec<u8>)>,
@@ -47,8 +60,10 @@ pub trait LogBackend: Clone + Send + Sync + 'static {
 /// Which embedded store keeps the logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Engine {
-    /// redb: a copy-on-write B-tree with real `fsync` on durable commits.
+    /// Append-only segment files per group (see [`crate::aof`]).
     #[default]
+    Aof,
+    /// redb: a copy-on-write B-tree with real `fsync` on durable commits.
     Redb,
     /// sled 0.34.7 (see the module notes on its deadlock).
     Sled,
@@ -61,21 +76,24 @@ pub struct StorageOptions {
     pub fsync: FsyncPolicy,
     /// The engine.
     pub engine: Engine,
-    /// Page cache size in bytes (sled's default of 1 GiB is far more than a log needs).
+    /// Page cache size in bytes for redb and sled (sled's default of 1 GiB is far more than a log needs).
     pub cache_capacity: u64,
+    /// AOF: the size past which a segment file is closed and a new one started (purges delete whole segments).
+    pub segment_bytes: u64,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
             fsync: FsyncPolicy::Everysec,
-            engine: Engine::Redb,
+            engine: Engine::Aof,
             cache_capacity: 64 * 1024 * 1024,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
         }
     }
 }
 
-/// The store of one node: one sled database for the logs of every group it hosts, a snapshot directory, and the
+/// The store of one node: the logs of every group it hosts (in one engine), a snapshot directory, and the
 /// flusher that applies the fsync policy. Cheap to clone.
 #[derive(Clone)]
 pub struct NodeStorage {
@@ -83,6 +101,7 @@ pub struct NodeStorage {
 }
 
 enum Db {
+    Aof(Arc<AofNode>),
     Sled(sled::Db),
     Redb(Arc<redb::Database>, PathBuf),
 }
@@ -91,6 +110,28 @@ struct NodeInner {
     db: Db,
     snapshot_dir: PathBuf,
     flusher: Flusher,
+}
+
+struct AofDurable(Arc<AofNode>);
+
+impl Durable for AofDurable {
+    fn flush(&self) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + '_>> {
+        let node = self.0.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || node.sync())
+                .await
+                .map_err(io::Error::other)?
+        })
+    }
+
+    fn flush_blocking(&self) -> io::Result<()> {
+        self.0.sync()
+    }
+
+    fn early_flush(&self) -> bool {
+        // Every append is already in the page cache: flushing earlier than the policy says saves nothing.
+        false
+    }
 }
 
 struct SledDurable(sled::Db);
@@ -138,13 +179,18 @@ impl Durable for RedbDurable {
 }
 
 impl NodeStorage {
-    /// Opens (or creates) the store under `dir`: `dir/log.redb` (or `dir/log/` for sled) holds the logs,
-    /// `dir/snapshots` the snapshot files. Must be called inside a tokio runtime (the flusher runs there).
+    /// Opens (or creates) the store under `dir`: `dir/aof/` (or `dir/log.redb`, or `dir/log/` for sled) holds
+    /// the logs, `dir/snapshots` the snapshot files. Must be called inside a tokio runtime (the flusher runs
+    /// there).
     pub fn open(dir: impl AsRef<Path>, options: &StorageOptions) -> io::Result<NodeStorage> {
         let dir = dir.as_ref();
         let snapshot_dir = dir.join("snapshots");
         std::fs::create_dir_all(&snapshot_dir)?;
         let (db, durable): (Db, Arc<dyn Durable>) = match options.engine {
+            Engine::Aof => {
+                let node = Arc::new(AofNode::open(&dir.join("aof"), options.segment_bytes)?);
+                (Db::Aof(node.clone()), Arc::new(AofDurable(node)))
+            }
             Engine::Sled => {
                 let db = sled::Config::new()
                     .path(dir.join("log"))
@@ -176,6 +222,7 @@ impl NodeStorage {
     /// The log backend of `group`, created empty if new.
     pub fn group_log(&self, group: GroupId) -> io::Result<GroupLog> {
         match &self.inner.db {
+            Db::Aof(node) => Ok(GroupLog::Aof(node.group(group)?)),
             Db::Sled(db) => Ok(GroupLog::Sled(SledLog {
                 logs: db.open_tree(format!("group/{group}/log"))?,
                 meta: db.open_tree(format!("group/{group}/meta"))?,
@@ -192,6 +239,7 @@ impl NodeStorage {
     pub fn remove_group(&self, group: GroupId) -> io::Result<()> {
         let (log, meta) = (format!("group/{group}/log"), format!("group/{group}/meta"));
         match &self.inner.db {
+            Db::Aof(node) => node.remove_group(group)?,
             Db::Sled(db) => {
                 db.drop_tree(log)?;
                 db.drop_tree(meta)?;
@@ -222,6 +270,7 @@ impl NodeStorage {
     /// Bytes the log store uses on disk (to watch its growth under append-then-purge).
     pub fn size_on_disk(&self) -> io::Result<u64> {
         match &self.inner.db {
+            Db::Aof(node) => node.size_on_disk(),
             Db::Sled(db) => Ok(db.size_on_disk()?),
             // Blocks actually allocated: redb's file is sparse where it reserved space it never wrote.
             Db::Redb(_, path) => {
@@ -427,6 +476,8 @@ impl LogBackend for RedbLog {
 /// The log of one group in whichever engine the node uses.
 #[derive(Clone)]
 pub enum GroupLog {
+    /// In append-only files.
+    Aof(AofLog),
     /// In sled.
     Sled(SledLog),
     /// In redb.
@@ -436,6 +487,7 @@ pub enum GroupLog {
 impl LogBackend for GroupLog {
     fn get_meta(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
         match self {
+            GroupLog::Aof(l) => l.get_meta(key),
             GroupLog::Sled(l) => l.get_meta(key),
             GroupLog::Redb(l) => l.get_meta(key),
         }
@@ -443,6 +495,7 @@ impl LogBackend for GroupLog {
 
     fn put_meta(&self, key: &str, value: Vec<u8>) -> io::Result<()> {
         match self {
+            GroupLog::Aof(l) => l.put_meta(key, value),
             GroupLog::Sled(l) => l.put_meta(key, value),
             GroupLog::Redb(l) => l.put_meta(key, value),
         }
@@ -454,6 +507,7 @@ impl LogBackend for GroupLog {
         meta: Option<(&str, Vec<u8>)>,
     ) -> io::Result<()> {
         match self {
+            GroupLog::Aof(l) => l.put_entries(entries, meta),
             GroupLog::Sled(l) => l.put_entries(entries, meta),
             GroupLog::Redb(l) => l.put_entries(entries, meta),
         }
@@ -461,6 +515,7 @@ impl LogBackend for GroupLog {
 
     fn entries(&self, start: u64, end: u64) -> io::Result<Vec<(u64, Vec<u8>)>> {
         match self {
+            GroupLog::Aof(l) => l.entries(start, end),
             GroupLog::Sled(l) => l.entries(start, end),
             GroupLog::Redb(l) => l.entries(start, end),
         }
@@ -468,6 +523,7 @@ impl LogBackend for GroupLog {
 
     fn last_entry(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         match self {
+            GroupLog::Aof(l) => l.last_entry(),
             GroupLog::Sled(l) => l.last_entry(),
             GroupLog::Redb(l) => l.last_entry(),
         }
@@ -475,6 +531,7 @@ impl LogBackend for GroupLog {
 
     fn remove_since(&self, since: u64) -> io::Result<()> {
         match self {
+            GroupLog::Aof(l) => l.remove_since(since),
             GroupLog::Sled(l) => l.remove_since(since),
             GroupLog::Redb(l) => l.remove_since(since),
         }
@@ -482,6 +539,7 @@ impl LogBackend for GroupLog {
 
     fn remove_upto(&self, upto: u64) -> io::Result<()> {
         match self {
+            GroupLog::Aof(l) => l.remove_upto(upto),
             GroupLog::Sled(l) => l.remove_upto(upto),
             GroupLog::Redb(l) => l.remove_upto(upto),
         }

@@ -21,13 +21,15 @@ use tokio::task::JoinHandle;
 pub enum FsyncPolicy {
     /// `always`: an entry is acknowledged (and counts toward the majority) only after a flush covering it.
     Always,
-    /// `everysec`: acknowledged at once; a background task flushes every second (or after
-    /// [`EARLY_FLUSH_WRITES`] writes), so a crash of every replica at once loses at most about a second of
-    /// acknowledged writes.
+    /// `everysec`: acknowledged once written (for the AOF engine: handed to the operating system, so a crash
+    /// of the process loses nothing); a background task flushes every second (redb and sled also after
+    /// [`EARLY_FLUSH_WRITES`] writes), so an operating system crash of every replica at once loses at most
+    /// about a second of acknowledged writes.
     #[default]
     Everysec,
-    /// `no`: acknowledged at once; flushed only in the background every 30 s (or after [`EARLY_FLUSH_WRITES`]
-    /// writes), as an operating system's writeback would (the engines need durable points to reclaim space).
+    /// `no`: acknowledged once written; flushed only in the background every 30 s (redb and sled also after
+    /// [`EARLY_FLUSH_WRITES`] writes: they need durable points to reclaim space), as an operating system's
+    /// writeback would.
     No,
 }
 
@@ -72,12 +74,17 @@ impl FromStr for FsyncPolicy {
     }
 }
 
-/// The one durability point of a node's store (sled's flush today).
+/// The one durability point of a node's store (`fdatasync` of the appended files, or the engine's flush).
 pub trait Durable: Send + Sync + 'static {
     /// Makes every write done so far durable.
     fn flush(&self) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send + '_>>;
     /// The same, blocking the thread (for drop and shutdown paths outside a runtime).
     fn flush_blocking(&self) -> io::Result<()>;
+    /// Whether `everysec` and `no` also flush after [`EARLY_FLUSH_WRITES`] unflushed writes (engines that lose
+    /// unflushed writes with the process, or reclaim space only at durable points, want it).
+    fn early_flush(&self) -> bool {
+        true
+    }
 }
 
 /// What the flusher has done, for `INFO persistence` and benchmarks.
@@ -97,6 +104,7 @@ type Done = Box<dyn FnOnce(io::Result<()>) + Send>;
 
 struct Inner {
     durable: Arc<dyn Durable>,
+    early_flush: bool,
     policy: AtomicU8,
     waiting: Mutex<Vec<Done>>,
     wake: Notify,
@@ -140,6 +148,7 @@ impl Flusher {
     /// Starts the flush task on the current tokio runtime.
     pub fn start(durable: Arc<dyn Durable>, policy: FsyncPolicy) -> Flusher {
         let inner = Arc::new(Inner {
+            early_flush: durable.early_flush(),
             durable,
             policy: AtomicU8::new(policy.to_u8()),
             waiting: Mutex::new(Vec::new()),
@@ -191,7 +200,9 @@ impl Flusher {
             self.wait_for_flush(Box::new(done));
         } else {
             self.inner.unflushed.store(true, Ordering::Relaxed);
-            if self.inner.unflushed_writes.fetch_add(1, Ordering::Relaxed) + 1 == EARLY_FLUSH_WRITES
+            if self.inner.early_flush
+                && self.inner.unflushed_writes.fetch_add(1, Ordering::Relaxed) + 1
+                    == EARLY_FLUSH_WRITES
             {
                 self.inner.wake.notify_one();
             }
@@ -258,7 +269,8 @@ async fn run(inner: Arc<Inner>) {
         };
         let batch = std::mem::take(&mut *inner.waiting.lock());
         let closed = inner.closed.load(Ordering::Acquire);
-        let early = inner.unflushed_writes.load(Ordering::Relaxed) >= EARLY_FLUSH_WRITES;
+        let early = inner.early_flush
+            && inner.unflushed_writes.load(Ordering::Relaxed) >= EARLY_FLUSH_WRITES;
         let due = early
             || match FsyncPolicy::from_u8(inner.policy.load(Ordering::Relaxed)) {
                 FsyncPolicy::Always => closed,

@@ -5,8 +5,9 @@
 //!   gives its [`Replies`]) and the aliases in [`typ`].
 //! - `durability`: [`FsyncPolicy`] (`appendfsync always|everysec|no`) and the [`Flusher`] that applies it with
 //!   group commit.
-//! - `backend`: the [`LogBackend`] storage trait with redb and sled implementations; [`NodeStorage`] is one
-//!   node's store.
+//! - `backend`: the [`LogBackend`] storage trait; [`NodeStorage`] is one node's store, in one of three
+//!   engines ([`Engine`]): the append-only files of `aof` ([`AofLog`], the default), redb or sled.
+//! - `aof`: the default engine, per group segment files of CRC-checked records, one `write(2)` per append.
 //! - `log_store`: openraft's log storage over a backend ([`LogStore`]).
 //! - `state_machine`: [`ShardStateMachine`] over the server's keyspace, and the persisted snapshot file.
 //! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
@@ -17,11 +18,17 @@
 //! Nothing here speaks RESP to clients: the server turns [`WriteError`]s into `-MOVED`/`-TRYAGAIN`.
 //!
 //! # Durability, honestly
+//! - With the default AOF engine an append is written (`write(2)`) before it is acknowledged, whatever the
+//!   policy: `kill -9` of the process at any moment loses no acknowledged write (tested for `always`,
+//!   `everysec` and `no`). The policies, as Redis' `appendfsync`, decide only what an operating system crash or
+//!   power loss can take.
 //! - `appendfsync always`: an entry counts (toward the majority, and for the client's reply) only after a
-//!   flush that covers it. With redb that flush is a durable commit (`fsync`); sled's flush uses
-//!   `sync_file_range`, which does not flush the drive's cache. Tested: acknowledged writes survive `SIGKILL`.
-//! - `everysec` / `no`: acknowledged before the flush; a crash of every replica at once loses what the last
-//!   flush did not cover (about a second, or [`durability::EARLY_FLUSH_WRITES`] writes; 30 s for `no`).
+//!   flush that covers it: `fdatasync` of the appended segment (concurrent appends share one). With redb that
+//!   flush is a durable commit (`fsync`); sled's flush uses `sync_file_range`, which does not flush the drive's
+//!   cache.
+//! - `everysec` / `no`: acknowledged before the flush; an operating system crash of every replica at once loses
+//!   what the last flush did not cover (about a second; 30 s for `no`). With redb or sled the unflushed writes
+//!   are lost with the process too (bounded by [`durability::EARLY_FLUSH_WRITES`]).
 //! - Votes are always flushed before they count, whatever the policy.
 //! - Snapshots are written to a temporary file, `fsync`ed, renamed over the old one, and the directory
 //!   `fsync`ed; they carry a CRC32 and are verified before they replace a keyspace.
@@ -29,6 +36,7 @@
 // openraft's trait signatures fix the error types (StorageError, RPCError), large as they are.
 #![allow(clippy::result_large_err)]
 
+pub mod aof;
 pub mod backend;
 pub mod durability;
 pub mod group;
@@ -38,6 +46,7 @@ pub mod network;
 pub mod state_machine;
 pub mod types;
 
+pub use aof::AofLog;
 pub use backend::{Engine, GroupLog, LogBackend, NodeStorage, RedbLog, SledLog, StorageOptions};
 pub use durability::{FlushStats, Flusher, FsyncPolicy};
 pub use group::{GroupConfig, ProposerStats, ShardGroup, StartError, WriteError};

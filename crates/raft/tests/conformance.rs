@@ -1,4 +1,4 @@
-//! openraft's own storage conformance suite over the logs (redb and sled) and the keyspace state machine.
+//! openraft's own storage conformance suite over the logs (AOF, redb and sled) and the keyspace state machine.
 
 use std::sync::Arc;
 
@@ -23,6 +23,8 @@ impl StoreBuilder<TypeConfig, LogStore<GroupLog>, ShardStateMachine, TempDir> fo
             fsync: self.1,
             engine: self.0,
             cache_capacity: 8 * 1024 * 1024,
+            // Small segments, so the suite's purges and truncations also cross segment files.
+            segment_bytes: 512,
         };
         let node = NodeStorage::open(dir.path(), &options).expect("open store");
         let log = LogStore::open(&node, 7).expect("open log");
@@ -31,6 +33,21 @@ impl StoreBuilder<TypeConfig, LogStore<GroupLog>, ShardStateMachine, TempDir> fo
             .expect("state machine");
         Ok((dir, log, sm))
     }
+}
+
+#[test]
+fn openraft_suite_aof_fsync_always() {
+    Suite::test_all(Builder(Engine::Aof, FsyncPolicy::Always)).expect("suite");
+}
+
+#[test]
+fn openraft_suite_aof_fsync_everysec() {
+    Suite::test_all(Builder(Engine::Aof, FsyncPolicy::Everysec)).expect("suite");
+}
+
+#[test]
+fn openraft_suite_aof_fsync_no() {
+    Suite::test_all(Builder(Engine::Aof, FsyncPolicy::No)).expect("suite");
 }
 
 #[test]

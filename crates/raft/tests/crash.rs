@@ -1,6 +1,9 @@
-//! `appendfsync always` keeps every acknowledged write through a crash: a child process writes and reports each
-//! acknowledgement, is killed with SIGKILL mid-stream, and the parent reopens its store and finds every
-//! acknowledged key.
+//! A `kill -9` loses no acknowledged write: a child process writes and reports each acknowledgement, is killed
+//! with SIGKILL mid-stream, and the parent reopens its store and looks for every acknowledged key.
+//!
+//! The AOF engine keeps them all under every `appendfsync` policy (an append reaches the operating system
+//! before it is acknowledged); redb keeps them under `always` only (its unflushed commits die with the process:
+//! `cargo test -p raft --test crash -- --ignored --nocapture` measures how many `everysec` loses).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -9,16 +12,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use raft::{FsyncPolicy, GroupConfig, LocalRouter, NodeStorage, ShardGroup, StorageOptions};
+use raft::{
+    Engine, FsyncPolicy, GroupConfig, LocalRouter, NodeStorage, ShardGroup, StorageOptions,
+};
 use store::{Keyspace, Op};
 
 const CHILD_ENV: &str = "SHOAL_RAFT_CRASH_CHILD";
 
-async fn start(dir: &str) -> (NodeStorage, ShardGroup, Arc<Mutex<Keyspace>>) {
+async fn start(
+    dir: &str,
+    engine: Engine,
+    fsync: FsyncPolicy,
+) -> (NodeStorage, ShardGroup, Arc<Mutex<Keyspace>>) {
     let storage = NodeStorage::open(
         dir,
         &StorageOptions {
-            fsync: FsyncPolicy::Always,
+            fsync,
+            engine,
             cache_capacity: 8 << 20,
             ..Default::default()
         },
@@ -47,10 +57,10 @@ async fn start(dir: &str) -> (NodeStorage, ShardGroup, Arc<Mutex<Keyspace>>) {
 }
 
 /// The child: writes keys from 8 tasks until killed (or 20 s), printing each acknowledged key.
-fn child(dir: String) {
+fn child(dir: String, engine: Engine, fsync: FsyncPolicy) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let (_storage, group, _ks) = start(&dir).await;
+        let (_storage, group, _ks) = start(&dir, engine, fsync).await;
         let mut hs = Vec::new();
         for t in 0..8 {
             let g = group.clone();
@@ -76,19 +86,25 @@ fn child(dir: String) {
     });
 }
 
-#[test]
-fn always_keeps_acknowledged_writes_through_sigkill() {
+/// Runs the test named `test` in a child process over `engine` and `fsync`, kills it after 2000 acknowledged
+/// writes, and returns the acknowledged keys missing after a restart (and how many were acknowledged).
+fn acknowledged_writes_lost_to_sigkill(
+    test: &str,
+    engine: Engine,
+    fsync: FsyncPolicy,
+) -> (Vec<String>, usize) {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
-        child(dir);
-        return;
+        child(dir, engine, fsync);
+        std::process::exit(0);
     }
     let dir = tempfile::tempdir().unwrap();
     let mut proc = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "always_keeps_acknowledged_writes_through_sigkill",
+            test,
             "--nocapture",
             "--test-threads=1",
+            "--include-ignored",
         ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
@@ -118,7 +134,7 @@ fn always_keeps_acknowledged_writes_through_sigkill() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (storage, group, ks) = start(dir.path().to_str().unwrap()).await;
+        let (storage, group, ks) = start(dir.path().to_str().unwrap(), engine, fsync).await;
         // The committed log is re-applied at start; wait until applying stops moving.
         let mut last = None;
         loop {
@@ -137,14 +153,70 @@ fn always_keeps_acknowledged_writes_through_sigkill() {
                 .cloned()
                 .collect()
         };
-        assert!(
-            missing.is_empty(),
-            "{} of {} acknowledged writes lost: {:?}",
-            missing.len(),
-            acked.len(),
-            &missing[..missing.len().min(5)]
-        );
         group.shutdown().await.unwrap();
         storage.close().await.unwrap();
-    });
+        (missing, acked.len())
+    })
+}
+
+fn assert_none_lost(test: &str, engine: Engine, fsync: FsyncPolicy) {
+    let (missing, acked) = acknowledged_writes_lost_to_sigkill(test, engine, fsync);
+    assert!(
+        missing.is_empty(),
+        "{engine:?} {}: {} of {acked} acknowledged writes lost: {:?}",
+        fsync.as_str(),
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
+
+#[test]
+fn aof_always_keeps_acknowledged_writes_through_sigkill() {
+    assert_none_lost(
+        "aof_always_keeps_acknowledged_writes_through_sigkill",
+        Engine::Aof,
+        FsyncPolicy::Always,
+    );
+}
+
+#[test]
+fn aof_everysec_keeps_acknowledged_writes_through_sigkill() {
+    assert_none_lost(
+        "aof_everysec_keeps_acknowledged_writes_through_sigkill",
+        Engine::Aof,
+        FsyncPolicy::Everysec,
+    );
+}
+
+#[test]
+fn aof_no_keeps_acknowledged_writes_through_sigkill() {
+    assert_none_lost(
+        "aof_no_keeps_acknowledged_writes_through_sigkill",
+        Engine::Aof,
+        FsyncPolicy::No,
+    );
+}
+
+#[test]
+fn redb_always_keeps_acknowledged_writes_through_sigkill() {
+    assert_none_lost(
+        "redb_always_keeps_acknowledged_writes_through_sigkill",
+        Engine::Redb,
+        FsyncPolicy::Always,
+    );
+}
+
+/// A measurement, not a guarantee: how many acknowledged writes redb loses under `everysec`.
+#[test]
+#[ignore]
+fn redb_everysec_loses_unflushed_writes_to_sigkill() {
+    let (missing, acked) = acknowledged_writes_lost_to_sigkill(
+        "redb_everysec_loses_unflushed_writes_to_sigkill",
+        Engine::Redb,
+        FsyncPolicy::Everysec,
+    );
+    eprintln!(
+        "redb everysec: {} of {acked} acknowledged writes lost to SIGKILL",
+        missing.len()
+    );
 }

@@ -409,3 +409,13 @@ fn leader_kill9_under_load_fails_over_within_a_second_and_loses_nothing() {
         ms[ms.len() / 2]
     );
 }
+
+#[test]
+fn single_node_kill9_loses_no_acknowledged_write_appendfsync_everysec() {
+    single_node_kill9("everysec");
+}
+
+#[test]
+fn single_node_kill9_loses_no_acknowledged_write_appendfsync_no() {
+    single_node_kill9("no");
+}

@@ -430,6 +430,12 @@ impl LogBackend for AofLog {
     }
 
     fn put_meta(&self, key: &str, value: Vec<u8>) -> io::Result<()> {
+        if u16::try_from(key.len()).is_err() || u32::try_from(value.len()).is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "metadata key or value too long",
+            ));
+        }
         let mut st = self.lock_usable()?;
         let old = st.meta.insert(key.to_string(), value);
         let purged = st.purged;

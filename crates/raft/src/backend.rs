@@ -10,8 +10,9 @@
 //!   no acknowledged write under any policy; `fdatasync` (every append under `always` with group commit, once a
 //!   second under `everysec`) only guards against an operating system crash or power loss. The embedded
 //!   databases cannot offer that cheaply: redb's commits without `fsync` are lost with the process (a `kill -9`
-//!   under `everysec` lost 400-800 acknowledged writes), and a durable redb commit costs more than an
-//!   `fdatasync` of the appended bytes.
+//!   under `everysec` lost all 2,000 acknowledged writes of `tests/crash.rs`), and a durable redb commit costs
+//!   more than an `fdatasync` of the appended bytes (`examples/bench.rs`: 1.3-1.6x the writes/s under
+//!   `always`, 4-8x under `everysec`).
 //! - redb 2 ([`RedbLog`]): a copy-on-write B-tree in one file, tables per group.
 //! - sled 0.34.7 ([`SledLog`]): can deadlock under sustained append-then-purge (its segment truncation waits on
 //!   its own saturated thread pool; reproduced by `BENCH_ENGINE=sled BENCH_ONLY=growth cargo run --release -p

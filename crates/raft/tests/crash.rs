@@ -135,15 +135,18 @@ fn acknowledged_writes_lost_to_sigkill(
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (storage, group, ks) = start(dir.path().to_str().unwrap(), engine, fsync).await;
-        // The committed log is re-applied at start; wait until applying stops moving.
-        let mut last = None;
+        // The log is re-applied at start: all of it once the new leader's own blank entry (the last one) is.
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let now = group.metrics().last_applied;
-            if now == last {
+            let m = group.metrics();
+            if group.is_leader()
+                && m.last_applied.map(|l| l.index) == m.last_log_index
+                && m.last_log_index.is_some()
+            {
                 break;
             }
-            last = now;
+            assert!(Instant::now() < deadline, "log not re-applied: {m:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let missing: Vec<String> = {
             let ks = ks.lock();

@@ -74,6 +74,19 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
     panic!("{what}: not reached in 5 s");
 }
 
+/// Waits until a restarted leader has applied its whole log, which reaches at least `applied` (read before the
+/// stop). Waiting for `applied` alone is not enough: the metrics can lag the replies the writers got, so
+/// `applied` may be short of the last entry, which then may still be being re-applied.
+async fn wait_reapplied(group: &ShardGroup, applied: u64) {
+    let g = group.clone();
+    wait_until("re-applied after restart", move || {
+        let m = g.metrics();
+        let last = m.last_log_index.unwrap_or(0);
+        g.is_leader() && last >= applied && m.last_applied.is_some_and(|l| l.index == last)
+    })
+    .await;
+}
+
 async fn stop(s: Single) {
     s.group.shutdown().await.expect("shutdown");
     s.storage.close().await.expect("close storage");
@@ -153,11 +166,7 @@ async fn restart_recovers_every_acknowledged_write() {
         stop(s).await;
 
         let s = start_single(dir.path(), fsync, |_| {}).await;
-        let g = s.group.clone();
-        wait_until("re-applied after restart", move || {
-            g.metrics().last_applied.is_some_and(|l| l.index >= applied)
-        })
-        .await;
+        wait_reapplied(&s.group, applied).await;
         assert_eq!(s.ks.lock().len(), 2 * 32 * 25, "{fsync:?}");
         assert_all_present(&s.ks, "k", 32, 25);
         // Still writable after the restart, and the old state is visible to new commands.
@@ -225,11 +234,7 @@ async fn snapshot_then_purge_then_restart_recovers_everything() {
         Some(snap_index),
         "snapshot not found after restart"
     );
-    let g = s.group.clone();
-    wait_until("re-applied after restart", move || {
-        g.metrics().last_applied.is_some_and(|l| l.index >= applied)
-    })
-    .await;
+    wait_reapplied(&s.group, applied).await;
     assert_all_present(&s.ks, "before", 8, 25);
     assert_all_present(&s.ks, "after", 4, 10);
     assert_eq!(

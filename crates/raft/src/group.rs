@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::backend::NodeStorage;
+use crate::durability::{Flusher, FsyncPolicy};
 use crate::log_store::LogStore;
 use crate::state_machine::{ApplyStats, ShardStateMachine, SnapshotFile, SnapshotReport};
 use crate::types::typ::{Raft, RaftMetrics};
@@ -244,6 +245,7 @@ impl ShardGroup {
             config.clone(),
             apply_stats.clone(),
             counters.clone(),
+            storage.flusher().clone(),
         ));
         Ok(ShardGroup {
             inner: Arc::new(Inner {
@@ -537,14 +539,27 @@ async fn propose(
     config: GroupConfig,
     apply_stats: Arc<ApplyStats>,
     counters: Arc<Counters>,
+    flusher: Flusher,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_inflight.max(1)));
+    let max_inflight = config.max_inflight.clamp(1, u32::MAX as usize) as u32;
+    let slots = Arc::new(Semaphore::new(max_inflight as usize));
     let mut last_stamp = 0i64;
     while let Some(first) = rx.recv().await {
         // Wait for a slot before draining: writes arriving meanwhile join this entry instead of making their own.
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        // Under `appendfsync always` one entry at a time: every write that arrives during an fsync joins the next
+        // entry, so each fsync covers all of them (as Redis' event loop does, blocked in its fsync), instead of
+        // the clients splitting into cohorts that alternate between half-full entries, one fsync each.
+        let needed = if flusher.policy() == FsyncPolicy::Always {
+            max_inflight
+        } else {
+            1
+        };
+        let Ok(permit) = slots.clone().acquire_many_owned(needed).await else {
             return;
         };
+        // Let every connection that is ready run first, so their writes join this entry (one scheduler round,
+        // like one pass of Redis' event loop) rather than the first writer proposing alone.
+        tokio::task::yield_now().await;
         let mut n_ops = first.ops.len();
         let mut batch = vec![first];
         while n_ops < config.max_batch_ops {

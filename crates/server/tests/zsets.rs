@@ -642,6 +642,219 @@ fn set_algebra() {
     );
 }
 
+/// Plain sets are inputs too, every member scoring 1 before its weight (replies checked against Redis 7.0.15).
+#[test]
+fn set_algebra_with_plain_sets() {
+    let s = Server::start();
+    let mut c = s.client();
+    ok(&mut c, &["SADD", "si", "1", "2", "3", "5"]);
+    ok(&mut c, &["SADD", "si2", "3", "5", "7", "-1"]);
+    ok(&mut c, &["SADD", "sh", "a", "b", "c", "3"]);
+    ok(&mut c, &["SADD", "sh2", "b", "c", "d", "01"]);
+    ok(
+        &mut c,
+        &["ZADD", "z", "1", "a", "2", "b", "3", "3", "4", "x"],
+    );
+    ok(&mut c, &["ZADD", "z2", "0.5", "5", "1.5", "c", "2.5", "01"]);
+    assert_eq!(encoding(&mut c, "si"), "intset");
+    assert_eq!(encoding(&mut c, "sh"), "hashtable");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["ZUNION", "2", "si", "si2", "WITHSCORES"],
+            "[-1 1 1 1 2 1 7 1 3 2 5 2]",
+        ),
+        (
+            &[
+                "ZUNION",
+                "3",
+                "si",
+                "sh",
+                "z",
+                "WEIGHTS",
+                "2",
+                "3",
+                "0.5",
+                "WITHSCORES",
+            ],
+            "[1 2 2 2 5 2 x 2 c 3 a 3.5 b 4 3 6.5]",
+        ),
+        (
+            &[
+                "ZUNION",
+                "3",
+                "si",
+                "sh",
+                "z",
+                "WEIGHTS",
+                "2",
+                "3",
+                "0.5",
+                "AGGREGATE",
+                "MIN",
+                "WITHSCORES",
+            ],
+            "[a 0.5 b 1 3 1.5 1 2 2 2 5 2 x 2 c 3]",
+        ),
+        (
+            &[
+                "ZUNION",
+                "3",
+                "si",
+                "sh",
+                "z",
+                "WEIGHTS",
+                "2",
+                "3",
+                "0.5",
+                "AGGREGATE",
+                "MAX",
+                "WITHSCORES",
+            ],
+            "[1 2 2 2 5 2 x 2 3 3 a 3 b 3 c 3]",
+        ),
+        (
+            &[
+                "ZUNION",
+                "2",
+                "sh",
+                "sh2",
+                "WEIGHTS",
+                "inf",
+                "-inf",
+                "WITHSCORES",
+            ],
+            "[01 -inf d -inf b 0 c 0 3 inf a inf]",
+        ),
+        (&["ZUNION", "2", "si", "nokey"], "[1 2 3 5]"),
+        (&["ZINTER", "2", "si", "si2", "WITHSCORES"], "[3 2 5 2]"),
+        (&["ZINTER", "2", "si", "sh", "WITHSCORES"], "[3 2]"),
+        (&["ZINTER", "3", "sh", "sh2", "z", "WITHSCORES"], "[b 4]"),
+        (
+            &[
+                "ZINTER",
+                "2",
+                "sh",
+                "sh2",
+                "WEIGHTS",
+                "2",
+                "5",
+                "AGGREGATE",
+                "MAX",
+                "WITHSCORES",
+            ],
+            "[b 5 c 5]",
+        ),
+        // "01" is no integer: it is not a member of an intset.
+        (&["ZINTER", "2", "z2", "si", "WITHSCORES"], "[5 1.5]"),
+        (
+            &["ZINTER", "2", "z2", "sh2", "WITHSCORES"],
+            "[c 2.5 01 3.5]",
+        ),
+        (&["ZINTER", "2", "si", "nokey"], "[]"),
+        (&["ZINTERCARD", "2", "si", "si2"], "2"),
+        (&["ZINTERCARD", "3", "sh", "sh2", "z"], "1"),
+        (&["ZINTERCARD", "2", "sh", "z", "LIMIT", "1"], "1"),
+        (&["ZDIFF", "2", "si", "si2", "WITHSCORES"], "[1 1 2 1]"),
+        (&["ZDIFF", "2", "z", "sh", "WITHSCORES"], "[x 4]"),
+        (&["ZDIFF", "2", "sh", "z", "WITHSCORES"], "[c 1]"),
+        (&["ZDIFF", "2", "sh2", "z2", "WITHSCORES"], "[b 1 d 1]"),
+        (&["ZDIFF", "2", "si", "si"], "[]"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(q(&mut c, args), *want, "{args:?}");
+    }
+    assert_eq!(
+        q(
+            &mut c,
+            &[
+                "ZUNIONSTORE",
+                "d",
+                "3",
+                "si",
+                "sh",
+                "z",
+                "WEIGHTS",
+                "2",
+                "3",
+                "0.5",
+                "AGGREGATE",
+                "MAX",
+            ]
+        ),
+        "8"
+    );
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[1 2 2 2 5 2 x 2 3 3 a 3 b 3 c 3]"
+    );
+    assert_eq!(encoding(&mut c, "d"), "listpack");
+    assert_eq!(q(&mut c, &["ZINTERSTORE", "d", "2", "sh", "sh2"]), "2");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[b 2 c 2]"
+    );
+    assert_eq!(q(&mut c, &["ZDIFFSTORE", "d", "2", "si", "si2"]), "2");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[1 1 2 1]"
+    );
+    assert_eq!(q(&mut c, &["ZINTERSTORE", "d", "2", "si", "nokey"]), "0");
+    assert_eq!(q(&mut c, &["EXISTS", "d"]), "0");
+    // A result is a listpack only within zset-max-listpack-entries/value, whatever encoded its inputs.
+    let ints: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    let mut sadd = vec!["SADD", "bigi"];
+    sadd.extend(ints.iter().map(String::as_str));
+    ok(&mut c, &sadd);
+    assert_eq!(encoding(&mut c, "bigi"), "intset");
+    assert_eq!(q(&mut c, &["ZUNIONSTORE", "d", "1", "bigi"]), "200");
+    assert_eq!(encoding(&mut c, "d"), "skiplist");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "2"]),
+        "[1 10 100]",
+        "equal scores order by member bytes"
+    );
+    assert_eq!(
+        q(
+            &mut c,
+            &["ZINTERSTORE", "d", "2", "bigi", "si", "WEIGHTS", "1", "2"]
+        ),
+        "4"
+    );
+    assert_eq!(encoding(&mut c, "d"), "listpack");
+    assert_eq!(
+        q(&mut c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "[1 3 2 3 3 3 5 3]"
+    );
+    let long = "m".repeat(65);
+    ok(&mut c, &["SADD", "long", &long, "b"]);
+    assert_eq!(q(&mut c, &["ZUNIONSTORE", "d", "1", "long"]), "2");
+    assert_eq!(encoding(&mut c, "d"), "skiplist");
+    // Any other type is WRONGTYPE, checked before the options.
+    ok(&mut c, &["SET", "str", "v"]);
+    ok(&mut c, &["RPUSH", "lst", "a"]);
+    ok(&mut c, &["HSET", "h", "f", "v"]);
+    for other in ["str", "lst", "h"] {
+        assert_eq!(err(&mut c, &["ZUNION", "2", "si", other, "BAD"]), WRONGTYPE);
+        assert_eq!(err(&mut c, &["ZINTER", "2", other, "si"]), WRONGTYPE);
+        assert_eq!(err(&mut c, &["ZDIFF", "2", "si", other]), WRONGTYPE);
+        assert_eq!(err(&mut c, &["ZINTERCARD", "2", "si", other]), WRONGTYPE);
+        assert_eq!(
+            err(&mut c, &["ZUNIONSTORE", "d", "2", other, "si"]),
+            WRONGTYPE
+        );
+        assert_eq!(
+            err(&mut c, &["ZINTERSTORE", "d", "2", "si", other]),
+            WRONGTYPE
+        );
+        assert_eq!(
+            err(&mut c, &["ZDIFFSTORE", "d", "2", other, "si"]),
+            WRONGTYPE
+        );
+    }
+    // Sets stay sets: the read commands of sorted sets still refuse them.
+    assert_eq!(err(&mut c, &["ZCARD", "si"]), WRONGTYPE);
+}
+
 #[test]
 fn pops_random_members_and_scan() {
     let s = Server::start();

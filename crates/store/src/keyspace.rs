@@ -149,11 +149,11 @@ pub(crate) fn heap_bytes(n: usize) -> usize {
     }
 }
 
-/// Bytes of one entry of a chained hash table holding `V`: a node with the boxed key, the value and the chain
-/// link, plus its share of the bucket array (one pointer at load factor 1).
-fn entry_bytes<V>() -> usize {
-    use std::mem::size_of;
-    heap_bytes(size_of::<Box<[u8]>>() + size_of::<V>() + size_of::<usize>()) + size_of::<usize>()
+/// Bytes one entry with a `key_len`-byte key takes in a [`Dict`] of `V` (glibc-sized): its node, the key's own
+/// buffer if it is too long to live in the node, and one bucket slot (load factor 1).
+fn entry_bytes<V>(key_len: usize) -> usize {
+    let (node, key) = Dict::<V>::entry_allocations(key_len);
+    heap_bytes(node) + heap_bytes(key) + std::mem::size_of::<usize>()
 }
 
 fn lru_clock(now_ms: i64) -> u32 {
@@ -562,12 +562,12 @@ impl Keyspace {
             Value::List(l) => l.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
         };
-        let mut total = entry_bytes::<Object>() + heap_bytes(key.len()) + value;
+        let mut total = entry_bytes::<Object>(key.len()) + value;
         if o.expire_at != NO_EXPIRE {
-            total += entry_bytes::<()>() + heap_bytes(key.len());
+            total += entry_bytes::<()>(key.len());
         }
         if self.field_volatile.contains_key(key) {
-            total += entry_bytes::<()>() + heap_bytes(key.len());
+            total += entry_bytes::<()>(key.len());
         }
         Some(total)
     }

@@ -1749,6 +1749,27 @@ mod tests {
         assert_eq!(run(&mut ks, T + 1, &["MEMORY", "USAGE", "i"]), Frame::Null);
     }
 
+    /// The estimate follows the table's real layout: a short key lives inside the entry's node, a long one in a
+    /// buffer of its own.
+    #[test]
+    fn memory_usage_counts_inline_keys_once() {
+        let mut ks = Keyspace::new();
+        let node = crate::dict::Dict::<crate::Object>::entry_allocations(0).0;
+        let entry = crate::keyspace::heap_bytes(node) as i64 + 8;
+        run(&mut ks, T, &["SET", "s:0000001", "value-0000000001"]);
+        // The node, its bucket slot and the 16-byte value's chunk.
+        assert_eq!(
+            usage(&mut ks, &["MEMORY", "USAGE", "s:0000001"]),
+            entry + 32
+        );
+        let long_key = "k".repeat(40);
+        run(&mut ks, T, &["SET", &long_key, "value-0000000001"]);
+        assert_eq!(
+            usage(&mut ks, &["MEMORY", "USAGE", &long_key]),
+            entry + crate::keyspace::heap_bytes(40) as i64 + 32
+        );
+    }
+
     #[test]
     fn memory_usage_errors() {
         let mut ks = with_keys(&["k"]);

@@ -1,9 +1,10 @@
 //! Sorted sets: ZADD and the rest of Redis' sorted set family (t_zset.c). The type and its two encodings live
 //! in [`crate::zset`]; this file parses arguments and shapes replies exactly as Redis 7 does.
 //!
-//! Inputs of ZUNION, ZINTER, ZDIFF, ZINTERCARD and their STORE forms are sorted sets only: Redis also accepts
-//! plain sets there (every member scoring 1), which join `source` once the set type exists.
+//! Inputs of ZUNION, ZINTER, ZDIFF, ZINTERCARD and their STORE forms may also be plain sets, every member
+//! scoring 1 (before weights), as in Redis.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::types::set::{Member, Set};
 use crate::value::Value;
 use crate::zset::{Limits, ZSet};
 
@@ -1317,12 +1319,53 @@ fn aggregate(target: &mut f64, val: f64, how: Aggregate) {
     }
 }
 
-/// The sorted set view of an input value, or WRONGTYPE. Sets (each member scoring 1) are inputs in Redis too and
-/// join here once the set type exists.
-fn source(v: &Value) -> Result<&ZSet, Frame> {
-    match v {
-        Value::ZSet(z) => Ok(z),
-        _ => Err(errors::WRONGTYPE),
+/// An input of the set operations: a sorted set, or a plain set whose members all score 1 (Redis' `zsetopsrc`).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Sorted(&'a ZSet),
+    Plain(&'a Set),
+}
+
+impl<'a> Source<'a> {
+    /// The view of an input value, or WRONGTYPE for anything but a sorted set or a set.
+    fn of(v: &'a Value) -> Result<Source<'a>, Frame> {
+        match v {
+            Value::ZSet(z) => Ok(Source::Sorted(z)),
+            Value::Set(s) => Ok(Source::Plain(s)),
+            _ => Err(errors::WRONGTYPE),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Source::Sorted(z) => z.len(),
+            Source::Plain(s) => s.len(),
+        }
+    }
+
+    /// Calls `f` on every (score, member); intset members stay integers so lookups in other intsets need no
+    /// formatting.
+    fn for_each(self, mut f: impl FnMut(f64, Member<'a>)) {
+        match self {
+            Source::Sorted(z) => z.for_range(0, z.len(), false, |s, m| f(s, Member::Bytes(m))),
+            Source::Plain(s) => s.iter().for_each(|m| f(1.0, m)),
+        }
+    }
+
+    /// The score of `m` in this input (1 for a set member), if it is a member.
+    fn score(self, m: Member) -> Option<f64> {
+        match self {
+            Source::Sorted(z) => z.score(&m.to_bytes()),
+            Source::Plain(s) => s.contains_member(m).then_some(1.0),
+        }
+    }
+}
+
+/// A member as bytes borrowed from its input, or formatted from an intset's integer.
+fn member_bytes(m: Member<'_>) -> Cow<'_, [u8]> {
+    match m {
+        Member::Int(i) => Cow::Owned(crate::num::format_i64(i)),
+        Member::Bytes(b) => Cow::Borrowed(b),
     }
 }
 
@@ -1383,7 +1426,7 @@ fn setop(
         match ks.read(ctx, k) {
             None => present.push(false),
             Some(o) => {
-                source(&o.value)?;
+                Source::of(&o.value)?;
                 present.push(true);
             }
         }
@@ -1426,29 +1469,29 @@ fn setop(
     }
 
     let ks_ro: &Keyspace = ks;
-    let mut srcs: Vec<(Option<&ZSet>, f64)> = Vec::with_capacity(setnum);
+    let mut srcs: Vec<(Option<Source>, f64)> = Vec::with_capacity(setnum);
     for (i, k) in keys.iter().enumerate() {
         let z = match (present[i], ks_ro.peek(ctx.now_ms, k)) {
-            (true, Some(o)) => Some(source(&o.value)?),
+            (true, Some(o)) => Some(Source::of(&o.value)?),
             _ => None,
         };
         srcs.push((z, weights[i]));
     }
-    let size = |s: &(Option<&ZSet>, f64)| s.0.map_or(0, ZSet::len);
+    let size = |s: &(Option<Source>, f64)| s.0.map_or(0, Source::len);
     if op != SetOp::Diff {
         // Smallest first (a stable sort, as glibc's qsort is for arrays this small): an intersection walks the
         // smallest input, and sums add up in this order.
         srcs.sort_by_key(size);
     }
 
-    let mut result: Vec<(f64, &[u8])> = Vec::new();
+    let mut result: Vec<(f64, Cow<[u8]>)> = Vec::new();
     let mut cardinality = 0usize;
     match op {
         SetOp::Inter => {
-            if let Some(first_set) = srcs[0].0.filter(|z| !z.is_empty()) {
+            if let Some(first_set) = srcs[0].0.filter(|z| z.len() > 0) {
                 let w0 = srcs[0].1;
                 let mut done = false;
-                first_set.for_range(0, first_set.len(), false, |s, m| {
+                first_set.for_each(|s, m| {
                     if done {
                         return;
                     }
@@ -1466,22 +1509,22 @@ fn setop(
                         cardinality += 1;
                         done = limit != 0 && cardinality >= limit;
                     } else {
-                        result.push((score, m));
+                        result.push((score, member_bytes(m)));
                     }
                 });
             }
         }
         SetOp::Union => {
-            let mut acc: HashMap<&[u8], f64, foldhash::fast::FixedState> =
+            let mut acc: HashMap<Cow<[u8]>, f64, foldhash::fast::FixedState> =
                 HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0));
             for (z, w) in &srcs {
                 let Some(z) = z else { continue };
-                z.for_range(0, z.len(), false, |s, m| {
+                z.for_each(|s, m| {
                     let mut score = w * s;
                     if score.is_nan() {
                         score = 0.0;
                     }
-                    acc.entry(m)
+                    acc.entry(member_bytes(m))
                         .and_modify(|t| aggregate(t, score, how))
                         .or_insert(score);
                 });
@@ -1490,12 +1533,12 @@ fn setop(
         }
         SetOp::Diff => {
             if let Some(first_set) = srcs[0].0 {
-                first_set.for_range(0, first_set.len(), false, |s, m| {
+                first_set.for_each(|s, m| {
                     if srcs[1..]
                         .iter()
                         .all(|(o, _)| o.is_none_or(|o| o.score(m).is_none()))
                     {
-                        result.push((s, m));
+                        result.push((s, member_bytes(m)));
                     }
                 });
             }
@@ -1504,7 +1547,8 @@ fn setop(
     if card_only {
         return Ok(Frame::Integer(cardinality as i64));
     }
-    result.sort_by(|a, b| crate::zset::cmp_entry(a.0, a.1, b.0, b.1));
+    result.sort_by(|a, b| crate::zset::cmp_entry(a.0, &a.1, b.0, &b.1));
+    let result: Vec<(f64, &[u8])> = result.iter().map(|(s, m)| (*s, &m[..])).collect();
     match dst {
         None => Ok(entries_reply(result, withscores)),
         Some(dst) => {
@@ -2402,6 +2446,180 @@ mod tests {
             ),
             pairs(&[("m", 0.0)])
         );
+    }
+
+    /// Plain sets as inputs: members score 1, intset members are compared as integers, results are ordered and
+    /// encoded like any computed sorted set (expected replies from Redis 7.0.15).
+    #[test]
+    fn set_operations_with_plain_sets() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T, &["sadd", "si", "1", "2", "3", "5"]);
+        run(&mut ks, T, &["sadd", "si2", "3", "5", "7", "-1"]);
+        run(&mut ks, T, &["sadd", "sh", "a", "b", "c", "3"]);
+        run(&mut ks, T, &["sadd", "sh2", "b", "c", "d", "01"]);
+        run(
+            &mut ks,
+            T,
+            &["zadd", "z", "1", "a", "2", "b", "3", "3", "4", "x"],
+        );
+        run(
+            &mut ks,
+            T,
+            &["zadd", "z2", "0.5", "5", "1.5", "c", "2.5", "01"],
+        );
+        run(&mut ks, T, &["set", "str", "v"]);
+        assert_eq!(
+            run(&mut ks, T, &["zunion", "2", "si", "si2", "withscores"]),
+            pairs(&[
+                ("-1", 1.0),
+                ("1", 1.0),
+                ("2", 1.0),
+                ("7", 1.0),
+                ("3", 2.0),
+                ("5", 2.0)
+            ])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &[
+                    "zunion",
+                    "3",
+                    "si",
+                    "sh",
+                    "z",
+                    "weights",
+                    "2",
+                    "3",
+                    "0.5",
+                    "withscores"
+                ]
+            ),
+            pairs(&[
+                ("1", 2.0),
+                ("2", 2.0),
+                ("5", 2.0),
+                ("x", 2.0),
+                ("c", 3.0),
+                ("a", 3.5),
+                ("b", 4.0),
+                ("3", 6.5)
+            ])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &[
+                    "zunion",
+                    "2",
+                    "sh",
+                    "sh2",
+                    "weights",
+                    "inf",
+                    "-inf",
+                    "withscores"
+                ]
+            ),
+            pairs(&[
+                ("01", f64::NEG_INFINITY),
+                ("d", f64::NEG_INFINITY),
+                ("b", 0.0),
+                ("c", 0.0),
+                ("3", f64::INFINITY),
+                ("a", f64::INFINITY)
+            ])
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &[
+                    "zinter",
+                    "2",
+                    "sh",
+                    "sh2",
+                    "weights",
+                    "2",
+                    "5",
+                    "aggregate",
+                    "max",
+                    "withscores"
+                ]
+            ),
+            pairs(&[("b", 5.0), ("c", 5.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zinter", "2", "z2", "si", "withscores"]),
+            pairs(&[("5", 1.5)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zinter", "2", "z2", "sh2", "withscores"]),
+            pairs(&[("c", 2.5), ("01", 3.5)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zinter", "3", "sh", "sh2", "z"]),
+            arr(&["b"])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zintercard", "2", "si", "si2"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zintercard", "2", "sh", "z", "limit", "1"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zdiff", "2", "si", "si2", "withscores"]),
+            pairs(&[("1", 1.0), ("2", 1.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zdiff", "2", "z", "sh", "withscores"]),
+            pairs(&[("x", 4.0)])
+        );
+        assert_eq!(
+            run(&mut ks, T, &["zdiff", "2", "sh2", "z2"]),
+            arr(&["b", "d"])
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zunionstore", "d", "2", "si", "sh"]),
+            (Frame::Integer(7), 1)
+        );
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "d"]), b("listpack"));
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "d", "0", "-1"]),
+            arr(&["1", "2", "5", "a", "b", "c", "3"])
+        );
+        assert_eq!(
+            run_dirty(&mut ks, T, &["zinterstore", "d", "2", "si", "nokey"]),
+            (Frame::Integer(0), 1)
+        );
+        let mut sadd = vec!["sadd".to_string(), "big".to_string()];
+        sadd.extend((0..200).map(|i| i.to_string()));
+        let sadd: Vec<&str> = sadd.iter().map(String::as_str).collect();
+        run(&mut ks, T, &sadd);
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "big"]), b("intset"));
+        assert_eq!(
+            run(&mut ks, T, &["zdiffstore", "d", "2", "big", "si"]),
+            Frame::Integer(196)
+        );
+        assert_eq!(run(&mut ks, T, &["object", "encoding", "d"]), b("skiplist"));
+        assert_eq!(
+            run(&mut ks, T, &["zrange", "d", "0", "2"]),
+            arr(&["0", "10", "100"])
+        );
+        run(&mut ks, T, &["rpush", "lst", "a"]);
+        for k in ["str", "lst"] {
+            assert_eq!(
+                run(&mut ks, T, &["zinter", "2", "si", k]),
+                errors::WRONGTYPE
+            );
+            assert_eq!(
+                run(&mut ks, T, &["zdiffstore", "d", "2", k, "si"]),
+                errors::WRONGTYPE
+            );
+        }
     }
 
     #[test]

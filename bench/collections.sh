@@ -159,6 +159,5 @@ if [[ " $PARTS " == *" memory "* ]]; then
         awk -v l="$label" -v k="$keys" -v rm="$rm" -v sm="$sm" -v rr="$rr" -v sr="$sr" 'BEGIN {
             printf "%-28s %14.1f %14.1f %7.2f %14.1f %14.1f\n", l, rm / k, sm / k, sm / rm, rr / k, sr / k }'
     done
-    echo "used_memory: Redis counts jemalloc's usable sizes, Shoal the requested sizes; Shoal's also holds its log"
-    echo "engine's page cache (redb, up to 64 MiB, filled by the log writes of the load; see docs/benchmarks.md)."
+    echo "used_memory: Redis counts jemalloc's usable sizes, Shoal the requested sizes (RSS: what both pay)."
 fi

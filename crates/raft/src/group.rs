@@ -584,7 +584,7 @@ async fn propose(
         let entry = LogEntry {
             time_ms: last_stamp,
             seed: fresh_seed(),
-            ops,
+            ops: ops.into(),
         };
         counters.entries.fetch_add(1, Ordering::Relaxed);
         counters

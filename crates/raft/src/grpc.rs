@@ -282,11 +282,17 @@ pub async fn serve(
     registry: GrpcRegistry,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    use tokio_stream::StreamExt;
+    // Replies go out at once: with Nagle's algorithm a small AppendEntries answer can wait for the peer's
+    // delayed ACK, and every commit waits for that answer.
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+        if let Ok(s) = &s {
+            let _ = s.set_nodelay(true);
+        }
+        s
+    });
     tonic::transport::Server::builder()
         .add_service(registry.service())
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -1,5 +1,6 @@
 //! openraft's log storage over a [`LogBackend`]: the shard's AOF.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
@@ -29,7 +30,13 @@ pub struct LogStore<B: LogBackend = GroupLog> {
     // The committed log id not yet written: it rides along with the next append instead of costing a commit of
     // its own (the value is an optimisation for restarts; a stale one only means re-applying less at once).
     committed: Arc<Mutex<Option<Vec<u8>>>>,
+    // The latest entries, decoded and contiguous up to the last one: openraft reads every entry back to apply it
+    // and again for each follower, so recent entries are served from here instead of the backend.
+    recent: Arc<Mutex<VecDeque<Entry>>>,
 }
+
+/// Most entries kept in the recent-entry cache (entries share their operations, so a copy is a reference count).
+const RECENT_ENTRIES: usize = 4096;
 
 impl LogStore<GroupLog> {
     /// The log of `group` in the node's store.
@@ -60,6 +67,7 @@ impl<B: LogBackend> LogStore<B> {
             backend,
             flusher,
             committed: Arc::new(Mutex::new(None)),
+            recent: Arc::new(Mutex::new(VecDeque::new())),
         }
     }
 
@@ -91,6 +99,17 @@ impl<B: LogBackend> RaftLogReader<TypeConfig> for LogStore<B> {
             Bound::Excluded(x) => *x,
             Bound::Unbounded => u64::MAX,
         };
+        {
+            let recent = self.recent.lock();
+            if let Some(first) = recent.front().map(|e| e.log_id.index) {
+                if start >= first {
+                    // The cache holds everything from `first` to the last entry of the log.
+                    let from = (start - first) as usize;
+                    let to = (end.saturating_sub(first).min(recent.len() as u64)) as usize;
+                    return Ok(recent.range(from.min(to)..to).cloned().collect());
+                }
+            }
+        }
         let raw = self.backend.entries(start, end).map_err(read_err)?;
         raw.iter().map(|(_, v)| decode_entry(v)).collect()
     }
@@ -151,22 +170,42 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
         I::IntoIter: OptionalSend,
     {
         let mut batch = Vec::new();
+        let mut decoded = Vec::new();
         for e in entries {
             batch.push((
                 e.log_id.index,
                 postcard::to_allocvec(&e).map_err(write_err)?,
             ));
+            decoded.push(e);
         }
         let committed = self.committed.lock().take().map(|v| (COMMITTED, v));
         self.backend
             .put_entries(batch, committed)
             .map_err(write_err)?;
+        {
+            let mut recent = self.recent.lock();
+            for e in decoded {
+                // An append never leaves a gap; one that does not follow the cache (after a truncation or a
+                // snapshot install) starts it over.
+                if recent
+                    .back()
+                    .is_some_and(|b| b.log_id.index + 1 != e.log_id.index)
+                {
+                    recent.clear();
+                }
+                recent.push_back(e);
+            }
+            while recent.len() > RECENT_ENTRIES {
+                recent.pop_front();
+            }
+        }
         self.flusher
             .after_write(move |r| callback.log_io_completed(r));
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.recent.lock().retain(|e| e.log_id.index < log_id.index);
         self.backend.remove_since(log_id.index).map_err(write_err)
     }
 
@@ -174,6 +213,7 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
         // The marker first: a crash between the two steps leaves entries at or below it, which are ignored,
         // rather than a log whose start nobody recorded.
         self.put(LAST_PURGED, &log_id).map_err(write_err)?;
+        self.recent.lock().retain(|e| e.log_id.index > log_id.index);
         self.backend.remove_upto(log_id.index).map_err(write_err)
     }
 }

@@ -189,7 +189,8 @@ mod tests {
                     Bytes::new(),
                 ]),
                 Op::ExpireIfDue(vec![Bytes::from_static(b"old")]),
-            ],
+            ]
+            .into(),
         };
         let entry = typ::Entry {
             log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(3, 1), 42),

@@ -95,7 +95,8 @@ pub struct LogEntry {
     /// Leader's random seed for any random choice the entry's commands make.
     pub seed: u64,
     /// Operations applied in order, atomically with respect to other entries.
-    pub ops: Vec<Op>,
+    /// Shared, so that the copies Raft keeps (log cache, replication, apply) cost a reference count each.
+    pub ops: std::sync::Arc<[Op]>,
 }
 
 const OP_COMMAND: u8 = 0;
@@ -143,7 +144,7 @@ impl LogEntry {
         out.put_i64_le(self.time_ms);
         out.put_u64_le(self.seed);
         put_varint(&mut out, self.ops.len() as u64);
-        for op in &self.ops {
+        for op in self.ops.iter() {
             let (tag, args) = match op {
                 Op::Command(a) => (OP_COMMAND, a),
                 Op::ExpireIfDue(a) => (OP_EXPIRE_IF_DUE, a),
@@ -192,7 +193,11 @@ impl LogEntry {
                 _ => return None,
             });
         }
-        b.is_empty().then_some(LogEntry { time_ms, seed, ops })
+        b.is_empty().then_some(LogEntry {
+            time_ms,
+            seed,
+            ops: ops.into(),
+        })
     }
 }
 
@@ -238,7 +243,7 @@ impl<'de> Deserialize<'de> for LogEntry {
 pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u64) {
     let mut ctx = ExecCtx::for_write(entry.time_ms, entry.seed);
     let mut replies = Vec::with_capacity(entry.ops.len());
-    for op in &entry.ops {
+    for op in entry.ops.iter() {
         replies.push(apply_op(ks, &mut ctx, op));
     }
     (replies, ctx.dirty)
@@ -281,7 +286,7 @@ mod tests {
         LogEntry {
             time_ms: -5,
             seed: u64::MAX,
-            ops: vec![
+            ops: [
                 Op::Command(vec![
                     Bytes::from("SET"),
                     Bytes::from("k"),
@@ -294,7 +299,8 @@ mod tests {
                     Bytes::from("l"),
                     Bytes::from("0"),
                 ]),
-            ],
+            ]
+            .into(),
         }
     }
 
@@ -306,7 +312,7 @@ mod tests {
         let empty = LogEntry {
             time_ms: 0,
             seed: 0,
-            ops: vec![],
+            ops: Vec::new().into(),
         };
         assert_eq!(LogEntry::decode(Bytes::from(empty.encode())), Some(empty));
         // Every truncation and a trailing byte are rejected, never a panic.

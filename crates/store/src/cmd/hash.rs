@@ -1839,7 +1839,7 @@ mod tests {
                 &LogEntry {
                     time_ms: now,
                     seed: 0,
-                    ops: vec![op],
+                    ops: vec![op].into(),
                 },
             );
         }
@@ -1963,7 +1963,7 @@ mod tests {
                 &LogEntry {
                     time_ms: T0 + 100,
                     seed: rounds,
-                    ops: vec![op],
+                    ops: vec![op].into(),
                 },
             );
             rounds += 1;
@@ -1985,7 +1985,7 @@ mod tests {
             &LogEntry {
                 time_ms: T0 + 1000,
                 seed: 0,
-                ops: vec![op],
+                ops: vec![op].into(),
             },
         );
         assert_eq!(ks.stats.expired_subkeys, before);

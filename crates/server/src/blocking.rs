@@ -1,5 +1,5 @@
-//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP): the registry of waiters and the task
-//! that serves them.
+//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP): the registry
+//! of waiters and the task that serves them.
 //!
 //! A blocking command first runs as an ordinary proposed write ([`store::Op::Block`]). When it finds nothing it
 //! replies [`store::blocking::WOULD_BLOCK`] and the connection registers here as a waiter on the keys its
@@ -36,7 +36,7 @@ use crate::replication::not_served;
 /// Most waiters whose commands go into one entry; the rest are served by the next round.
 const MAX_ROUND: usize = 1024;
 
-/// The reply of a blocked list command that timed out (Redis' `replyToBlockedClientTimedOut`: a null array
+/// The reply of a blocked list or sorted-set command that timed out (Redis' `replyToBlockedClientTimedOut`: a null array
 /// for every list, sorted-set and stream command, BLMOVE included).
 pub const TIMED_OUT: Frame = Frame::NullArray;
 

@@ -1,5 +1,5 @@
-//! What the keyspace knows of blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP; the same shape
-//! fits BZPOPMIN/BZPOPMAX/BZMPOP and XREAD BLOCK).
+//! What the keyspace knows of blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX,
+//! BZMPOP; the same shape fits XREAD BLOCK).
 //!
 //! A blocking command is an ordinary table row with a keyspace handler that never waits: it serves what it can
 //! now. Proposed by a client as [`crate::Op::Block`] (`ctx.blocking`), a command that finds nothing replies
@@ -83,12 +83,13 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, Frame> {
     Ok(ms)
 }
 
-/// How many blocked clients the value under `key` could serve now (each taking at least one element): a list's
-/// length; 0 when the key is absent, expired, or of a type no blocked client takes from. The server wakes at
+/// How many blocked clients the value under `key` could serve now (each taking at least one element): a list's or
+/// sorted set's length; 0 when the key is absent, expired, or of a type no blocked client takes from. The server wakes at
 /// most this many of a ready key's waiters at once.
 pub fn servable(ks: &Keyspace, now_ms: i64, key: &[u8]) -> usize {
     match ks.peek(now_ms, key).map(|o| &o.value) {
         Some(Value::List(l)) => l.len(),
+        Some(Value::ZSet(z)) => z.len(),
         _ => 0,
     }
 }

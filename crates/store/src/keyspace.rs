@@ -331,7 +331,7 @@ impl Keyspace {
         std::mem::take(&mut self.lazy_expired)
     }
 
-    /// Records that `key` now holds elements clients may be blocked waiting for (a list was created or grew):
+    /// Records that `key` now holds elements clients may be blocked waiting for (a list or sorted set was created or grew):
     /// Redis' `signalKeyAsReady`. Each key is kept once until [`Keyspace::take_ready_keys`]; past
     /// [`READY_KEYS_MAX`] keys only the overflow is noted.
     pub fn signal_ready(&mut self, key: &[u8]) {
@@ -388,7 +388,7 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expire_at` ([`NO_EXPIRE`] for none), replacing any object.
     pub fn set(&mut self, ctx: &ExecCtx, key: &[u8], value: Value, expire_at: i64) {
-        if matches!(value, Value::List(_)) {
+        if matches!(value, Value::List(_) | Value::ZSet(_)) {
             self.signal_ready(key);
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
@@ -479,7 +479,7 @@ impl Keyspace {
             return false;
         };
         let volatile = obj.expire_at != NO_EXPIRE;
-        if matches!(obj.value, Value::List(_)) {
+        if matches!(obj.value, Value::List(_) | Value::ZSet(_)) {
             self.signal_ready(to);
         }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());

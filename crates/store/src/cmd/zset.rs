@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use bytes::Bytes;
 use resp::Frame;
 
+use crate::blocking::{parse_timeout, unserved, Block};
 use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
@@ -23,6 +24,8 @@ const RO: u32 = flags::READONLY;
 const W: u32 = flags::WRITE;
 const DENYOOM: u32 = flags::DENYOOM;
 const FAST: u32 = flags::FAST;
+const NOSCRIPT: u32 = flags::NOSCRIPT;
+const BLOCKING: u32 = flags::BLOCKING;
 const Z: u32 = acl::SORTEDSET;
 
 /// Table rows of this family.
@@ -274,6 +277,33 @@ pub const COMMANDS: &[CommandSpec] = &[
             "7.0.0",
             "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
             "Remove and return members with scores in a sorted set",
+        ),
+    CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmin))
+        .keys(1, -2, 1)
+        .blocks_on(bzpop_block)
+        .doc(
+            "sorted_set",
+            "5.0.0",
+            "O(log(N)) with N being the number of elements in the sorted set.",
+            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        ),
+    CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmax))
+        .keys(1, -2, 1)
+        .blocks_on(bzpop_block)
+        .doc(
+            "sorted_set",
+            "5.0.0",
+            "O(log(N)) with N being the number of elements in the sorted set.",
+            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        ),
+    CommandSpec::new("bzmpop", -5, W | BLOCKING, Z, Handler::Keyspace(bzmpop))
+        .keys_fn(0, 0, 0, keys_bzmpop)
+        .blocks_on(bzmpop_block)
+        .doc(
+            "sorted_set",
+            "7.0.0",
+            "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+            "Remove and return members with scores in a sorted set or block until one is available",
         ),
     CommandSpec::new("zscan", -3, RO, Z, Handler::Keyspace(zscan))
         .keys(1, 1, 1)
@@ -885,6 +915,10 @@ fn zadd_generic(
     }
     if z.is_empty() {
         ks.remove(key);
+    }
+    if added > 0 {
+        // Clients blocked in BZPOPMIN & co. may wait on a key that was created since they registered.
+        ks.signal_ready(key);
     }
     ctx.dirty += added + updated;
     outcome?;
@@ -1787,6 +1821,76 @@ fn zmpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         }
         Ok(Frame::NullArray)
     })())
+}
+
+/// Key positions of BZMPOP (`timeout numkeys` then the keys).
+fn keys_bzmpop(args: &[Bytes]) -> Result<Vec<usize>, Frame> {
+    numkeys_positions(args, 2)
+}
+
+// Blocking forms (Redis' blockingGenericZpopCommand): served now when a key holds members, else
+// `WOULD_BLOCK` for a client that may wait, or the null array Redis replies when blocking is not allowed.
+
+fn bzpopmin(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    bzpop(ks, ctx, args, false)
+}
+
+fn bzpopmax(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    bzpop(ks, ctx, args, true)
+}
+
+/// `BZPOP(MIN|MAX) key [key ...] timeout`: the timeout is checked first, then the keys in order (the first of
+/// another type is WRONGTYPE even if a later key holds members).
+fn bzpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes], max: bool) -> Frame {
+    let last = args.len() - 1;
+    if let Err(e) = parse_timeout(&args[last], ctx.now_ms) {
+        return e;
+    }
+    bpop_keys(ks, ctx, &args[1..last], max, 1, PopShape::KeyFlat)
+}
+
+fn bzpop_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let last = args.len().checked_sub(1).filter(|&l| l >= 2)?;
+    let timeout = parse_timeout(&args[last], now_ms).ok()?;
+    Some(Block::new(&args[1..last], timeout))
+}
+
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`: the other arguments are checked before the
+/// timeout.
+fn bzmpop(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let (keys, max, count) = match parse_mpop(args, 2) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    if let Err(e) = parse_timeout(&args[1], ctx.now_ms) {
+        return e;
+    }
+    bpop_keys(ks, ctx, keys, max, count, PopShape::KeyNested)
+}
+
+fn bzmpop_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
+    let (keys, _, _) = parse_mpop(args, 2).ok()?;
+    let timeout = parse_timeout(&args[1], now_ms).ok()?;
+    Some(Block::new(keys, timeout))
+}
+
+/// Pops from the first of `keys` holding a sorted set; none does: [`unserved`].
+fn bpop_keys(
+    ks: &mut Keyspace,
+    ctx: &mut ExecCtx,
+    keys: &[Bytes],
+    max: bool,
+    count: usize,
+    shape: PopShape,
+) -> Frame {
+    for k in keys {
+        match pop(ks, ctx, k, max, count, shape) {
+            Err(e) => return e,
+            Ok(Some(f)) => return f,
+            Ok(None) => {}
+        }
+    }
+    unserved(ctx, Frame::NullArray)
 }
 
 /// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` starting at `numkeys_idx` (ZMPOP, and BZMPOP after its
@@ -2935,5 +3039,173 @@ mod tests {
             spec("zrangestore").key_positions(&args(&["zrangestore", "d", "s", "0", "1"])),
             Ok(vec![1, 2])
         );
+    }
+
+    /// Runs `args` as a client that may block proposes it ([`crate::Op::Block`]).
+    fn run_block(ks: &mut Keyspace, args: &[&str]) -> Frame {
+        let args: Vec<Bytes> = args.iter().map(|s| Bytes::from(s.to_string())).collect();
+        let mut ctx = ExecCtx::for_write(T, 1);
+        let reply = crate::exec::apply_op(ks, &mut ctx, &crate::Op::Block(args));
+        assert!(!ctx.blocking);
+        reply
+    }
+
+    #[test]
+    fn blocking_pops_serve_now_or_would_block() {
+        use crate::blocking::is_would_block;
+        let mut ks = Keyspace::new();
+        for cmd in [
+            &["BZPOPMIN", "a", "b", "0"][..],
+            &["BZPOPMAX", "a", "1.5"],
+            &["BZMPOP", "0", "2", "a", "b", "min", "count", "3"],
+        ] {
+            assert!(is_would_block(&run_block(&mut ks, cmd)), "{cmd:?}");
+            // Not allowed to wait (MULTI, scripts): the null array, as Redis.
+            assert_eq!(run(&mut ks, T, cmd), Frame::NullArray, "{cmd:?}");
+        }
+        assert_eq!(ks.len(), 0);
+        run(
+            &mut ks,
+            T,
+            &["ZADD", "b", "1", "x", "2", "y", "3", "z", "4", "w"],
+        );
+        let key_flat = |k: &str, m: &str, s: f64| Frame::Array(vec![b(k), b(m), Frame::Double(s)]);
+        assert_eq!(
+            run_block(&mut ks, &["BZPOPMIN", "a", "b", "0"]),
+            key_flat("b", "x", 1.0)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BZPOPMAX", "a", "b", "0"]),
+            key_flat("b", "w", 4.0)
+        );
+        let nested = |k: &str, items: &[(&str, f64)]| {
+            Frame::Array(vec![
+                b(k),
+                Frame::Array(
+                    items
+                        .iter()
+                        .map(|(m, s)| Frame::Array(vec![b(m), Frame::Double(*s)]))
+                        .collect(),
+                ),
+            ])
+        };
+        assert_eq!(
+            run_block(
+                &mut ks,
+                &["BZMPOP", "0", "2", "a", "b", "max", "count", "5"]
+            ),
+            nested("b", &[("z", 3.0), ("y", 2.0)])
+        );
+        assert_eq!(run(&mut ks, T, &["EXISTS", "b"]), Frame::Integer(0));
+        // Types are checked key by key, in the command's order.
+        run(&mut ks, T, &["SET", "s", "x"]);
+        run(&mut ks, T, &["ZADD", "c", "5", "m"]);
+        assert_eq!(
+            run_block(&mut ks, &["BZPOPMIN", "a", "s", "c", "0"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "0", "2", "s", "c", "min"]),
+            errors::WRONGTYPE
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "0", "3", "a", "c", "s", "min"]),
+            nested("c", &[("m", 5.0)])
+        );
+    }
+
+    #[test]
+    fn blocking_pop_errors_in_redis_order() {
+        let mut ks = Keyspace::new();
+        run(&mut ks, T, &["SET", "s", "x"]);
+        let negative = err("ERR timeout is negative");
+        let not_float = err("ERR timeout is not a float or out of range");
+        assert_eq!(run_block(&mut ks, &["BZPOPMIN", "s", "-1"]), negative);
+        assert_eq!(run_block(&mut ks, &["BZPOPMAX", "s", "x"]), not_float);
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "x", "0", "a", "min"]),
+            err("ERR numkeys should be greater than 0")
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "x", "1", "a", "up"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "x", "2", "a", "min"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "x", "1", "a", "min", "count", "0"]),
+            COUNT_POSITIVE
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "x", "1", "a", "min"]),
+            not_float
+        );
+        assert_eq!(
+            run_block(&mut ks, &["BZMPOP", "-1", "1", "s", "min"]),
+            negative
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BZMPOP", "0", "1", "a"]),
+            err("ERR wrong number of arguments for 'bzmpop' command")
+        );
+        assert_eq!(
+            run(&mut ks, T, &["BZPOPMIN", "a"]),
+            err("ERR wrong number of arguments for 'bzpopmin' command")
+        );
+        assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn blocking_rows_and_ready_signals() {
+        let args =
+            |v: &[&str]| -> Vec<Bytes> { v.iter().map(|s| Bytes::from(s.to_string())).collect() };
+        let block = |v: &[&str]| {
+            let a = args(v);
+            let spec = crate::cmd::resolve(&a).unwrap();
+            (spec.block_on.unwrap())(&a, T)
+        };
+        assert_eq!(
+            block(&["bzpopmin", "a", "b", "a", "0.5"]),
+            Some(Block::new(&args(&["a", "b"]), 500))
+        );
+        assert_eq!(
+            block(&["bzmpop", "2", "2", "a", "b", "max", "count", "9"]),
+            Some(Block::new(&args(&["a", "b"]), 2000))
+        );
+        assert_eq!(block(&["bzmpop", "2", "3", "a", "b", "max"]), None);
+        let spec = |n: &str| crate::table::lookup(n.as_bytes()).unwrap();
+        assert_eq!(
+            spec("bzmpop").key_positions(&args(&["bzmpop", "0", "2", "a", "b", "min"])),
+            Ok(vec![3, 4])
+        );
+        assert_eq!(
+            spec("bzpopmax").key_positions(&args(&["bzpopmax", "a", "b", "0"])),
+            Ok(vec![1, 2])
+        );
+
+        let ready = |ks: &mut Keyspace| -> Vec<Vec<u8>> { ks.take_ready_keys().keys };
+        let mut ks = Keyspace::new();
+        run(&mut ks, T, &["ZADD", "a", "1", "x"]);
+        run(&mut ks, T, &["ZADD", "b", "1", "x"]);
+        assert_eq!(ready(&mut ks), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(crate::blocking::servable(&ks, T, b"a"), 1);
+        // Updating scores adds nothing anyone waits for.
+        run(&mut ks, T, &["ZADD", "a", "2", "x"]);
+        run(&mut ks, T, &["ZADD", "a", "XX", "2", "y"]);
+        assert!(ready(&mut ks).is_empty());
+        run(&mut ks, T, &["ZADD", "a", "2", "y"]);
+        run(&mut ks, T, &["ZINCRBY", "c", "1", "x"]);
+        run(&mut ks, T, &["ZUNIONSTORE", "d", "2", "a", "b"]);
+        run(&mut ks, T, &["ZRANGESTORE", "e", "a", "0", "-1"]);
+        run(&mut ks, T, &["ZINTERSTORE", "f", "2", "a", "b"]);
+        run(&mut ks, T, &["ZDIFFSTORE", "g", "1", "a"]);
+        run(&mut ks, T, &["COPY", "a", "h"]);
+        run(&mut ks, T, &["RENAME", "b", "i"]);
+        let keys: Vec<&[u8]> = vec![b"a", b"c", b"d", b"e", b"f", b"g", b"h", b"i"];
+        assert_eq!(ready(&mut ks), keys);
+        assert_eq!(crate::blocking::servable(&ks, T, b"d"), 2);
+        assert_eq!(crate::blocking::servable(&ks, T, b"b"), 0);
     }
 }

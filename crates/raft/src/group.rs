@@ -102,13 +102,14 @@ impl GroupConfig {
     pub fn new(group_id: GroupId, node_id: NodeId, addr: impl Into<String>) -> GroupConfig {
         let raft = openraft::Config {
             cluster_name: format!("shoal-group-{group_id}"),
-            // Failover within about a second: after the last heartbeat a follower waits out the old leader's
-            // lease (election_timeout_max) plus a random election timeout, checked every 1.5 heartbeats: 400-575
-            // ms; a split vote or a candidate refused for a shorter log costs another round or 2 x max. openraft
-            // also uses the heartbeat interval as the AppendEntries timeout, so it cannot be much shorter.
-            heartbeat_interval: 50,
-            election_timeout_min: 150,
-            election_timeout_max: 250,
+            // Failover within a second: after the last heartbeat a follower waits out the old leader's lease
+            // (election_timeout_max) plus a random election timeout, checked every 1.5 heartbeats: 250-340 ms; a
+            // split vote or a candidate refused for a shorter log costs another round or 2 x max. openraft also
+            // uses the heartbeat interval as the AppendEntries timeout (the cluster bus runs with TCP_NODELAY, so
+            // an answer is not held back by delayed ACKs).
+            heartbeat_interval: 25,
+            election_timeout_min: 100,
+            election_timeout_max: 150,
             install_snapshot_timeout: 5_000,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
             max_in_snapshot_log_to_keep: 1_000,

@@ -356,10 +356,7 @@ impl Conn {
         let Some(r) = repl else {
             return Ok(());
         };
-        if !r.group.is_leader() {
-            return Ok(());
-        }
-        if r.single_voter() {
+        if r.sole_leader() || !r.group.is_leader() {
             return Ok(());
         }
         if self.node.hot.lease_reads.load(Ordering::Relaxed) && r.lease_valid() {

@@ -141,6 +141,9 @@ pub struct Replication {
     pub persistence: Persistence,
     registry: GrpcRegistry,
     bus: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This node leads the shard and is its only voter, kept current by a watcher of the group's metrics so that
+    /// the read path checks an atomic instead of copying the metrics for every batch.
+    sole_leader: AtomicBool,
 }
 
 impl Replication {
@@ -215,7 +218,31 @@ impl Replication {
             persistence: Persistence::default(),
             registry,
             bus: parking_lot::Mutex::new(None),
+            sole_leader: AtomicBool::new(false),
         });
+        {
+            let repl = Arc::downgrade(&repl);
+            let mut rx = group.raft().metrics();
+            tokio::spawn(async move {
+                loop {
+                    let sole = {
+                        let m = rx.borrow_and_update();
+                        let mut voters = m.membership_config.membership().voter_ids();
+                        m.state == openraft::ServerState::Leader
+                            && m.current_leader == Some(node_id)
+                            && voters.next() == Some(node_id)
+                            && voters.next().is_none()
+                    };
+                    match repl.upgrade() {
+                        Some(r) => r.sole_leader.store(sole, Ordering::Release),
+                        None => return,
+                    }
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let p = &repl.persistence;
         p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
         p.last_ok.store(true, Ordering::Relaxed);
@@ -284,11 +311,9 @@ impl Replication {
         Ok(repl)
     }
 
-    /// Whether this node is the only voter of its shard (local reads need no quorum round then).
-    pub fn single_voter(&self) -> bool {
-        let m = self.group.metrics();
-        let mut voters = m.membership_config.membership().voter_ids();
-        voters.next() == Some(self.node_id) && voters.next().is_none()
+    /// Whether this node is the shard's only voter and leads it: local reads need no quorum round then.
+    pub fn sole_leader(&self) -> bool {
+        self.sole_leader.load(Ordering::Acquire)
     }
 
     /// Whether the leader's lease still covers a local read: a quorum acknowledged it within half the minimum

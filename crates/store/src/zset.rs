@@ -184,6 +184,36 @@ fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
     (score, &buf[p..p + len], p + len)
 }
 
+/// Where the entry at `pos` ends, reading only its tag and length (what skipping over it needs).
+fn entry_end(buf: &[u8], pos: usize) -> usize {
+    let tag = buf[pos];
+    let mut p = pos
+        + 1
+        + match tag >> 5 {
+            KIND_ZERO => 0,
+            KIND_I8 => 1,
+            KIND_I16 => 2,
+            KIND_I32 | KIND_F32 => 4,
+            _ => 8,
+        };
+    let mut len = (tag & 0x1f) as usize;
+    if len == LEN_IN_TAG {
+        let mut v = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = buf[p];
+            p += 1;
+            v |= ((b & 0x7f) as usize) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        len += v;
+    }
+    p + len
+}
+
 /// Grows `buf` for `extra` more bytes with little slack: packed buffers are many and small, so doubling would
 /// waste a third of their memory on average.
 fn reserve_tight(buf: &mut Vec<u8>, extra: usize) {
@@ -330,7 +360,7 @@ impl<'a> PackRef<'a> {
         let mut pos = 0;
         while pos < self.buf.len() {
             out.push(pos);
-            pos = decode(self.buf, pos).2;
+            pos = entry_end(self.buf, pos);
         }
         out
     }

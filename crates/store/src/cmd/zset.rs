@@ -705,17 +705,29 @@ fn bulk(m: &[u8]) -> Frame {
     Frame::Bulk(Bytes::copy_from_slice(m))
 }
 
-/// Members alone, or members with their scores (pairs: nested in RESP3, flat in RESP2).
+/// Members alone, or members with their scores (pairs: nested in RESP3, flat in RESP2). The members are copied
+/// into one buffer and each reply element is a slice of it: one allocation per reply, not one per member.
 fn entries_reply(entries: Vec<(f64, &[u8])>, withscores: bool) -> Frame {
+    let mut all = Vec::with_capacity(entries.iter().map(|(_, m)| m.len()).sum());
+    for (_, m) in &entries {
+        all.extend_from_slice(m);
+    }
+    let all = Bytes::from(all);
+    let mut at = 0;
+    let mut member = |m: &[u8]| {
+        let f = Frame::Bulk(all.slice(at..at + m.len()));
+        at += m.len();
+        f
+    };
     if withscores {
         Frame::Pairs(
             entries
                 .into_iter()
-                .map(|(s, m)| (bulk(m), Frame::Double(s)))
+                .map(|(s, m)| (member(m), Frame::Double(s)))
                 .collect(),
         )
     } else {
-        Frame::Array(entries.into_iter().map(|(_, m)| bulk(m)).collect())
+        Frame::Array(entries.into_iter().map(|(_, m)| member(m)).collect())
     }
 }
 

@@ -586,6 +586,7 @@ async fn propose(
             time_ms: last_stamp,
             seed: fresh_seed(),
             ops: ops.into(),
+            wire: Default::default(),
         };
         counters.entries.fetch_add(1, Ordering::Relaxed);
         counters

@@ -191,6 +191,7 @@ mod tests {
                 Op::ExpireIfDue(vec![Bytes::from_static(b"old")]),
             ]
             .into(),
+            wire: Default::default(),
         };
         let entry = typ::Entry {
             log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(3, 1), 42),

@@ -97,6 +97,34 @@ pub struct LogEntry {
     /// Operations applied in order, atomically with respect to other entries.
     /// Shared, so that the copies Raft keeps (log cache, replication, apply) cost a reference count each.
     pub ops: std::sync::Arc<[Op]>,
+    /// The encoded form, computed once and shared by every copy: the log and each follower's AppendEntries
+    /// serialize the same entry.
+    pub wire: WireCache,
+}
+
+/// A lazily filled, shared copy of an entry's encoding. Compares equal to any other: it is derived data.
+#[derive(Clone, Default)]
+pub struct WireCache(std::sync::Arc<std::sync::OnceLock<Bytes>>);
+
+impl WireCache {
+    /// A cache already holding `b` (an entry decoded from `b`).
+    pub fn filled(b: Bytes) -> WireCache {
+        let c = WireCache::default();
+        let _ = c.0.set(b);
+        c
+    }
+}
+
+impl PartialEq for WireCache {
+    fn eq(&self, _: &WireCache) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for WireCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WireCache")
+    }
 }
 
 const OP_COMMAND: u8 = 0;
@@ -193,17 +221,18 @@ impl LogEntry {
                 _ => return None,
             });
         }
-        b.is_empty().then_some(LogEntry {
+        b.is_empty().then(|| LogEntry {
             time_ms,
             seed,
             ops: ops.into(),
+            wire: WireCache::filled(buf.clone()),
         })
     }
 }
 
 impl Serialize for LogEntry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.encode())
+        s.serialize_bytes(self.wire.0.get_or_init(|| Bytes::from(self.encode())))
     }
 }
 
@@ -301,6 +330,7 @@ mod tests {
                 ]),
             ]
             .into(),
+            wire: WireCache::default(),
         }
     }
 
@@ -313,6 +343,7 @@ mod tests {
             time_ms: 0,
             seed: 0,
             ops: Vec::new().into(),
+            wire: WireCache::default(),
         };
         assert_eq!(LogEntry::decode(Bytes::from(empty.encode())), Some(empty));
         // Every truncation and a trailing byte are rejected, never a panic.

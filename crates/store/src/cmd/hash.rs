@@ -1840,6 +1840,7 @@ mod tests {
                     time_ms: now,
                     seed: 0,
                     ops: vec![op].into(),
+                    wire: Default::default(),
                 },
             );
         }
@@ -1964,6 +1965,7 @@ mod tests {
                     time_ms: T0 + 100,
                     seed: rounds,
                     ops: vec![op].into(),
+                    wire: Default::default(),
                 },
             );
             rounds += 1;
@@ -1986,6 +1988,7 @@ mod tests {
                 time_ms: T0 + 1000,
                 seed: 0,
                 ops: vec![op].into(),
+                wire: Default::default(),
             },
         );
         assert_eq!(ks.stats.expired_subkeys, before);

@@ -10,6 +10,14 @@ use std::time::{Duration, Instant};
 
 use common::procs::{free_port_pair, start_shard, wait_leader, Proc};
 
+/// The tests of this file run one at a time: each starts several servers and writers, and on two cores
+/// several shards at once would starve heartbeats into spurious elections that the tests do not expect.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Writes acknowledged by the server: key -> value.
 type Acked = Arc<Mutex<BTreeMap<String, String>>>;
 
@@ -117,11 +125,13 @@ fn single_node_kill9(fsync: &str) {
 
 #[test]
 fn single_node_kill9_loses_no_acknowledged_write_appendfsync_always() {
+    let _serial = serial();
     single_node_kill9("always");
 }
 
 #[test]
 fn three_replicas_replicate_and_replicas_refuse_writes() {
+    let _serial = serial();
     let procs = start_shard(3, &[]);
     let leader = wait_leader(&procs, Duration::from_secs(20));
     let mut c = procs[leader].conn().unwrap();
@@ -231,6 +241,7 @@ fn settled_digests(procs: &[Proc]) -> Vec<String> {
 
 #[test]
 fn replicas_reach_identical_state_under_ttls_and_randomness() {
+    let _serial = serial();
     let procs = start_shard(3, &["--hz", "50"]);
     let leader = wait_leader(&procs, Duration::from_secs(20));
     let port = procs[leader].port;
@@ -292,6 +303,7 @@ fn replicas_reach_identical_state_under_ttls_and_randomness() {
 
 #[test]
 fn wiped_replica_catches_up_by_snapshot_and_log() {
+    let _serial = serial();
     let mut procs = start_shard(3, &[]);
     let leader = wait_leader(&procs, Duration::from_secs(20));
     let mut c = procs[leader].conn().unwrap();
@@ -331,6 +343,7 @@ fn wiped_replica_catches_up_by_snapshot_and_log() {
 
 #[test]
 fn leader_kill9_under_load_fails_over_within_a_second_and_loses_nothing() {
+    let _serial = serial();
     let kills: usize = std::env::var("SHOAL_FAILOVER_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -412,10 +425,12 @@ fn leader_kill9_under_load_fails_over_within_a_second_and_loses_nothing() {
 
 #[test]
 fn single_node_kill9_loses_no_acknowledged_write_appendfsync_everysec() {
+    let _serial = serial();
     single_node_kill9("everysec");
 }
 
 #[test]
 fn single_node_kill9_loses_no_acknowledged_write_appendfsync_no() {
+    let _serial = serial();
     single_node_kill9("no");
 }

@@ -40,10 +40,6 @@ pub struct Stats {
     pub total_net_output_bytes: AtomicU64,
     /// Error replies sent.
     pub total_error_replies: AtomicU64,
-    /// Changes since the last save (Redis' `dirty`).
-    pub dirty: AtomicU64,
-    /// Unix seconds of the last successful save.
-    pub lastsave: AtomicI64,
 }
 
 /// Per-command counters for `INFO commandstats`.
@@ -145,9 +141,6 @@ impl Node {
         });
         let hook = node.blocking.ready_hook();
         node.shard.lock().keyspace_mut().set_ready_hook(Some(hook));
-        node.stats
-            .lastsave
-            .store(unix_ms() / 1000, Ordering::Relaxed);
         node.refresh_hot_config();
         node
     }

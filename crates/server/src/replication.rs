@@ -48,15 +48,23 @@ fn bus_port(bus_addr: &str) -> &str {
     bus_addr.rsplit(':').next().unwrap_or("")
 }
 
-/// Splits a membership address `host:port@cport` into the client address and the bus address.
-pub fn split_member_addr(addr: &str) -> (String, String) {
-    match addr.split_once('@') {
-        Some((client, cport)) => {
-            let host = client.rsplit_once(':').map_or(client, |(h, _)| h);
-            (client.to_string(), format!("{host}:{cport}"))
-        }
-        None => (addr.to_string(), addr.to_string()),
-    }
+/// The client address (`host`, `port`) in a membership address `host:port@cport`; its bus address is
+/// [`raft::grpc::bus_addr`].
+pub fn client_host_port(member_addr: &str) -> (&str, &str) {
+    let client = member_addr.split_once('@').map_or(member_addr, |(c, _)| c);
+    client.rsplit_once(':').unwrap_or((client, "0"))
+}
+
+/// A replica of the shard as its leader sees it.
+pub struct ReplicaView {
+    /// Raft node id.
+    pub id: NodeId,
+    /// Client host.
+    pub host: String,
+    /// Client port.
+    pub port: String,
+    /// The last log index it holds, if it has acknowledged any.
+    pub matched: Option<u64>,
 }
 
 /// Parses `shard-replicas`: `id@host:port[@busport] ...`; the bus port defaults to the client port + 10000.
@@ -316,6 +324,36 @@ impl Replication {
         self.sole_leader.load(Ordering::Acquire)
     }
 
+    /// The other members of the shard with the log index each holds (known on the leader only).
+    pub fn replicas(&self, m: &raft::typ::RaftMetrics) -> Vec<ReplicaView> {
+        m.membership_config
+            .membership()
+            .nodes()
+            .filter(|(id, _)| **id != self.node_id)
+            .map(|(id, n)| {
+                let (host, port) = client_host_port(&n.addr);
+                ReplicaView {
+                    id: *id,
+                    host: host.to_string(),
+                    port: port.to_string(),
+                    matched: m
+                        .replication
+                        .as_ref()
+                        .and_then(|rep| rep.get(id).cloned().flatten())
+                        .map(|l| l.index),
+                }
+            })
+            .collect()
+    }
+
+    /// The client host and port of the leader this node knows of.
+    pub fn leader_client(&self) -> Option<(String, String)> {
+        self.group.leader().map(|(_, addr)| {
+            let (h, p) = client_host_port(&addr);
+            (h.to_string(), p.to_string())
+        })
+    }
+
     /// Whether the leader's lease still covers a local read: a quorum acknowledged it within half the minimum
     /// election timeout (no other leader can have been elected since) and it has applied its whole log.
     pub fn lease_valid(&self) -> bool {
@@ -327,7 +365,7 @@ impl Replication {
 
     /// Builds a snapshot (SAVE, BGSAVE, BGREWRITEAOF, automatic triggers); the log up to it is then purged.
     /// Returns an error reply if one is already running or the build fails.
-    pub async fn save(&self, node: &Node, rewrite: bool) -> Result<(), Frame> {
+    pub async fn save(&self, rewrite: bool) -> Result<(), Frame> {
         let p = &self.persistence;
         if p.in_progress.swap(true, Ordering::AcqRel) {
             return Err(Frame::error("ERR Background save already in progress"));
@@ -372,7 +410,6 @@ impl Replication {
                 Err(Frame::error_owned(format!("ERR snapshot failed: {e}")))
             }
         };
-        let _ = node;
         out
     }
 
@@ -449,9 +486,8 @@ pub async fn cron(node: Arc<Node>, repl: Arc<Replication>) {
         };
         if save_due || rewrite_due {
             let repl = repl.clone();
-            let node = node.clone();
             tokio::spawn(async move {
-                let _ = repl.save(&node, rewrite_due && !save_due).await;
+                let _ = repl.save(rewrite_due && !save_due).await;
             });
         }
     }
@@ -479,8 +515,12 @@ mod tests {
         assert_eq!(p[1].bus_addr, "10.0.0.2:17777");
         assert_eq!(p[1].member_addr(), "10.0.0.2:7002@17777");
         assert_eq!(
-            split_member_addr("10.0.0.2:7002@17777"),
-            ("10.0.0.2:7002".to_string(), "10.0.0.2:17777".to_string())
+            client_host_port("10.0.0.2:7002@17777"),
+            ("10.0.0.2", "7002")
+        );
+        assert_eq!(
+            raft::grpc::bus_addr("10.0.0.2:7002@17777"),
+            "10.0.0.2:17777"
         );
         assert!(parse_peers("x@1:2").is_err());
         assert!(parse_peers("1@h:1 1@h:2").is_err());

@@ -12,7 +12,6 @@ use super::connection::REDIS_VERSION;
 use crate::conn::Conn;
 use crate::metrics::{bytes_to_human, process};
 use crate::node::{unix_ms, Node};
-use crate::replication::split_member_addr;
 
 /// Sections of a plain `INFO` (Redis' `default_sections`).
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -352,43 +351,29 @@ fn replication(node: &Node, out: &mut String) {
     let m = r.group.metrics();
     let leader = r.group.is_leader();
     if leader {
-        let mut replicas = Vec::new();
-        for (id, n) in m.membership_config.membership().nodes() {
-            if *id == r.node_id {
-                continue;
-            }
-            let (client, _) = split_member_addr(&n.addr);
-            let (host, port) = client.rsplit_once(':').unwrap_or((&client, "0"));
-            let matched = m
-                .replication
-                .as_ref()
-                .and_then(|rep| rep.get(id).cloned().flatten());
-            let state = if matched.is_some() {
-                "online"
-            } else {
-                "wait_bgsave"
-            };
-            replicas.push(format!(
-                "ip={host},port={port},state={state},offset={},raft_id={id}",
-                matched.map_or(0, |l| l.index)
-            ));
-        }
+        let replicas = r.replicas(&m);
         fields!(out,
             "role" => "master",
             "connected_slaves" => replicas.len(),
         );
-        for (i, line) in replicas.iter().enumerate() {
-            out.push_str(&format!("slave{i}:{line}\r\n"));
+        for (i, v) in replicas.iter().enumerate() {
+            let state = if v.matched.is_some() {
+                "online"
+            } else {
+                "wait_bgsave"
+            };
+            out.push_str(&format!(
+                "slave{i}:ip={},port={},state={state},offset={},raft_id={}\r\n",
+                v.host,
+                v.port,
+                v.matched.unwrap_or(0),
+                v.id
+            ));
         }
     } else {
-        let (host, port) = match r.group.leader() {
-            Some((_, addr)) => {
-                let (client, _) = split_member_addr(&addr);
-                let (h, p) = client.rsplit_once(':').unwrap_or((&client, "0"));
-                (h.to_string(), p.to_string())
-            }
-            None => (String::new(), "0".to_string()),
-        };
+        let (host, port) = r
+            .leader_client()
+            .unwrap_or_else(|| (String::new(), "0".to_string()));
         let up = !host.is_empty();
         let applied = m.last_applied.map_or(0, |l| l.index);
         fields!(out,

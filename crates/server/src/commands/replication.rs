@@ -8,7 +8,7 @@ use resp::Frame;
 use store::cmd::is;
 
 use crate::conn::Conn;
-use crate::replication::{split_member_addr, Replication};
+use crate::replication::Replication;
 
 fn repl(conn: &Conn) -> Result<std::sync::Arc<Replication>, Frame> {
     conn.node
@@ -24,7 +24,7 @@ pub async fn save(conn: &mut Conn, _args: &[Bytes]) -> Frame {
         Ok(r) => r,
         Err(e) => return e,
     };
-    match r.save(&conn.node, false).await {
+    match r.save(false).await {
         Ok(()) => Frame::ok(),
         Err(e) => e,
     }
@@ -59,9 +59,8 @@ fn background(conn: &mut Conn, rewrite: bool, schedule: bool) -> Frame {
             Frame::error("ERR Background save already in progress")
         };
     }
-    let node = conn.node.clone();
     tokio::spawn(async move {
-        let _ = r.save(&node, rewrite).await;
+        let _ = r.save(rewrite).await;
     });
     if rewrite {
         Frame::simple("Background append only file rewriting started")
@@ -88,44 +87,30 @@ pub fn role(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     let m = r.group.metrics();
     let offset = |x: Option<u64>| Frame::Integer(x.unwrap_or(0) as i64);
     if r.group.is_leader() {
-        let mut replicas = Vec::new();
-        for (id, node) in m.membership_config.membership().nodes() {
-            if *id == r.node_id {
-                continue;
-            }
-            let (client, _) = split_member_addr(&node.addr);
-            let (host, port) = client.rsplit_once(':').unwrap_or((&client, "0"));
-            let matched = m
-                .replication
-                .as_ref()
-                .and_then(|rep| rep.get(id).cloned().flatten())
-                .map(|l| l.index);
-            replicas.push(Frame::Array(vec![
-                Frame::bulk(host.as_bytes()),
-                Frame::bulk(port.as_bytes()),
-                Frame::bulk(matched.unwrap_or(0).to_string().into_bytes()),
-            ]));
-        }
+        let replicas = r
+            .replicas(&m)
+            .into_iter()
+            .map(|v| {
+                Frame::Array(vec![
+                    Frame::bulk(v.host),
+                    Frame::bulk(v.port),
+                    Frame::bulk(v.matched.unwrap_or(0).to_string()),
+                ])
+            })
+            .collect();
         Frame::Array(vec![
             Frame::bulk_static("master"),
             offset(m.last_log_index),
             Frame::Array(replicas),
         ])
     } else {
-        let (host, port, state) = match r.group.leader() {
-            Some((_, addr)) => {
-                let (client, _) = split_member_addr(&addr);
-                let (h, p) = client
-                    .rsplit_once(':')
-                    .map(|(h, p)| (h.to_string(), p.parse::<i64>().unwrap_or(0)))
-                    .unwrap_or((client.clone(), 0));
-                (h, p, "connected")
-            }
+        let (host, port, state) = match r.leader_client() {
+            Some((h, p)) => (h, p.parse::<i64>().unwrap_or(0), "connected"),
             None => (String::new(), 0, "connect"),
         };
         Frame::Array(vec![
             Frame::bulk_static("slave"),
-            Frame::bulk(host.into_bytes()),
+            Frame::bulk(host),
             Frame::Integer(port),
             Frame::bulk_static(state),
             offset(m.last_applied.map(|l| l.index)),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,6 +38,14 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Waiting in a blocking command (`flags=b`).
     pub blocked: AtomicBool,
+    /// Channels subscribed to (`sub=`).
+    pub sub: AtomicU32,
+    /// Patterns subscribed to (`psub=`).
+    pub psub: AtomicU32,
+    /// Shard channels subscribed to (`ssub=`).
+    pub ssub: AtomicU32,
+    /// Pub/sub messages queued or being written, part of `omem`.
+    pub pubsub_omem: AtomicU64,
 }
 
 /// Descriptive client state changed by its own commands.
@@ -79,9 +87,25 @@ impl ClientHandle {
         let info = self.info.lock().clone();
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
-        let omem = self.omem.load(Ordering::Relaxed);
+        let omem = self.omem.load(Ordering::Relaxed) + self.pubsub_omem.load(Ordering::Relaxed);
+        let (sub, psub, ssub) = (
+            self.sub.load(Ordering::Relaxed),
+            self.psub.load(Ordering::Relaxed),
+            self.ssub.load(Ordering::Relaxed),
+        );
+        // Redis' order: P (subscribed) before b (blocked); N when neither.
+        let mut flags = String::new();
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi=-1 \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -90,11 +114,10 @@ impl ClientHandle {
             info.name,
             self.age_secs(),
             self.idle_secs(),
-            if self.blocked.load(Ordering::Relaxed) {
-                "b"
-            } else {
-                "N"
-            },
+            flags,
+            sub,
+            psub,
+            ssub,
             qbuf,
             qbuf_free,
             omem,
@@ -133,6 +156,10 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             blocked: AtomicBool::new(false),
+            sub: AtomicU32::new(0),
+            psub: AtomicU32::new(0),
+            ssub: AtomicU32::new(0),
+            pubsub_omem: AtomicU64::new(0),
         });
         self.map.lock().insert(id, h.clone());
         h

@@ -19,6 +19,10 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text.
     Str,
+    /// `notify-keyspace-events`: class characters, echoed in Redis' canonical order.
+    KeyspaceEvents,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; only the classes named change.
+    BufferLimits,
 }
 
 /// One configuration parameter.
@@ -124,16 +128,18 @@ pub const PARAMS: &[Param] = &[
         true,
     ),
     p("dbfilename", Kind::Str, "dump.rdb", true),
-    // Fixed until eviction exists: a limit that nothing enforces would be a lie.
-    p("maxmemory", Kind::Memory(0, i64::MAX), "0", false),
+    p("maxmemory", Kind::Memory(0, i64::MAX), "0", true),
     p(
         "maxmemory-policy",
         Kind::Enum(POLICIES),
         "noeviction",
-        false,
+        true,
     ),
-    p("maxmemory-samples", Kind::Int(1, 64), "5", false),
-    p("notify-keyspace-events", Kind::Str, "", true),
+    p("maxmemory-samples", Kind::Int(1, 64), "5", true),
+    p("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", true),
+    p("lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", true),
+    p("lfu-decay-time", Kind::Int(0, i32::MAX as i64), "1", true),
+    p("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
     p("lazyfree-lazy-user-del", Kind::Bool, "no", true),
     p("lazyfree-lazy-user-flush", Kind::Bool, "no", true),
     p("protected-mode", Kind::Bool, "no", true),
@@ -195,7 +201,7 @@ pub const PARAMS: &[Param] = &[
     ),
     p(
         "client-output-buffer-limit",
-        Kind::Str,
+        Kind::BufferLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         true,
     ),
@@ -297,6 +303,10 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
                 })
         }
         Kind::Str => Ok(value.to_string()),
+        Kind::KeyspaceEvents => store::notify::parse_classes(value.as_bytes())
+            .map(store::notify::classes_to_string)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()),
+        Kind::BufferLimits => crate::pubsub::parse_buffer_limits(param.default, value),
     }
 }
 
@@ -366,11 +376,21 @@ impl Config {
             let p = param(name).ok_or_else(|| {
                 format!("line {}: Bad directive or wrong number of arguments", n + 1)
             })?;
-            let v = normalize(p, &vals.join(" "))
+            let v = self
+                .normalize(p, &vals.join(" "))
                 .map_err(|e| format!("line {}: {name}: {e}", n + 1))?;
             self.values.insert(p.name, v);
         }
         Ok(())
+    }
+
+    /// Checks `value` for `param` like [`normalize`]; parameters set in parts (`client-output-buffer-limit`)
+    /// apply to their current value.
+    pub fn normalize(&self, param: &Param, value: &str) -> Result<String, String> {
+        match param.kind {
+            Kind::BufferLimits => crate::pubsub::parse_buffer_limits(self.get(param.name), value),
+            _ => normalize(param, value),
+        }
     }
 
     /// Current value of a parameter by its canonical name.

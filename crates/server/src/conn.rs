@@ -65,6 +65,8 @@ pub struct Conn {
     pub closing: bool,
     /// Set by `READONLY`: the client accepts stale reads from a replica (cluster mode redirects otherwise).
     pub readonly: bool,
+    /// Channels, patterns and shard channels this client listens to, and its message queue.
+    pub subs: crate::commands::pubsub::Subscriptions,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -83,6 +85,9 @@ impl Conn {
     /// Sets the reply protocol and publishes it for `CLIENT LIST`.
     pub fn set_protocol(&mut self, p: Protocol) {
         self.protocol = p;
+        if let Some(q) = &self.subs.queue {
+            q.set_protocol(p);
+        }
         self.handle
             .resp
             .store(if p == Protocol::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
@@ -105,6 +110,19 @@ impl Conn {
                 self.count(store::table::table().full_name(spec), 0, false, true);
                 Err(Frame::error("NOAUTH Authentication required."))
             }
+            // RESP2 has no out-of-band frames: a subscribed client may only manage its subscriptions.
+            Ok(spec)
+                if self.protocol == Protocol::Resp2
+                    && self.subs.total() > 0
+                    && !SUBSCRIBED_MODE_COMMANDS.contains(&spec.name) =>
+            {
+                let name = store::table::table().full_name(spec);
+                self.count(name, 0, false, true);
+                Err(Frame::error_owned(format!(
+                    "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \
+                     are allowed in this context"
+                )))
+            }
             Ok(spec) => Ok(spec),
         }
     }
@@ -126,6 +144,13 @@ impl Conn {
         if self.closing && self.node.is_shutting_down() {
             // SHUTDOWN: Redis exits without answering, so the client sees the connection close.
             return false;
+        }
+        // Messages delivered to this client so far go first: a RESP3 client that publishes to itself sees the
+        // message before PUBLISH's reply, as in Redis.
+        if let Some(q) = &self.subs.queue {
+            if q.pending_bytes() > 0 {
+                q.drain_into(out);
+            }
         }
         encode(reply, self.protocol, out);
         !self.closing
@@ -167,6 +192,17 @@ impl Conn {
             };
             match spec.handler {
                 Handler::Keyspace(_) if spec.is_write() => {
+                    // Over `maxmemory`, a write that may grow memory first makes room, or is refused.
+                    if spec.flags & flags::DENYOOM != 0 && node.evictor.excess() > 0 {
+                        if let Err(reply) = node.evictor.make_room(&node).await {
+                            self.executed(spec, args, 0, &reply);
+                            i += 1;
+                            if !self.emit(&reply, out) {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
                     // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
                     while spec.block_on.is_none() {
@@ -176,6 +212,10 @@ impl Conn {
                         else {
                             break;
                         };
+                        // Over `maxmemory`, each write that may grow memory is checked on its own.
+                        if s.flags & flags::DENYOOM != 0 && node.evictor.excess() > 0 {
+                            break;
+                        }
                         run.push(s);
                         if s.block_on.is_some() {
                             break;
@@ -267,6 +307,7 @@ impl Conn {
                             replies.push((end.duration_since(start).as_micros() as u64, reply));
                             start = end;
                         }
+                        g.keyspace_mut().flush_events();
                         g.take_lazy_expired()
                     };
                     if !expired.is_empty() {
@@ -283,6 +324,19 @@ impl Conn {
                 }
                 Handler::Node(cmd) => {
                     let start = Instant::now();
+                    if let Some(frames) = crate::commands::run_multi(self, cmd, args) {
+                        let usec = start.elapsed().as_micros() as u64;
+                        if let Some(first) = frames.first() {
+                            self.executed(spec, args, usec, first);
+                        }
+                        i += 1;
+                        for f in &frames {
+                            if !self.emit(f, out) {
+                                break 'batch;
+                            }
+                        }
+                        continue;
+                    }
                     let reply = if crate::commands::is_async(cmd) {
                         crate::commands::run_async(self, cmd, args).await
                     } else {
@@ -422,6 +476,27 @@ impl Conn {
     }
 }
 
+/// Commands a RESP2 client may run while subscribed (Redis' list).
+const SUBSCRIBED_MODE_COMMANDS: &[&str] = &[
+    "ping",
+    "subscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "sunsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "quit",
+    "reset",
+];
+
+impl Drop for Conn {
+    /// A closed connection leaves its subscriptions, so publishers stop counting it.
+    fn drop(&mut self) {
+        let node = self.node.clone();
+        self.subs.clear(&node.pubsub, self.handle.id);
+    }
+}
+
 /// Deletes, through the log, expired keys that reads came across (Redis deletes them on access; here the
 /// deletion is an ordinary entry so replicas stay identical). Only a leader proposes; the reply is not awaited.
 fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
@@ -468,6 +543,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         authenticated: !auth_required,
         closing: false,
         readonly: false,
+        subs: Default::default(),
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,
@@ -584,7 +660,11 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         // allocate.
         let have_room = inbuf.capacity() - inbuf.len() >= READ_CHUNK / 4;
         let client_timeout = node.hot.client_timeout.load(Ordering::Relaxed);
+        let queue = conn.subs.queue.clone();
+        let mut deliver = false;
         tokio::select! {
+            // Messages for a subscriber: written below, where a kill can interrupt a write the client stalls.
+            _ = messages_ready(queue.as_deref()) => deliver = true,
             r = read_more(&mut rd, &mut inbuf, have_room) => match r {
                 Ok(Some(0)) | Err(_) => break,
                 Ok(Some(n)) => {
@@ -612,8 +692,34 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 break;
             }
         }
+        if let (true, Some(q)) = (deliver, queue) {
+            let buf = q.take();
+            if buf.is_empty() {
+                continue;
+            }
+            let n = buf.len();
+            tokio::select! {
+                r = wr.write_all(&buf) => {
+                    if r.is_err() {
+                        break;
+                    }
+                    q.written(n);
+                    node.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                // Cut off by the output buffer limit (or CLIENT KILL) while the client was not reading.
+                _ = &mut killed => break,
+            }
+        }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Completes when a subscriber's queue has messages; never without a queue.
+async fn messages_ready(queue: Option<&crate::pubsub::Subscriber>) {
+    match queue {
+        Some(q) => q.ready.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes the replies in `out` and empties it.

@@ -6,7 +6,9 @@
 //! - `conn`: one client connection: decode, batch, dispatch, reply.
 //! - `shard`: the keyspace behind its write path.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
+//! - `pubsub`: the pub/sub registry and each subscriber's outbound message queue.
 //! - `blocking`: clients blocked on keys (BLPOP, ...) and the task that serves them.
+//! - `evict`: `maxmemory` enforcement (victims picked by the leader, deleted through the log).
 //! - `clients`, `slowlog`, `expire`: client registry, slow log, active expiry.
 //! - `alloc`, `metrics`: the counting allocator behind `used_memory`, and the other measurements `INFO` shows.
 
@@ -16,10 +18,12 @@ pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod conn;
+pub mod evict;
 pub mod expire;
 pub mod logging;
 pub mod metrics;
 pub mod node;
+pub mod pubsub;
 pub mod replication;
 pub mod shard;
 pub mod slowlog;

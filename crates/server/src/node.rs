@@ -114,6 +114,10 @@ pub struct Node {
     pub memory_startup: usize,
     /// Clients blocked on keys (BLPOP, ...).
     pub blocking: Arc<crate::blocking::Blocking>,
+    /// Pub/sub subscriptions and delivery.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// `maxmemory` enforcement.
+    pub evictor: crate::evict::Evictor,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -137,10 +141,17 @@ impl Node {
             replid: make_run_id(),
             memory_startup: crate::alloc::allocated(),
             blocking: Arc::default(),
+            pubsub: Arc::default(),
+            evictor: Default::default(),
             shutdown_tx,
         });
         let hook = node.blocking.ready_hook();
-        node.shard.lock().keyspace_mut().set_ready_hook(Some(hook));
+        {
+            let mut shard = node.shard.lock();
+            let ks = shard.keyspace_mut();
+            ks.set_ready_hook(Some(hook));
+            ks.config.notify.sink = Some(crate::pubsub::keyspace_event_sink(node.pubsub.clone()));
+        }
         node.refresh_hot_config();
         node
     }
@@ -188,6 +199,23 @@ impl Node {
         let fsync = crate::replication::fsync_policy(&c);
         let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
         let list_compress_depth = c.get_i64("list-compress-depth") as i32;
+        let notify_classes =
+            store::notify::parse_classes(c.get("notify-keyspace-events").as_bytes()).unwrap_or(0);
+        let policy = store::evict::Policy::parse(c.get("maxmemory-policy"))
+            .unwrap_or(store::evict::Policy::NoEviction);
+        let access = store::evict::AccessTracking {
+            lfu: policy.is_lfu(),
+            log_factor: c.get_i64("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
+            decay_minutes: c.get_i64("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
+        };
+        self.pubsub
+            .set_limit(crate::pubsub::pubsub_limit(c.get("client-output-buffer-limit")));
+        self.evictor.configure(
+            c.get_i64("maxmemory").max(0) as u64,
+            policy,
+            c.get_i64("maxmemory-samples").clamp(1, 64) as usize,
+            c.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u64,
+        );
         drop(c);
         if let Some(r) = self.shard.replication() {
             r.storage.flusher().set_policy(fsync);
@@ -201,6 +229,8 @@ impl Node {
         ks.hash_max_listpack_value = hash_value;
         ks.set_max_intset_entries = set_entries;
         ks.zset_limits = zset_limits;
+        ks.notify.classes = notify_classes;
+        ks.access = access;
     }
 
     /// Current protocol limits for decoders.
@@ -316,6 +346,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
         .map(|r| tokio::spawn(crate::replication::cron(node.clone(), r.clone())));
     let sampler = tokio::spawn(crate::metrics::sampler(node.clone()));
     let blocked = tokio::spawn(node.blocking.clone().serve(node.clone()));
+    let eviction = tokio::spawn(crate::evict::cron(node.clone()));
     let mut accepts = Vec::new();
     for l in listeners {
         accepts.push(tokio::spawn(accept_loop(node.clone(), l)));
@@ -332,6 +363,7 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     expiry.abort();
     sampler.abort();
     blocked.abort();
+    eviction.abort();
     if let Some(p) = persistence {
         p.abort();
     }

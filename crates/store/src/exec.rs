@@ -82,6 +82,9 @@ pub enum Op {
     /// [`Op::Command`], except that when nothing can be served it changes nothing and replies
     /// [`crate::blocking::WOULD_BLOCK`], which the server turns into a wait (never into a reply).
     Block(Vec<Bytes>),
+    /// Delete these keys to free memory: victims the leader picked under `maxmemory` (each counts in
+    /// `evicted_keys` and emits `evicted`).
+    Evict(Vec<Bytes>),
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
@@ -130,6 +133,7 @@ impl std::fmt::Debug for WireCache {
 const OP_COMMAND: u8 = 0;
 const OP_EXPIRE_IF_DUE: u8 = 1;
 const OP_BLOCK: u8 = 2;
+const OP_EVICT: u8 = 3;
 /// Format version, first byte of every encoded entry.
 const ENTRY_FORMAT: u8 = 1;
 
@@ -162,7 +166,7 @@ impl LogEntry {
             .ops
             .iter()
             .map(|op| match op {
-                Op::Command(a) | Op::ExpireIfDue(a) | Op::Block(a) => {
+                Op::Command(a) | Op::ExpireIfDue(a) | Op::Block(a) | Op::Evict(a) => {
                     a.iter().map(|x| x.len() + 2).sum::<usize>() + 3
                 }
             })
@@ -177,6 +181,7 @@ impl LogEntry {
                 Op::Command(a) => (OP_COMMAND, a),
                 Op::ExpireIfDue(a) => (OP_EXPIRE_IF_DUE, a),
                 Op::Block(a) => (OP_BLOCK, a),
+                Op::Evict(a) => (OP_EVICT, a),
             };
             out.push(tag);
             put_varint(&mut out, args.len() as u64);
@@ -218,6 +223,7 @@ impl LogEntry {
                 OP_COMMAND => Op::Command(args),
                 OP_EXPIRE_IF_DUE => Op::ExpireIfDue(args),
                 OP_BLOCK => Op::Block(args),
+                OP_EVICT => Op::Evict(args),
                 _ => return None,
             });
         }
@@ -275,6 +281,8 @@ pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u
     for op in entry.ops.iter() {
         replies.push(apply_op(ks, &mut ctx, op));
     }
+    // The entry is applied: its keyspace events go out now, in order.
+    ks.flush_events();
     (replies, ctx.dirty)
 }
 
@@ -287,6 +295,16 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
             let reply = crate::cmd::execute(ks, ctx, args);
             ctx.blocking = false;
             reply
+        }
+        Op::Evict(keys) => {
+            let mut n = 0;
+            for k in keys {
+                if ks.evict(k) {
+                    n += 1;
+                    ctx.dirty += 1;
+                }
+            }
+            resp::Frame::Integer(n)
         }
         Op::ExpireIfDue(keys) => {
             let mut n = 0;
@@ -328,6 +346,7 @@ mod tests {
                     Bytes::from("l"),
                     Bytes::from("0"),
                 ]),
+                Op::Evict(vec![Bytes::from("victim")]),
             ]
             .into(),
             wire: WireCache::default(),

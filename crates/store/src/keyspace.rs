@@ -53,6 +53,8 @@ pub struct KeyspaceStats {
     pub expired_keys: u64,
     /// Hash fields deleted because their deadline passed (Redis 7.4's `expired_subkeys`).
     pub expired_subkeys: u64,
+    /// Keys deleted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// Settings commands consult while they run. Every replica of a shard must use the same values, so they are
@@ -73,6 +75,10 @@ pub struct KeyspaceConfig {
     pub list_compress_depth: i32,
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a sorted set leaves the listpack.
     pub zset_limits: crate::zset::Limits,
+    /// `notify-keyspace-events` and where events go.
+    pub notify: crate::notify::Notifier,
+    /// What an access records in [`Object::lru`]: the time (LRU) or a use counter (LFU policies).
+    pub access: crate::evict::AccessTracking,
 }
 
 impl Default for KeyspaceConfig {
@@ -86,6 +92,8 @@ impl Default for KeyspaceConfig {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             zset_limits: crate::zset::Limits::default(),
+            notify: Default::default(),
+            access: Default::default(),
         }
     }
 }
@@ -119,6 +127,8 @@ pub struct Keyspace {
     ready_set: std::collections::HashSet<Vec<u8>, foldhash::fast::FixedState>,
     /// Told when `ready` stops being empty, so the server drains it after the running write.
     ready_hook: Option<ReadyHook>,
+    /// Keyspace events of the running entry or reads, for [`Keyspace::flush_events`].
+    events: Vec<crate::notify::KeyEvent>,
 }
 
 /// Called, under the keyspace's lock, when a key is signalled ready and none was pending: it must only wake
@@ -156,7 +166,7 @@ fn entry_bytes<V>(key_len: usize) -> usize {
     heap_bytes(node) + heap_bytes(key) + std::mem::size_of::<usize>()
 }
 
-fn lru_clock(now_ms: i64) -> u32 {
+pub(crate) fn lru_clock(now_ms: i64) -> u32 {
     (now_ms / 1000) as u32
 }
 
@@ -164,6 +174,33 @@ impl Keyspace {
     /// An empty keyspace.
     pub fn new() -> Keyspace {
         Keyspace::default()
+    }
+
+    /// Records a keyspace event of `class` named `event` about `key`, if that class is enabled: Redis'
+    /// `notifyKeyspaceEvent`. Published after the entry is applied ([`Keyspace::flush_events`]).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let n = &self.config.notify;
+        if !n.wants(class) {
+            return;
+        }
+        use crate::notify::class::{KEYEVENT, KEYSPACE};
+        self.events.push(crate::notify::KeyEvent {
+            keyspace: n.classes & KEYSPACE != 0,
+            keyevent: n.classes & KEYEVENT != 0,
+            event,
+            key: key.to_vec(),
+        });
+    }
+
+    /// Hands the recorded events to the configured sink, in the order they happened.
+    pub fn flush_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        if let Some(sink) = &self.config.notify.sink {
+            sink(events);
+        }
     }
 
     /// Number of keys, expired-but-not-yet-deleted ones included (as Redis' `DBSIZE`).
@@ -222,9 +259,12 @@ impl Keyspace {
         if n == 0 {
             return 0;
         }
+        let emptied = h.is_empty();
         self.stats.expired_subkeys += n as u64;
-        if h.is_empty() {
+        self.notify(crate::notify::class::HASH, "hexpired", key);
+        if emptied {
             self.remove(key);
+            self.notify(crate::notify::class::GENERIC, "del", key);
         } else {
             self.sync_field_deadlines(key);
         }
@@ -245,13 +285,15 @@ impl Keyspace {
         match self.live(ctx, key) {
             Some(mut o) => {
                 self.stats.keyspace_hits += 1;
-                // SAFETY: see `live`; only `stats`, a different field, was touched since.
+                let access = self.config.access;
+                // SAFETY: see `live`; only `stats` and `config`, other fields, were touched since.
                 let o = unsafe { o.as_mut() };
-                o.lru = lru_clock(ctx.now_ms);
+                o.lru = access.touch(o.lru, ctx.now_ms, key);
                 Some(o)
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                self.notify(crate::notify::class::KEY_MISS, "keymiss", key);
                 None
             }
         }
@@ -268,6 +310,7 @@ impl Keyspace {
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                self.notify(crate::notify::class::KEY_MISS, "keymiss", key);
                 None
             }
         }
@@ -380,6 +423,7 @@ impl Keyspace {
         if self.data.get(key).is_some_and(|o| o.is_expired(now_ms)) {
             self.remove(key);
             self.stats.expired_keys += 1;
+            self.notify(crate::notify::class::EXPIRED, "expired", key);
             true
         } else {
             false
@@ -392,12 +436,21 @@ impl Keyspace {
             self.signal_ready(key);
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
+        let access = self.config.access;
+        // An overwrite keeps the key's use count under LFU, as Redis' `dbOverwrite` does.
+        let lru = match self.data.get(key) {
+            Some(old) if access.lfu => old.lru,
+            _ => access.created(ctx.now_ms),
+        };
         let obj = Object {
             value,
             expire_at,
-            lru: lru_clock(ctx.now_ms),
+            lru,
         };
         let old = self.data.insert(key, obj);
+        if old.is_none() {
+            self.notify(crate::notify::class::NEW, "new", key);
+        }
         if fields_expire {
             self.field_volatile.insert(key, ());
         } else if !self.field_volatile.is_empty() {
@@ -483,7 +536,9 @@ impl Keyspace {
             self.signal_ready(to);
         }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());
-        self.data.insert(to, obj);
+        if self.data.insert(to, obj).is_none() {
+            self.notify(crate::notify::class::NEW, "new", to);
+        }
         if volatile {
             self.volatile.insert(to, ());
         }
@@ -582,6 +637,16 @@ impl Keyspace {
     /// Every entry (expired ones included; callers filter by time).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Object)> {
         self.data.iter()
+    }
+
+    /// A random key, expired or not (eviction sampling).
+    pub(crate) fn random_entry(&self, rng: &mut Rng) -> Option<&[u8]> {
+        self.data.random(rng).map(|(k, _)| k)
+    }
+
+    /// A random key with a deadline (eviction sampling for the volatile policies).
+    pub(crate) fn random_volatile(&self, rng: &mut Rng) -> Option<&[u8]> {
+        self.volatile.random(rng).map(|(k, _)| k)
     }
 
     /// A random live key, or `None` when there is none (gives up after a bounded number of expired draws).

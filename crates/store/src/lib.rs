@@ -8,6 +8,8 @@
 //! - `list`: the list type (packed nodes in Redis' `listpack` / `quicklist` encodings).
 //! - `zset`: the sorted set type ([`zset::ZSet`]): listpack and order-statistic B+tree encodings.
 //! - `blocking`: how blocking commands (BLPOP, ...) say they would wait, timeouts, which keys can serve waiters.
+//! - `notify`: keyspace notifications: event classes, `notify-keyspace-events` syntax, the events writes emit.
+//! - `evict`: `maxmemory` policies, access tracking (LRU time or LFU counter) and victim sampling.
 //! - `exec`: [`ExecCtx`], the inputs a command runs with (stamped time, seed), and [`LogEntry`], the unit of
 //!   the write path.
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
@@ -22,10 +24,12 @@ pub mod blocking;
 pub mod cmd;
 pub mod dict;
 pub mod errors;
+pub mod evict;
 pub mod exec;
 pub mod glob;
 pub mod keyspace;
 pub mod list;
+pub mod notify;
 pub mod num;
 pub mod snapshot;
 pub mod table;

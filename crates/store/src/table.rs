@@ -70,6 +70,20 @@ pub enum NodeCommand {
     Readonly,
     Readwrite,
     Wait,
+    Subscribe,
+    Unsubscribe,
+    Psubscribe,
+    Punsubscribe,
+    Publish,
+    Ssubscribe,
+    Sunsubscribe,
+    Spublish,
+    PubsubChannels,
+    PubsubNumsub,
+    PubsubNumpat,
+    PubsubShardChannels,
+    PubsubShardNumsub,
+    PubsubHelp,
 }
 
 /// Command flags, as `COMMAND INFO` names them.

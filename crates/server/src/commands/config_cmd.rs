@@ -6,7 +6,7 @@ use bytes::Bytes;
 use resp::Frame;
 
 use super::{bulk_string, help_reply, text};
-use crate::config::{normalize, param, Param, PARAMS};
+use crate::config::{param, Param, PARAMS};
 use crate::conn::Conn;
 
 /// `CONFIG GET pattern [pattern ...]`: a map of names to values. An exact name is echoed as given (as Redis
@@ -72,10 +72,13 @@ pub fn set(conn: &mut Conn, args: &[Bytes]) -> Frame {
         chosen.push(p);
     }
     let mut values = Vec::with_capacity(chosen.len());
-    for (p, pair) in chosen.iter().zip(pairs.chunks_exact(2)) {
-        match normalize(p, &text(&pair[1])) {
-            Ok(v) => values.push(v),
-            Err(reason) => return failed(p.name, &reason),
+    {
+        let cfg = conn.node.config.read();
+        for (p, pair) in chosen.iter().zip(pairs.chunks_exact(2)) {
+            match cfg.normalize(p, &text(&pair[1])) {
+                Ok(v) => values.push(v),
+                Err(reason) => return failed(p.name, &reason),
+            }
         }
     }
     {

@@ -17,7 +17,14 @@ pub const DEFAULT_USER: &str = "default";
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// `PING [message]`.
-pub fn ping(_conn: &mut Conn, args: &[Bytes]) -> Frame {
+pub fn ping(conn: &mut Conn, args: &[Bytes]) -> Frame {
+    // A subscribed RESP2 client gets the reply in the shape of a message: `pong` and the argument (or "").
+    if conn.protocol == Protocol::Resp2 && conn.subs.total() > 0 && args.len() <= 2 {
+        return Frame::Array(vec![
+            Frame::bulk_static("pong"),
+            Frame::Bulk(args.get(1).cloned().unwrap_or_default()),
+        ]);
+    }
     match args.len() {
         1 => Frame::simple("PONG"),
         2 => Frame::Bulk(args[1].clone()),
@@ -179,6 +186,7 @@ pub fn hello(conn: &mut Conn, args: &[Bytes]) -> Frame {
 
 /// `RESET`: back to a fresh connection's state (RESP2, no name, authenticated only if no password is set).
 pub fn reset(conn: &mut Conn, _args: &[Bytes]) -> Frame {
+    super::pubsub::reset(conn);
     conn.set_protocol(Protocol::Resp2);
     conn.authenticated = !conn.node.hot.auth_required.load(Ordering::Relaxed);
     {

@@ -306,6 +306,7 @@ fn stats(node: &Node, out: &mut String) {
     let s = &node.stats;
     let ks = node.shard.lock().keyspace().stats.clone();
     let m = &node.metrics;
+    let (channels, patterns, shard_channels) = node.pubsub.totals();
     fields!(out,
         "total_connections_received" => s.total_connections_received.load(Ordering::Relaxed),
         "total_commands_processed" => s.total_commands_processed.load(Ordering::Relaxed),
@@ -324,13 +325,13 @@ fn stats(node: &Node, out: &mut String) {
         "sync_partial_err" => 0,
         "expired_keys" => ks.expired_keys,
         "expired_subkeys" => ks.expired_subkeys,
-        "evicted_keys" => 0,
+        "evicted_keys" => ks.evicted_keys,
         "evicted_clients" => 0,
         "keyspace_hits" => ks.keyspace_hits,
         "keyspace_misses" => ks.keyspace_misses,
-        "pubsub_channels" => 0,
-        "pubsub_patterns" => 0,
-        "pubsubshard_channels" => 0,
+        "pubsub_channels" => channels,
+        "pubsub_patterns" => patterns,
+        "pubsubshard_channels" => shard_channels,
         "latest_fork_usec" => 0,
         "total_forks" => 0,
         "migrate_cached_sockets" => 0,

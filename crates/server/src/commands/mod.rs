@@ -6,6 +6,7 @@
 //! - `config_cmd`: CONFIG GET/SET/RESETSTAT/HELP.
 //! - `server`: TIME, SLOWLOG, SHUTDOWN.
 //! - `introspection`: COMMAND and its subcommands, produced from the command table.
+//! - `pubsub`: SUBSCRIBE and the other pub/sub commands, with each connection's subscriptions.
 //! - `replication`: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, ROLE, READONLY, READWRITE, WAIT.
 
 use std::borrow::Cow;
@@ -21,6 +22,7 @@ mod config_cmd;
 mod connection;
 mod info;
 mod introspection;
+pub mod pubsub;
 mod replication;
 mod server;
 
@@ -67,8 +69,35 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         Role => replication::role(conn, args),
         Readonly => replication::readonly(conn, args),
         Readwrite => replication::readwrite(conn, args),
+        Publish => pubsub::publish(conn, args),
+        Spublish => pubsub::spublish(conn, args),
+        PubsubChannels => pubsub::channels(conn, args),
+        PubsubNumsub => pubsub::num_sub(conn, args),
+        PubsubNumpat => pubsub::num_pat(conn, args),
+        PubsubShardChannels => pubsub::shard_channels(conn, args),
+        PubsubShardNumsub => pubsub::shard_num_sub(conn, args),
+        PubsubHelp => pubsub::help(conn, args),
+        Subscribe | Unsubscribe | Psubscribe | Punsubscribe | Ssubscribe | Sunsubscribe => {
+            let mut frames = run_multi(conn, cmd, args).unwrap_or_default();
+            frames.pop().unwrap_or(Frame::Null)
+        }
         Save | Wait => Frame::error("ERR command must run asynchronously"),
     }
+}
+
+/// Runs a command that answers with several replies (one confirmation per channel); `None` for the others.
+pub fn run_multi(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Option<Vec<Frame>> {
+    use crate::pubsub::Kind;
+    use NodeCommand::*;
+    Some(match cmd {
+        Subscribe => pubsub::subscribe(conn, args, Kind::Channel),
+        Psubscribe => pubsub::subscribe(conn, args, Kind::Pattern),
+        Ssubscribe => pubsub::subscribe(conn, args, Kind::Shard),
+        Unsubscribe => pubsub::unsubscribe(conn, args, Kind::Channel),
+        Punsubscribe => pubsub::unsubscribe(conn, args, Kind::Pattern),
+        Sunsubscribe => pubsub::unsubscribe(conn, args, Kind::Shard),
+        _ => return None,
+    })
 }
 
 /// Whether the command waits for the shard (a snapshot, replicas) and must run through [`run_async`].

@@ -444,6 +444,9 @@ const SHARED_INTEGERS: i64 = 10_000;
 const SAME_OBJECT: Frame = Frame::error("ERR source and destination objects are the same");
 const DB_OUT_OF_RANGE: Frame = Frame::error("ERR DB index is out of range");
 pub(crate) const INVALID_CURSOR: Frame = Frame::error("ERR invalid cursor");
+const NO_LRU: Frame = Frame::error(
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+);
 const NO_LFU: Frame = Frame::error(
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
 );
@@ -817,15 +820,18 @@ fn object_encoding(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Fram
 }
 
 fn object_freq(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    // Shoal has no LFU maxmemory policy, so access frequency is never tracked.
+    let access = ks.config.access;
     match ks.read_notouch(ctx, &args[2]) {
+        Some(o) if access.lfu => Frame::Integer(access.decayed(o.lru, ctx.now_ms) as i64),
         Some(_) => NO_LFU,
         None => Frame::Null,
     }
 }
 
 fn object_idletime(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let lfu = ks.config.access.lfu;
     match ks.read_notouch(ctx, &args[2]) {
+        Some(_) if lfu => NO_LRU,
         Some(o) => Frame::Integer(o.idle_secs(ctx.now_ms) as i64),
         None => Frame::Null,
     }

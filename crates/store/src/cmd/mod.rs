@@ -13,6 +13,7 @@ pub mod debug;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -30,6 +31,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     debug::COMMANDS,
     zset::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

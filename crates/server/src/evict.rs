@@ -1,0 +1,149 @@
+//! `maxmemory` enforcement: before a write that may grow memory (`DENYOOM`), and periodically, the shard's
+//! leader picks victims under `maxmemory-policy` and proposes their deletion as an ordinary log entry
+//! ([`Op::Evict`]), so every replica deletes the same keys; a write that cannot get room is refused with
+//! Redis' `-OOM`.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use resp::Frame;
+use store::evict::Policy;
+use store::exec::{Op, Rng};
+
+use crate::node::{unix_ms, Node};
+
+/// Redis' reply to a `DENYOOM` command that cannot get room.
+pub const OOM: Frame = Frame::error("OOM command not allowed when used memory > 'maxmemory'.");
+
+/// Most keys deleted by one eviction entry.
+const MAX_VICTIMS_PER_ENTRY: usize = 64;
+
+const POLICIES: [Policy; 8] = [
+    Policy::NoEviction,
+    Policy::AllkeysLru,
+    Policy::AllkeysLfu,
+    Policy::AllkeysRandom,
+    Policy::VolatileLru,
+    Policy::VolatileLfu,
+    Policy::VolatileRandom,
+    Policy::VolatileTtl,
+];
+
+/// The node's eviction settings and the lock that lets one eviction run at a time.
+pub struct Evictor {
+    maxmemory: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicU64,
+    tenacity: AtomicU64,
+    running: tokio::sync::Mutex<Rng>,
+}
+
+impl Default for Evictor {
+    fn default() -> Self {
+        Evictor {
+            maxmemory: AtomicU64::new(0),
+            policy: AtomicU8::new(0),
+            samples: AtomicU64::new(5),
+            tenacity: AtomicU64::new(10),
+            running: tokio::sync::Mutex::new(Rng::new(unix_ms() as u64 ^ 0xe71c7)),
+        }
+    }
+}
+
+/// Memory counted against `maxmemory`: what the process allocated (Redis' `used_memory`).
+pub fn used_memory() -> u64 {
+    crate::alloc::allocated() as u64
+}
+
+impl Evictor {
+    /// Applies `maxmemory`, `maxmemory-policy`, `maxmemory-samples` and `maxmemory-eviction-tenacity`.
+    pub fn configure(&self, maxmemory: u64, policy: Policy, samples: usize, tenacity: u64) {
+        self.maxmemory.store(maxmemory, Ordering::Relaxed);
+        let i = POLICIES.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(i as u8, Ordering::Relaxed);
+        self.samples.store(samples as u64, Ordering::Relaxed);
+        self.tenacity.store(tenacity, Ordering::Relaxed);
+    }
+
+    fn policy(&self) -> Policy {
+        POLICIES[self.policy.load(Ordering::Relaxed) as usize % POLICIES.len()]
+    }
+
+    /// Bytes above `maxmemory` (0 when under it or without a limit).
+    pub fn excess(&self) -> u64 {
+        let max = self.maxmemory.load(Ordering::Relaxed);
+        if max == 0 {
+            return 0;
+        }
+        used_memory().saturating_sub(max)
+    }
+
+    /// Makes room before a `DENYOOM` write: evicts until memory is under `maxmemory`, or for a bounded number
+    /// of entries (the rest is left to the next write or the periodic check). `Err(OOM)` when over the limit
+    /// and nothing can be evicted (`noeviction`, or no key qualifies).
+    pub async fn make_room(&self, node: &Node) -> Result<(), Frame> {
+        if self.excess() == 0 {
+            return Ok(());
+        }
+        let policy = self.policy();
+        if policy == Policy::NoEviction {
+            return Err(OOM);
+        }
+        let Some(repl) = node.shard.replication().cloned() else {
+            return Ok(());
+        };
+        if !repl.group.is_leader() {
+            // A follower refuses the write anyway (`-READONLY`); only the leader evicts.
+            return Ok(());
+        }
+        let mut rng = self.running.lock().await;
+        // Redis' tenacity: 10 is the default effort; each unit allows proportionally more work per call.
+        let rounds = 1 + self.tenacity.load(Ordering::Relaxed) as usize / 2;
+        for _ in 0..rounds {
+            let excess = self.excess();
+            if excess == 0 {
+                return Ok(());
+            }
+            let victims = {
+                let shard = node.shard.lock();
+                let ks = shard.keyspace();
+                let now = unix_ms();
+                let samples = self.samples.load(Ordering::Relaxed) as usize;
+                let picked =
+                    ks.eviction_victims(policy, samples, MAX_VICTIMS_PER_ENTRY, now, &mut rng);
+                // Enough victims to cover the excess (by their estimated size), at least one.
+                let mut freed = 0u64;
+                let mut chosen = Vec::new();
+                for k in picked {
+                    freed += ks.memory_usage(now, &k).unwrap_or(64) as u64;
+                    chosen.push(Bytes::from(k));
+                    if freed >= excess {
+                        break;
+                    }
+                }
+                chosen
+            };
+            if victims.is_empty() {
+                return Err(OOM);
+            }
+            if let Err(e) = repl.group.write(vec![Op::Evict(victims)]).await {
+                tracing::debug!(error = %e, "eviction entry not applied");
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps evicting while memory stays above `maxmemory` without writes to trigger it (Redis' eviction time
+/// proc): every 100 ms. Runs until aborted.
+pub async fn cron(node: Arc<Node>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if node.evictor.excess() > 0 {
+            let _ = node.evictor.make_room(&node).await;
+        }
+    }
+}

@@ -129,12 +129,7 @@ pub const PARAMS: &[Param] = &[
     ),
     p("dbfilename", Kind::Str, "dump.rdb", true),
     p("maxmemory", Kind::Memory(0, i64::MAX), "0", true),
-    p(
-        "maxmemory-policy",
-        Kind::Enum(POLICIES),
-        "noeviction",
-        true,
-    ),
+    p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", true),
     p("maxmemory-samples", Kind::Int(1, 64), "5", true),
     p("maxmemory-eviction-tenacity", Kind::Int(0, 100), "10", true),
     p("lfu-log-factor", Kind::Int(0, i32::MAX as i64), "10", true),

@@ -208,8 +208,9 @@ impl Node {
             log_factor: c.get_i64("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
             decay_minutes: c.get_i64("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
         };
-        self.pubsub
-            .set_limit(crate::pubsub::pubsub_limit(c.get("client-output-buffer-limit")));
+        self.pubsub.set_limit(crate::pubsub::pubsub_limit(
+            c.get("client-output-buffer-limit"),
+        ));
         self.evictor.configure(
             c.get_i64("maxmemory").max(0) as u64,
             policy,

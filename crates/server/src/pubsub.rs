@@ -102,7 +102,9 @@ impl Subscriber {
             out.extend_from_slice(&o.buf);
             o.buf.clear();
         }
-        self.handle.pubsub_omem.store(o.in_flight as u64, Ordering::Relaxed);
+        self.handle
+            .pubsub_omem
+            .store(o.in_flight as u64, Ordering::Relaxed);
     }
 
     /// Takes the queued messages to write them; they count toward the limit until [`Subscriber::written`].
@@ -118,7 +120,9 @@ impl Subscriber {
         let mut o = self.outbox.lock();
         o.in_flight = o.in_flight.saturating_sub(n);
         let total = o.buf.len() + o.in_flight;
-        self.handle.pubsub_omem.store(total as u64, Ordering::Relaxed);
+        self.handle
+            .pubsub_omem
+            .store(total as u64, Ordering::Relaxed);
     }
 
     /// Queues one encoded message, unless that overruns `limit`: then the queue is dropped and the client closed.
@@ -142,7 +146,9 @@ impl Subscriber {
         if hard || soft {
             o.closed = true;
             o.buf = BytesMut::new();
-            self.handle.pubsub_omem.store(o.in_flight as u64, Ordering::Relaxed);
+            self.handle
+                .pubsub_omem
+                .store(o.in_flight as u64, Ordering::Relaxed);
             drop(o);
             warn!(
                 client = %self.handle.addr,
@@ -360,14 +366,21 @@ pub fn parse_buffer_limits(current: &str, value: &str) -> Result<String, String>
             "normal" => 0,
             "slave" | "replica" => 1,
             "pubsub" => 2,
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
         };
         let hard = crate::config::parse_memory(w[1]);
         let soft = crate::config::parse_memory(w[2]);
         let secs = w[3].parse::<i64>().ok();
         match (hard, soft, secs) {
             (Some(h), Some(s), Some(t)) if h >= 0 && s >= 0 && t >= 0 => limits[class] = [h, s, t],
-            _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            }
         }
     }
     Ok(classes

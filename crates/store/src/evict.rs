@@ -54,7 +54,10 @@ impl Policy {
     fn volatile_only(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 }
@@ -239,7 +242,7 @@ mod tests {
         let ctx = ExecCtx::for_write(1_000_000, 1);
         for i in 0..n {
             let exp = if ttl_every > 0 && i % ttl_every == 0 {
-                2_000_000 + i as i64
+                20_000_000 + i as i64
             } else {
                 NO_EXPIRE
             };
@@ -283,10 +286,11 @@ mod tests {
                 ks.read(&ctx, format!("k{i}").as_bytes());
             }
         }
+        // Sampling draws with replacement: with 400 draws out of 50 keys every key is seen (the seed is fixed).
         let mut rng = Rng::new(3);
-        let v = ks.eviction_victims(Policy::AllkeysLru, 50, 1, 9_000_000, &mut rng);
+        let v = ks.eviction_victims(Policy::AllkeysLru, 400, 1, 9_000_000, &mut rng);
         assert_eq!(v, vec![b"k7".to_vec()]);
-        let v = ks.eviction_victims(Policy::VolatileTtl, 50, 1, 9_000_000, &mut rng);
+        let v = ks.eviction_victims(Policy::VolatileTtl, 400, 1, 9_000_000, &mut rng);
         assert_eq!(v, vec![b"k0".to_vec()]);
     }
 

@@ -153,6 +153,88 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::run;
+    use crate::Keyspace;
+    use std::sync::Mutex;
+
+    /// A keyspace with every class on and a sink that records `event key` lines.
+    fn recording(classes: &[u8]) -> (Keyspace, Arc<Mutex<Vec<String>>>) {
+        let mut ks = Keyspace::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = seen.clone();
+        ks.config.notify = Notifier {
+            classes: parse_classes(classes).unwrap(),
+            sink: Some(Arc::new(move |events: Vec<KeyEvent>| {
+                let mut v = out.lock().unwrap();
+                for e in events {
+                    v.push(format!("{} {}", e.event, String::from_utf8_lossy(&e.key)));
+                }
+            })),
+        };
+        (ks, seen)
+    }
+
+    fn drain(ks: &mut Keyspace, seen: &Mutex<Vec<String>>) -> Vec<String> {
+        ks.flush_events();
+        std::mem::take(&mut *seen.lock().unwrap())
+    }
+
+    #[test]
+    fn commands_emit_redis_event_names_in_order() {
+        let (mut ks, seen) = recording(b"KEAn");
+        let cases: &[(&[&str], &[&str])] = &[
+            (
+                &["SET", "k", "v", "EX", "100"],
+                &["new k", "set k", "expire k"],
+            ),
+            (&["SET", "k", "w"], &["set k"]),
+            (&["INCRBY", "n", "2"], &["new n", "incrby n"]),
+            (&["APPEND", "k", "x"], &["append k"]),
+            (
+                &["RENAME", "k", "k2"],
+                &["new k2", "rename_from k", "rename_to k2"],
+            ),
+            (&["DEL", "k2", "nope"], &["del k2"]),
+            (&["RPUSH", "l", "a", "b"], &["new l", "rpush l"]),
+            (&["LPOP", "l"], &["lpop l"]),
+            (
+                &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+                &["new l2", "rpush l2", "lpop l", "del l"],
+            ),
+            (&["HSET", "h", "f", "1"], &["new h", "hset h"]),
+            (&["HINCRBY", "h", "f", "1"], &["hincrby h"]),
+            (&["HDEL", "h", "f"], &["hdel h", "del h"]),
+            (&["SADD", "s", "a", "b"], &["new s", "sadd s"]),
+            (&["SREM", "s", "zz"], &[]),
+            (&["SPOP", "s", "5"], &["spop s", "del s"]),
+            (&["ZADD", "z", "1", "a"], &["new z", "zadd z"]),
+            (&["ZINCRBY", "z", "1", "a"], &["zincr z"]),
+            (&["ZPOPMIN", "z"], &["zpopmin z", "del z"]),
+            (&["EXPIRE", "n", "0"], &["del n"]),
+            (&["SETBIT", "b", "3", "1"], &["new b", "setbit b"]),
+        ];
+        for (cmd, want) in cases {
+            run(&mut ks, 1000, cmd);
+            assert_eq!(drain(&mut ks, &seen), *want, "{cmd:?}");
+        }
+        // A key past its deadline is reported `expired` when a write meets it.
+        run(&mut ks, 1000, &["SET", "t", "v", "PX", "10"]);
+        drain(&mut ks, &seen);
+        run(&mut ks, 5000, &["LPUSH", "t", "x"]);
+        assert_eq!(drain(&mut ks, &seen), ["expired t", "new t", "lpush t"]);
+    }
+
+    #[test]
+    fn disabled_classes_record_nothing() {
+        let (mut ks, seen) = recording(b"Kl");
+        run(&mut ks, 0, &["SET", "k", "v"]);
+        run(&mut ks, 0, &["LPUSH", "l", "v"]);
+        assert_eq!(drain(&mut ks, &seen), ["lpush l"]);
+        // Classes without K or E publish nowhere.
+        let (mut ks, seen) = recording(b"A");
+        run(&mut ks, 0, &["SET", "k", "v"]);
+        assert!(drain(&mut ks, &seen).is_empty());
+    }
 
     #[test]
     fn classes_parse_and_echo_like_redis() {

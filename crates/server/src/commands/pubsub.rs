@@ -148,10 +148,7 @@ fn list(conn: &mut Conn, args: &[Bytes], kind: Kind) -> Frame {
     if args.len() > 3 {
         return subcommand_syntax_error(args);
     }
-    let names = conn
-        .node
-        .pubsub
-        .names(kind, args.get(2).map(|p| &p[..]));
+    let names = conn.node.pubsub.names(kind, args.get(2).map(|p| &p[..]));
     Frame::Array(names.into_iter().map(Frame::Bulk).collect())
 }
 

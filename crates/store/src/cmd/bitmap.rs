@@ -12,6 +12,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::value::Value;
 
@@ -387,6 +388,8 @@ fn setbit_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
         *byte &= !mask;
     }
     put_back(ks, ctx, &args[1], taken, changed);
+    // Redis 7.0 reports SETBIT even when the bit already had that value.
+    ks.notify(ev::STRING, "setbit", &args[1]);
     if changed {
         ctx.dirty += 1;
     }
@@ -529,6 +532,7 @@ fn bitop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
 
     if maxlen == 0 {
         if ks.remove(dest).is_some() {
+            ks.notify(ev::GENERIC, "del", dest);
             ctx.dirty += 1;
         }
         return Ok(Frame::Integer(0));
@@ -560,6 +564,7 @@ fn bitop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
         }
     }
     ks.set(ctx, dest, Value::Str(res), NO_EXPIRE);
+    ks.notify(ev::STRING, "set", dest);
     ctx.dirty += 1;
     Ok(Frame::Integer(maxlen as i64))
 }
@@ -851,6 +856,9 @@ fn bitfield_generic(
     // created or padded; that is still a change of state, so it is counted here.
     let dirty = if changes == 0 && grew { 1 } else { changes };
     put_back(ks, ctx, key, taken, dirty > 0);
+    if dirty > 0 {
+        ks.notify(ev::STRING, "setbit", key);
+    }
     ctx.dirty += dirty;
     Ok(Frame::Array(replies))
 }

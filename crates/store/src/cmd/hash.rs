@@ -14,6 +14,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::{ExecCtx, Rng};
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::num::{self, LongDouble};
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::types::hash::{live, Hash};
@@ -309,7 +310,8 @@ fn upsert<R>(
 
 /// After a write that may have removed fields or deadlines: deletes an emptied hash, refreshes the tracking
 /// of hashes with field deadlines.
-fn settle(ks: &mut Keyspace, key: &[u8]) {
+/// Returns whether the key was deleted.
+fn settle(ks: &mut Keyspace, key: &[u8]) -> bool {
     // The stored object whatever its deadline: the command already looked the key up at its own time.
     let empty = ks
         .peek(i64::MIN, key)
@@ -319,6 +321,7 @@ fn settle(ks: &mut Keyspace, key: &[u8]) {
     } else {
         ks.sync_field_deadlines(key);
     }
+    empty
 }
 
 fn bulk(b: &[u8]) -> Frame {
@@ -356,6 +359,7 @@ fn hset_generic(
     if ks.has_field_deadlines(key) {
         ks.sync_field_deadlines(key);
     }
+    ks.notify(ev::HASH, "hset", key);
     Ok(created)
 }
 
@@ -372,6 +376,9 @@ fn hsetnx(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     match set {
         Err(e) => e,
         Ok(set) => {
+            if set {
+                ks.notify(ev::HASH, "hset", &args[1]);
+            }
             ctx.dirty += u64::from(set);
             Frame::Integer(i64::from(set))
         }
@@ -416,8 +423,12 @@ fn hdel(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             (deleted, h.is_empty())
         }
     };
+    if deleted > 0 {
+        ks.notify(ev::HASH, "hdel", key);
+    }
     if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
     } else if ks.has_field_deadlines(key) {
         ks.sync_field_deadlines(key);
     }
@@ -495,6 +506,7 @@ fn hincrby_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result
         h.set(field, &num::format_i64(new), true, &limits);
         Ok(new)
     })??;
+    ks.notify(ev::HASH, "hincrby", &args[1]);
     ctx.dirty += 1;
     Ok(Frame::Integer(new))
 }
@@ -530,6 +542,7 @@ fn hincrbyfloat_inner(
         h.set(field, &text, true, &limits);
         Ok(text)
     })??;
+    ks.notify(ev::HASH, "hincrbyfloat", &args[1]);
     ctx.dirty += 1;
     Ok(Frame::Bulk(Bytes::from(text)))
 }
@@ -969,7 +982,12 @@ fn hexpire_generic(
     }
     ks.stats.expired_subkeys += deleted;
     ctx.dirty += updated + deleted;
-    settle(ks, key);
+    if updated + deleted > 0 {
+        ks.notify(ev::HASH, if deleted > 0 { "hdel" } else { "hexpire" }, key);
+    }
+    if settle(ks, key) {
+        ks.notify(ev::GENERIC, "del", key);
+    }
     Ok(Frame::Array(codes))
 }
 
@@ -1057,6 +1075,7 @@ fn hpersist_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
     if changed {
         ctx.dirty += 1;
         ks.sync_field_deadlines(key);
+        ks.notify(ev::HASH, "hpersist", key);
     }
     Ok(Frame::Array(codes))
 }

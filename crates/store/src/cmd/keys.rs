@@ -8,6 +8,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 
 const DEL_COMPLEXITY: &str = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).";
@@ -456,6 +457,7 @@ fn del(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     for key in &args[1..] {
         ks.expire_if_due(key, ctx.now_ms);
         if ks.remove(key).is_some() {
+            ks.notify(ev::GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -507,6 +509,8 @@ fn rename_generic(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes], nx: bool
         return Frame::Integer(0);
     }
     ks.rename(ctx, from, to);
+    ks.notify(ev::GENERIC, "rename_from", from);
+    ks.notify(ev::GENERIC, "rename_to", to);
     ctx.dirty += 1;
     done
 }
@@ -555,6 +559,7 @@ fn copy_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
         return Ok(Frame::Integer(0));
     }
     ks.set(ctx, dst, value, expire_at);
+    ks.notify(ev::GENERIC, "copy_to", dst);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
 }
@@ -756,6 +761,8 @@ fn expire_generic(
     }
     // A deadline already past deletes the key now (Redis propagates it as a DEL).
     ks.set_expire(ctx, &args[1], when);
+    let event = if when <= ctx.now_ms { "del" } else { "expire" };
+    ks.notify(ev::GENERIC, event, &args[1]);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
 }
@@ -805,6 +812,7 @@ fn ttl_generic(
 
 fn persist(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     if ks.persist(ctx, &args[1]) {
+        ks.notify(ev::GENERIC, "persist", &args[1]);
         ctx.dirty += 1;
         Frame::Integer(1)
     } else {

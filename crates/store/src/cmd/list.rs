@@ -15,6 +15,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::list::{Elem, End, List};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::value::Value;
 
@@ -274,6 +275,23 @@ fn list_read<'a>(
 fn settle(ks: &mut Keyspace, key: &[u8], empty: bool) {
     if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
+    }
+}
+
+/// The event a push at `end` emits.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The event a pop at `end` emits.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
     }
 }
 
@@ -349,6 +367,7 @@ fn push_generic(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes], end: End, 
         }
     };
     ks.signal_ready(key);
+    ks.notify(ev::LIST, push_event(end), key);
     ctx.dirty += elems.len() as u64;
     Frame::Integer(len as i64)
 }
@@ -374,6 +393,7 @@ fn linsert(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     }
     let len = l.len();
     ks.signal_ready(&args[1]);
+    ks.notify(ev::LIST, "linsert", &args[1]);
     ctx.dirty += 1;
     Frame::Integer(len as i64)
 }
@@ -510,6 +530,7 @@ fn lset(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         Some(i) if l.set(i, &args[3]) => {
             // A big element may have become a small one: the growing case was handled before.
             l.after_shrink(fill);
+            ks.notify(ev::LIST, "lset", &args[1]);
             ctx.dirty += 1;
             Frame::ok()
         }
@@ -533,6 +554,9 @@ fn lrem(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     let empty = l.is_empty();
     if removed > 0 && !empty {
         l.after_shrink(fill);
+    }
+    if removed > 0 {
+        ks.notify(ev::LIST, "lrem", &args[1]);
     }
     settle(ks, &args[1], empty);
     ctx.dirty += removed as u64;
@@ -559,6 +583,7 @@ fn ltrim(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     if !empty {
         l.after_shrink(fill);
     }
+    ks.notify(ev::LIST, "ltrim", &args[1]);
     settle(ks, &args[1], empty);
     ctx.dirty += (len - keep) as u64;
     Frame::ok()
@@ -639,6 +664,7 @@ fn pop_generic(
     if !empty {
         l.after_shrink(fill);
     }
+    ks.notify(ev::LIST, pop_event(end), key);
     settle(ks, key, empty);
     ctx.dirty += popped as u64;
     out
@@ -662,6 +688,7 @@ pub fn try_pop(ks: &mut Keyspace, ctx: &mut ExecCtx, keys: &[Bytes], end: End) -
         if !empty {
             l.after_shrink(fill);
         }
+        ks.notify(ev::LIST, pop_event(end), key);
         settle(ks, key, empty);
         ctx.dirty += 1;
         return Some(Frame::Array(vec![Frame::Bulk(key.clone()), Frame::Bulk(v)]));
@@ -694,6 +721,7 @@ pub fn try_mpop(
         if !empty {
             l.after_shrink(fill);
         }
+        ks.notify(ev::LIST, pop_event(end), key);
         settle(ks, key, empty);
         ctx.dirty += popped as u64;
         return Some(Frame::Array(vec![
@@ -744,6 +772,8 @@ pub fn try_move(
         }
     }
     ks.signal_ready(dst);
+    ks.notify(ev::LIST, push_event(to), dst);
+    ks.notify(ev::LIST, pop_event(from), src);
     if let Ok(Some(l)) = list_mut(ks, ctx, src) {
         let empty = l.is_empty();
         if !empty {

@@ -15,6 +15,7 @@ use crate::cmd::{is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::types::set::{Member, Set};
 use crate::value::Value;
@@ -214,6 +215,9 @@ fn sadd(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             n
         }
     };
+    if added > 0 {
+        ks.notify(ev::SET, "sadd", key);
+    }
     ctx.dirty += added as u64;
     Frame::Integer(added as i64)
 }
@@ -236,8 +240,12 @@ fn srem(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             (deleted, s.is_empty())
         }
     };
+    if deleted > 0 {
+        ks.notify(ev::SET, "srem", key);
+    }
     if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
     }
     ctx.dirty += deleted;
     Frame::Integer(deleted as i64)
@@ -283,8 +291,10 @@ fn smove(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     if !removed {
         return Frame::Integer(0);
     }
+    ks.notify(ev::SET, "srem", src);
     if empty {
         ks.remove(src);
+        ks.notify(ev::GENERIC, "del", src);
     }
     ctx.dirty += 1;
     let max = ks.config.set_max_intset_entries;
@@ -298,6 +308,7 @@ fn smove(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         }
     };
     if added {
+        ks.notify(ev::SET, "sadd", dst);
         ctx.dirty += 1;
     }
     Frame::Integer(1)
@@ -345,8 +356,10 @@ fn spop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
             s.remove(&m);
             (m, s.is_empty())
         };
+        ks.notify(ev::SET, "spop", key);
         if empty {
             ks.remove(key);
+            ks.notify(ev::GENERIC, "del", key);
         }
         ctx.dirty += 1;
         return Ok(Frame::Bulk(Bytes::from(popped)));
@@ -368,6 +381,8 @@ fn spop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
     if count >= size {
         let all: Vec<Frame> = s.iter().map(member).collect();
         ks.remove(key);
+        ks.notify(ev::SET, "spop", key);
+        ks.notify(ev::GENERIC, "del", key);
         ctx.dirty += size;
         return Ok(Frame::Set(all));
     }
@@ -397,6 +412,7 @@ fn spop_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
             *s = kept;
         }
     }
+    ks.notify(ev::SET, "spop", key);
     ctx.dirty += count;
     Ok(Frame::Set(out))
 }
@@ -475,13 +491,21 @@ fn lookup_sets(ks: &mut Keyspace, ctx: &ExecCtx, keys: &[Bytes]) -> Result<Vec<b
 
 /// Stores a computed set under `dst` (replacing whatever it held, deadline included) or, if it is empty,
 /// deletes `dst`: the STORE variants' ending. Replies with the stored size.
-fn store(ks: &mut Keyspace, ctx: &mut ExecCtx, dst: &[u8], result: Set) -> Frame {
+fn store(
+    ks: &mut Keyspace,
+    ctx: &mut ExecCtx,
+    dst: &[u8],
+    result: Set,
+    event: &'static str,
+) -> Frame {
     let n = result.len();
     if n > 0 {
         ks.set(ctx, dst, Value::Set(result), NO_EXPIRE);
+        ks.notify(ev::SET, event, dst);
         ctx.dirty += 1;
     } else if ks.lookup(ctx, dst).is_some() {
         ks.remove(dst);
+        ks.notify(ev::GENERIC, "del", dst);
         ctx.dirty += 1;
     }
     Frame::Integer(n as i64)
@@ -553,7 +577,7 @@ fn sinter_generic(
     let present = lookup_sets(ks, ctx, keys)?;
     if present.contains(&false) {
         return Ok(match out {
-            InterOut::Store(dst) => store(ks, ctx, &dst, Set::new_intset()),
+            InterOut::Store(dst) => store(ks, ctx, &dst, Set::new_intset(), "sinterstore"),
             InterOut::Card(_) => Frame::Integer(0),
             InterOut::Reply => Frame::Set(Vec::new()),
         });
@@ -596,7 +620,7 @@ fn sinter_generic(
         }
     };
     match out {
-        InterOut::Store(dst) => Ok(store(ks, ctx, &dst, result)),
+        InterOut::Store(dst) => Ok(store(ks, ctx, &dst, result, "sinterstore")),
         _ => Ok(Frame::Integer(0)),
     }
 }
@@ -697,7 +721,13 @@ fn sunion_diff(
         r
     };
     Ok(match dst {
-        Some(dst) => store(ks, ctx, dst, result),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            store(ks, ctx, dst, result, event)
+        }
         None => Frame::Set(result.iter().map(member).collect()),
     })
 }

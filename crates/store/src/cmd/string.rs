@@ -9,6 +9,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::num::{self, LongDouble};
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::value::Value;
@@ -396,6 +397,10 @@ fn set_generic(
     } else {
         ks.set(ctx, key, v, deadline.unwrap_or(NO_EXPIRE));
     }
+    ks.notify(ev::STRING, "set", key);
+    if deadline.is_some() {
+        ks.notify(ev::GENERIC, "expire", key);
+    }
     ctx.dirty += 1;
     Ok(match old {
         Some(old) => old.map_or(Frame::Null, Frame::Bulk),
@@ -464,6 +469,7 @@ fn psetex(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 fn getset(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply(read_string(ks, ctx, &args[1]).map(|old| {
         ks.set(ctx, &args[1], Value::from_bytes(&args[2]), NO_EXPIRE);
+        ks.notify(ev::STRING, "set", &args[1]);
         ctx.dirty += 1;
         old.map_or(Frame::Null, Frame::Bulk)
     }))
@@ -474,6 +480,7 @@ fn getdel(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         None => Frame::Null,
         Some(v) => {
             ks.remove(&args[1]);
+            ks.notify(ev::GENERIC, "del", &args[1]);
             ctx.dirty += 1;
             Frame::Bulk(v)
         }
@@ -498,13 +505,18 @@ fn getex_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
     match deadline {
         Some((ExpireKind::ExAt | ExpireKind::PxAt, at)) if at <= ctx.now_ms => {
             ks.remove(key);
+            ks.notify(ev::GENERIC, "del", key);
             ctx.dirty += 1;
         }
         Some((_, at)) => {
             ks.set_expire(ctx, key, at);
+            ks.notify(ev::GENERIC, "expire", key);
             ctx.dirty += 1;
         }
-        None if opts.persist && ks.persist(ctx, key) => ctx.dirty += 1,
+        None if opts.persist && ks.persist(ctx, key) => {
+            ks.notify(ev::GENERIC, "persist", key);
+            ctx.dirty += 1;
+        }
         None => {}
     }
     Ok(Frame::Bulk(value))
@@ -531,6 +543,7 @@ fn mset_generic(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes], nx: bool) 
     }
     for kv in args[1..].chunks(2) {
         ks.set(ctx, &kv[0], Value::from_bytes(&kv[1]), NO_EXPIRE);
+        ks.notify(ev::STRING, "set", &kv[0]);
     }
     ctx.dirty += (args.len() / 2) as u64;
     if nx {
@@ -577,6 +590,7 @@ fn append(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             }
         }
     };
+    ks.notify(ev::STRING, "append", key);
     ctx.dirty += 1;
     Frame::Integer(len as i64)
 }
@@ -643,6 +657,7 @@ fn setrange_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
         s[offset..].copy_from_slice(patch);
         let len = s.len();
         ks.set(ctx, key, Value::Str(s), NO_EXPIRE);
+        ks.notify(ev::STRING, "setrange", key);
         ctx.dirty += 1;
         return Ok(Frame::Integer(len as i64));
     };
@@ -659,6 +674,7 @@ fn setrange_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
     }
     s[offset..end].copy_from_slice(patch);
     let len = s.len();
+    ks.notify(ev::STRING, "setrange", key);
     ctx.dirty += 1;
     Ok(Frame::Integer(len as i64))
 }
@@ -704,6 +720,7 @@ fn incr_decr(ks: &mut Keyspace, ctx: &mut ExecCtx, key: &[u8], by: i64) -> Resul
             by
         }
     };
+    ks.notify(ev::STRING, "incrby", key);
     ctx.dirty += 1;
     Ok(Frame::Integer(new))
 }
@@ -734,6 +751,7 @@ fn incrbyfloat_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Re
         Some(o) => o.value = Value::Str(text),
         None => ks.set(ctx, key, Value::Str(text), NO_EXPIRE),
     }
+    ks.notify(ev::STRING, "incrbyfloat", key);
     ctx.dirty += 1;
     Ok(Frame::Bulk(out))
 }

@@ -15,6 +15,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::types::set::{Member, Set};
 use crate::value::Value;
@@ -733,17 +734,25 @@ fn entries_reply(entries: Vec<(f64, &[u8])>, withscores: bool) -> Frame {
 
 /// Stores a computed result under `dst` (replacing whatever was there, deadline included), or deletes `dst`
 /// when the result is empty; replies with the result's size (ZUNIONSTORE, ZRANGESTORE, ...).
-fn store_result(ks: &mut Keyspace, ctx: &mut ExecCtx, dst: &[u8], z: Option<ZSet>) -> Frame {
+fn store_result(
+    ks: &mut Keyspace,
+    ctx: &mut ExecCtx,
+    dst: &[u8],
+    z: Option<ZSet>,
+    event: &'static str,
+) -> Frame {
     match z {
         Some(z) if !z.is_empty() => {
             let n = z.len();
             ks.set(ctx, dst, Value::ZSet(z), NO_EXPIRE);
+            ks.notify(ev::ZSET, event, dst);
             ctx.dirty += 1;
             Frame::Integer(n as i64)
         }
         _ => {
             if ks.lookup(ctx, dst).is_some() {
                 ks.remove(dst);
+                ks.notify(ev::GENERIC, "del", dst);
                 ctx.dirty += 1;
             }
             Frame::Integer(0)
@@ -932,6 +941,9 @@ fn zadd_generic(
         // Clients blocked in BZPOPMIN & co. may wait on a key that was created since they registered.
         ks.signal_ready(key);
     }
+    if added + updated > 0 {
+        ks.notify(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     ctx.dirty += added + updated;
     outcome?;
     Ok(if f.incr {
@@ -963,8 +975,13 @@ fn zrem_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
             break;
         }
     }
-    if z.is_empty() {
+    let empty = z.is_empty();
+    if deleted > 0 {
+        ks.notify(ev::ZSET, "zrem", key);
+    }
+    if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
     }
     ctx.dirty += deleted;
     Ok(Frame::Integer(deleted as i64))
@@ -1248,7 +1265,7 @@ fn zrange_generic(
         Some(z) => z,
         None => {
             return Ok(match store {
-                Some(dst) => store_result(ks, ctx, dst, None),
+                Some(dst) => store_result(ks, ctx, dst, None, "zrangestore"),
                 None => Frame::Array(Vec::new()),
             })
         }
@@ -1274,7 +1291,7 @@ fn zrange_generic(
     } else {
         ZSet::from_sorted(&entries, limits)
     };
-    Ok(store_result(ks, ctx, dst, Some(result)))
+    Ok(store_result(ks, ctx, dst, Some(result), "zrangestore"))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1284,21 +1301,27 @@ fn zrange_generic(
 fn zremrangebyrank(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply((|| {
         let (a, b) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
-        zremrange(ks, ctx, &args[1], |z| rank_span(a, b, z.len()))
+        zremrange(ks, ctx, &args[1], "zremrangebyrank", |z| {
+            rank_span(a, b, z.len())
+        })
     })())
 }
 
 fn zremrangebyscore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply((|| {
         let r = ScoreRange::parse(&args[2], &args[3])?;
-        zremrange(ks, ctx, &args[1], |z| Some(score_span(z, &r)))
+        zremrange(ks, ctx, &args[1], "zremrangebyscore", |z| {
+            Some(score_span(z, &r))
+        })
     })())
 }
 
 fn zremrangebylex(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
     reply((|| {
         let r = LexRange::parse(&args[2], &args[3])?;
-        zremrange(ks, ctx, &args[1], |z| Some(lex_span(z, &r)))
+        zremrange(ks, ctx, &args[1], "zremrangebylex", |z| {
+            Some(lex_span(z, &r))
+        })
     })())
 }
 
@@ -1307,6 +1330,7 @@ fn zremrange(
     ks: &mut Keyspace,
     ctx: &mut ExecCtx,
     key: &[u8],
+    event: &'static str,
     span: impl FnOnce(&ZSet) -> Option<(usize, usize)>,
 ) -> Result<Frame, Frame> {
     let Some(z) = write_zset(ks, ctx, key)? else {
@@ -1316,8 +1340,13 @@ fn zremrange(
         return Ok(Frame::Integer(0));
     };
     let deleted = z.remove_range(a, b);
-    if z.is_empty() {
+    let empty = z.is_empty();
+    if deleted > 0 {
+        ks.notify(ev::ZSET, event, key);
+    }
+    if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
     }
     ctx.dirty += deleted as u64;
     Ok(Frame::Integer(deleted as i64))
@@ -1600,7 +1629,12 @@ fn setop(
         Some(dst) => {
             let z =
                 (!result.is_empty()).then(|| ZSet::from_sorted(&result, ks_ro.config.zset_limits));
-            Ok(store_result(ks, ctx, dst, z))
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            Ok(store_result(ks, ctx, dst, z, event))
         }
     }
 }
@@ -1770,8 +1804,13 @@ pub fn pop(
             None => break,
         }
     }
-    if z.is_empty() {
+    let empty = z.is_empty();
+    if !popped.is_empty() {
+        ks.notify(ev::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
+    if empty {
         ks.remove(key);
+        ks.notify(ev::GENERIC, "del", key);
     }
     ctx.dirty += popped.len() as u64;
     let key = Frame::Bulk(Bytes::copy_from_slice(key));

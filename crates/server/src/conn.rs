@@ -51,6 +51,19 @@ struct Parked {
     deadline: Option<tokio::time::Instant>,
 }
 
+/// `CLIENT REPLY`: which replies reach the client (pushes always do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply.
+    On,
+    /// None.
+    Off,
+    /// `CLIENT REPLY SKIP` just ran: its own reply is dropped, then the next command's.
+    SkipArmed,
+    /// This command's reply is dropped.
+    Skip,
+}
+
 /// Connection-local state that commands may change.
 pub struct Conn {
     /// The node this connection belongs to.
@@ -67,6 +80,8 @@ pub struct Conn {
     pub readonly: bool,
     /// Channels, patterns and shard channels this client listens to, and its message queue.
     pub subs: crate::commands::pubsub::Subscriptions,
+    /// `CLIENT REPLY`.
+    pub reply_mode: ReplyMode,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -152,7 +167,22 @@ impl Conn {
                 q.drain_into(out);
             }
         }
-        encode(reply, self.protocol, out);
+        let silenced = match self.reply_mode {
+            ReplyMode::On => false,
+            _ if matches!(reply, Frame::Push(_)) => false,
+            ReplyMode::Off => true,
+            ReplyMode::SkipArmed => {
+                self.reply_mode = ReplyMode::Skip;
+                true
+            }
+            ReplyMode::Skip => {
+                self.reply_mode = ReplyMode::On;
+                true
+            }
+        };
+        if !silenced {
+            encode(reply, self.protocol, out);
+        }
         !self.closing
     }
 
@@ -544,6 +574,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         closing: false,
         readonly: false,
         subs: Default::default(),
+        reply_mode: ReplyMode::On,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,

@@ -43,6 +43,7 @@ pub enum NodeCommand {
     ClientKill,
     ClientSetInfo,
     ClientUnblock,
+    ClientReply,
     ClientHelp,
     Info,
     ConfigGet,

@@ -310,6 +310,26 @@ pub fn setinfo(conn: &mut Conn, args: &[Bytes]) -> Frame {
 }
 
 /// `CLIENT HELP`: the subcommands Shoal has, in Redis 7.2's words.
+/// `CLIENT REPLY ON|OFF|SKIP`: only ON answers (OK); OFF silences every reply but pushes, SKIP the next
+/// command's reply.
+pub fn reply(conn: &mut Conn, args: &[Bytes]) -> Frame {
+    use crate::conn::ReplyMode;
+    let mode = &args[2];
+    if mode.eq_ignore_ascii_case(b"on") {
+        conn.reply_mode = ReplyMode::On;
+    } else if mode.eq_ignore_ascii_case(b"off") {
+        conn.reply_mode = ReplyMode::Off;
+    } else if mode.eq_ignore_ascii_case(b"skip") {
+        if conn.reply_mode != ReplyMode::Off {
+            conn.reply_mode = ReplyMode::SkipArmed;
+        }
+    } else {
+        return store::errors::SYNTAX;
+    }
+    Frame::ok()
+}
+
+/// `CLIENT HELP`.
 pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
     help_reply(
         &args[0],
@@ -338,6 +358,8 @@ pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",

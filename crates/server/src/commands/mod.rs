@@ -44,6 +44,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClientKill => client::kill(conn, args),
         ClientSetInfo => client::setinfo(conn, args),
         ClientUnblock => client::unblock(conn, args),
+        ClientReply => client::reply(conn, args),
         ClientHelp => client::help(conn, args),
         Info => info::info(conn, args),
         ConfigGet => config_cmd::get(conn, args),

@@ -126,6 +126,19 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "O(1)",
         "Set client or connection specific info",
     ),
+    CommandSpec::new(
+        "reply",
+        3,
+        flags::NOSCRIPT | flags::LOADING | flags::STALE,
+        acl::CONNECTION,
+        Handler::Node(NodeCommand::ClientReply),
+    )
+    .doc(
+        "connection",
+        "3.2.0",
+        "O(1)",
+        "Instruct the server whether to reply to commands",
+    ),
 ];
 
 /// Table rows of this family.

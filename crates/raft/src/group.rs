@@ -164,6 +164,7 @@ struct Inner {
     apply_stats: Arc<ApplyStats>,
     counters: Arc<Counters>,
     reads: Mutex<ReadRounds>,
+    log_cache_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Handle of one shard group on this node. Cheap to clone.
@@ -231,6 +232,7 @@ impl ShardGroup {
                 .map_err(|e| StartError::Config(e.to_string()))?,
         );
         let log = LogStore::open(storage, config.group_id).map_err(StartError::Storage)?;
+        let log_cache_bytes = log.cache_bytes();
         let file = SnapshotFile::new(storage.snapshot_path(config.group_id))
             .map_err(StartError::Storage)?;
         let sm = ShardStateMachine::open(keyspace, file).map_err(StartError::Storage)?;
@@ -257,6 +259,7 @@ impl ShardGroup {
                 apply_stats,
                 counters,
                 reads: Mutex::new(ReadRounds::default()),
+                log_cache_bytes,
             }),
         })
     }
@@ -366,6 +369,13 @@ impl ShardGroup {
         }
         rx.await
             .unwrap_or_else(|_| Err(WriteError::Fatal("group stopped".into())))
+    }
+
+    /// Estimated bytes of recent log entries kept in memory (not counted against `maxmemory`).
+    pub fn log_cache_bytes(&self) -> u64 {
+        self.inner
+            .log_cache_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether this node leads the group now (as far as it knows: use [`ShardGroup::read_barrier`] to be sure).

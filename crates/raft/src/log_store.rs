@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{OptionalSend, RaftLogReader};
+use openraft::{EntryPayload, OptionalSend, RaftLogReader};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -33,6 +34,31 @@ pub struct LogStore<B: LogBackend = GroupLog> {
     // The latest entries, decoded and contiguous up to the last one: openraft reads every entry back to apply it
     // and again for each follower, so recent entries are served from here instead of the backend.
     recent: Arc<Mutex<VecDeque<Entry>>>,
+    /// Estimated bytes the recent-entry cache holds: memory that `maxmemory` does not count (Redis leaves
+    /// its AOF buffer out the same way), since evicting keys cannot free it.
+    recent_bytes: Arc<AtomicU64>,
+}
+
+/// Estimated heap bytes one cached entry holds: its encoding and its decoded operations.
+fn cached_bytes(e: &Entry) -> u64 {
+    let body = match &e.payload {
+        EntryPayload::Normal(le) => {
+            let args: usize = le
+                .ops
+                .iter()
+                .map(|op| match op {
+                    store::Op::Command(a)
+                    | store::Op::ExpireIfDue(a)
+                    | store::Op::Block(a)
+                    | store::Op::Evict(a) => a.iter().map(|x| x.len() + 32).sum::<usize>() + 64,
+                })
+                .sum();
+            // The encoding is about as long as the arguments, and kept alongside them.
+            2 * args + 64
+        }
+        _ => 256,
+    };
+    (std::mem::size_of::<Entry>() + body) as u64
 }
 
 /// Most entries kept in the recent-entry cache (entries share their operations, so a copy is a reference count).
@@ -68,7 +94,20 @@ impl<B: LogBackend> LogStore<B> {
             flusher,
             committed: Arc::new(Mutex::new(None)),
             recent: Arc::new(Mutex::new(VecDeque::new())),
+            recent_bytes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The estimated bytes held by the recent-entry cache, kept current as entries come and go.
+    pub fn cache_bytes(&self) -> Arc<AtomicU64> {
+        self.recent_bytes.clone()
+    }
+
+    /// Recomputes the cache's byte estimate after it changed (each entry's estimate is fixed, so this never
+    /// drifts).
+    fn account(&self, recent: &VecDeque<Entry>) {
+        let total = recent.iter().map(cached_bytes).sum();
+        self.recent_bytes.store(total, Ordering::Relaxed);
     }
 
     fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
@@ -192,11 +231,17 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
                     .is_some_and(|b| b.log_id.index + 1 != e.log_id.index)
                 {
                     recent.clear();
+                    self.recent_bytes.store(0, Ordering::Relaxed);
                 }
+                self.recent_bytes
+                    .fetch_add(cached_bytes(&e), Ordering::Relaxed);
                 recent.push_back(e);
             }
             while recent.len() > RECENT_ENTRIES {
-                recent.pop_front();
+                if let Some(old) = recent.pop_front() {
+                    self.recent_bytes
+                        .fetch_sub(cached_bytes(&old), Ordering::Relaxed);
+                }
             }
         }
         self.flusher
@@ -205,7 +250,11 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.recent.lock().retain(|e| e.log_id.index < log_id.index);
+        {
+            let mut recent = self.recent.lock();
+            recent.retain(|e| e.log_id.index < log_id.index);
+            self.account(&recent);
+        }
         self.backend.remove_since(log_id.index).map_err(write_err)
     }
 
@@ -213,7 +262,11 @@ impl<B: LogBackend> RaftLogStorage<TypeConfig> for LogStore<B> {
         // The marker first: a crash between the two steps leaves entries at or below it, which are ignored,
         // rather than a log whose start nobody recorded.
         self.put(LAST_PURGED, &log_id).map_err(write_err)?;
-        self.recent.lock().retain(|e| e.log_id.index > log_id.index);
+        {
+            let mut recent = self.recent.lock();
+            recent.retain(|e| e.log_id.index > log_id.index);
+            self.account(&recent);
+        }
         self.backend.remove_upto(log_id.index).map_err(write_err)
     }
 }

@@ -223,7 +223,7 @@ impl Conn {
             match spec.handler {
                 Handler::Keyspace(_) if spec.is_write() => {
                     // Over `maxmemory`, a write that may grow memory first makes room, or is refused.
-                    if spec.flags & flags::DENYOOM != 0 && node.evictor.excess() > 0 {
+                    if spec.flags & flags::DENYOOM != 0 && node.evictor.excess(&node) > 0 {
                         if let Err(reply) = node.evictor.make_room(&node).await {
                             self.executed(spec, args, 0, &reply);
                             i += 1;
@@ -243,7 +243,7 @@ impl Conn {
                             break;
                         };
                         // Over `maxmemory`, each write that may grow memory is checked on its own.
-                        if s.flags & flags::DENYOOM != 0 && node.evictor.excess() > 0 {
+                        if s.flags & flags::DENYOOM != 0 && node.evictor.excess(&node) > 0 {
                             break;
                         }
                         run.push(s);

@@ -17,6 +17,8 @@ use crate::node::{unix_ms, Node};
 /// Redis' reply to a `DENYOOM` command that cannot get room.
 pub const OOM: Frame = Frame::error("OOM command not allowed when used memory > 'maxmemory'.");
 
+/// Most bytes freed beyond the excess by one eviction entry (0.5% of `maxmemory` up to this).
+const EVICTION_HEADROOM_MAX: u64 = 256 * 1024;
 /// Most keys deleted by one eviction entry.
 const MAX_VICTIMS_PER_ENTRY: usize = 64;
 
@@ -52,9 +54,11 @@ impl Default for Evictor {
     }
 }
 
-/// Memory counted against `maxmemory`: what the process allocated (Redis' `used_memory`).
-pub fn used_memory() -> u64 {
-    crate::alloc::allocated() as u64
+/// Memory counted against `maxmemory`: what the process allocated (Redis' `used_memory`) less what the log
+/// keeps in memory, which evicting keys cannot free (Redis leaves its AOF buffer out the same way).
+pub fn used_memory(node: &Node) -> u64 {
+    let log = node.shard.replication().map_or(0, |r| r.log_memory());
+    (crate::alloc::allocated() as u64).saturating_sub(log)
 }
 
 impl Evictor {
@@ -72,19 +76,19 @@ impl Evictor {
     }
 
     /// Bytes above `maxmemory` (0 when under it or without a limit).
-    pub fn excess(&self) -> u64 {
+    pub fn excess(&self, node: &Node) -> u64 {
         let max = self.maxmemory.load(Ordering::Relaxed);
         if max == 0 {
             return 0;
         }
-        used_memory().saturating_sub(max)
+        used_memory(node).saturating_sub(max)
     }
 
     /// Makes room before a `DENYOOM` write: evicts until memory is under `maxmemory`, or for a bounded number
     /// of entries (the rest is left to the next write or the periodic check). `Err(OOM)` when over the limit
     /// and nothing can be evicted (`noeviction`, or no key qualifies).
     pub async fn make_room(&self, node: &Node) -> Result<(), Frame> {
-        if self.excess() == 0 {
+        if self.excess(node) == 0 {
             return Ok(());
         }
         let policy = self.policy();
@@ -102,7 +106,7 @@ impl Evictor {
         // Redis' tenacity: 10 is the default effort; each unit allows proportionally more work per call.
         let rounds = 1 + self.tenacity.load(Ordering::Relaxed) as usize / 2;
         for _ in 0..rounds {
-            let excess = self.excess();
+            let excess = self.excess(node);
             if excess == 0 {
                 return Ok(());
             }
@@ -113,13 +117,16 @@ impl Evictor {
                 let samples = self.samples.load(Ordering::Relaxed) as usize;
                 let picked =
                     ks.eviction_victims(policy, samples, MAX_VICTIMS_PER_ENTRY, now, &mut rng);
-                // Enough victims to cover the excess (by their estimated size), at least one.
+                // Enough victims to cover the excess (by their estimated size), at least one, plus a little
+                // headroom: each eviction is a log entry, so freeing a few keys ahead saves rounds.
+                let max = self.maxmemory.load(Ordering::Relaxed);
+                let target = excess + (max / 200).min(EVICTION_HEADROOM_MAX);
                 let mut freed = 0u64;
                 let mut chosen = Vec::new();
                 for k in picked {
                     freed += ks.memory_usage(now, &k).unwrap_or(64) as u64;
                     chosen.push(Bytes::from(k));
-                    if freed >= excess {
+                    if freed >= target {
                         break;
                     }
                 }
@@ -142,7 +149,7 @@ impl Evictor {
 pub async fn cron(node: Arc<Node>) {
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if node.evictor.excess() > 0 {
+        if node.evictor.excess(&node) > 0 {
             let _ = node.evictor.make_room(&node).await;
         }
     }

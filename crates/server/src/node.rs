@@ -207,6 +207,7 @@ impl Node {
             lfu: policy.is_lfu(),
             log_factor: c.get_i64("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
             decay_minutes: c.get_i64("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
+            shared_integers: c.get_i64("maxmemory") == 0 || !policy.tracks_access(),
         };
         self.pubsub.set_limit(crate::pubsub::pubsub_limit(
             c.get("client-output-buffer-limit"),

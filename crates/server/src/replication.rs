@@ -152,7 +152,12 @@ pub struct Replication {
     /// This node leads the shard and is its only voter, kept current by a watcher of the group's metrics so that
     /// the read path checks an atomic instead of copying the metrics for every batch.
     sole_leader: AtomicBool,
+    /// Un-purged log entries, each with an index entry in memory until a snapshot purges it.
+    live_log_entries: AtomicU64,
 }
+
+/// Estimated bytes of the in-memory index of one un-purged log entry (a B-tree entry with its position).
+const LOG_INDEX_ENTRY_BYTES: u64 = 48;
 
 impl Replication {
     /// Opens the storage under `dir`, restores the snapshot and log into the node's keyspace, starts the Raft
@@ -227,22 +232,29 @@ impl Replication {
             registry,
             bus: parking_lot::Mutex::new(None),
             sole_leader: AtomicBool::new(false),
+            live_log_entries: AtomicU64::new(0),
         });
         {
             let repl = Arc::downgrade(&repl);
             let mut rx = group.raft().metrics();
             tokio::spawn(async move {
                 loop {
-                    let sole = {
+                    let (sole, live) = {
                         let m = rx.borrow_and_update();
                         let mut voters = m.membership_config.membership().voter_ids();
-                        m.state == openraft::ServerState::Leader
+                        let sole = m.state == openraft::ServerState::Leader
                             && m.current_leader == Some(node_id)
                             && voters.next() == Some(node_id)
-                            && voters.next().is_none()
+                            && voters.next().is_none();
+                        let last = m.last_log_index.unwrap_or(0);
+                        let purged = m.purged.map_or(0, |p| p.index);
+                        (sole, last.saturating_sub(purged))
                     };
                     match repl.upgrade() {
-                        Some(r) => r.sole_leader.store(sole, Ordering::Release),
+                        Some(r) => {
+                            r.sole_leader.store(sole, Ordering::Release);
+                            r.live_log_entries.store(live, Ordering::Relaxed);
+                        }
                         None => return,
                     }
                     if rx.changed().await.is_err() {
@@ -317,6 +329,13 @@ impl Replication {
             .base_size
             .store(repl.storage.size_on_disk().unwrap_or(0), Ordering::Relaxed);
         Ok(repl)
+    }
+
+    /// Estimated bytes the log keeps in memory (recent entries, the index of un-purged ones): left out of
+    /// `maxmemory`, as Redis leaves out its AOF buffer, since evicting keys cannot free them.
+    pub fn log_memory(&self) -> u64 {
+        self.group.log_cache_bytes()
+            + self.live_log_entries.load(Ordering::Relaxed) * LOG_INDEX_ENTRY_BYTES
     }
 
     /// Whether this node is the shard's only voter and leads it: local reads need no quorum round then.

@@ -46,6 +46,14 @@ impl Policy {
         })
     }
 
+    /// Whether the policy needs per-object access data (LRU or LFU).
+    pub fn tracks_access(self) -> bool {
+        matches!(
+            self,
+            Policy::AllkeysLru | Policy::AllkeysLfu | Policy::VolatileLru | Policy::VolatileLfu
+        )
+    }
+
     /// Whether objects record a use counter instead of an access time.
     pub fn is_lfu(self) -> bool {
         matches!(self, Policy::AllkeysLfu | Policy::VolatileLfu)
@@ -76,6 +84,9 @@ pub struct AccessTracking {
     pub log_factor: u32,
     /// `lfu-decay-time`: minutes per decrement of an unused counter (0: never).
     pub decay_minutes: u32,
+    /// Whether small integers count as shared objects (`OBJECT REFCOUNT`): Redis stops sharing them when a
+    /// `maxmemory` with an LRU or LFU policy needs per-object access data.
+    pub shared_integers: bool,
 }
 
 impl Default for AccessTracking {
@@ -84,6 +95,7 @@ impl Default for AccessTracking {
             lfu: false,
             log_factor: 10,
             decay_minutes: 1,
+            shared_integers: true,
         }
     }
 }

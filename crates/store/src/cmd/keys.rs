@@ -846,10 +846,11 @@ fn object_idletime(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Fram
 }
 
 fn object_refcount(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    let shared = ks.config.access.shared_integers;
     match ks.read_notouch(ctx, &args[2]) {
         // Redis stores small non-negative integers as shared objects with a pinned refcount.
         Some(o) => match o.value {
-            crate::Value::Int(i) if (0..SHARED_INTEGERS).contains(&i) => {
+            crate::Value::Int(i) if shared && (0..SHARED_INTEGERS).contains(&i) => {
                 Frame::Integer(SHARED_REFCOUNT)
             }
             _ => Frame::Integer(1),

@@ -39,26 +39,24 @@ pub struct LogStore<B: LogBackend = GroupLog> {
     recent_bytes: Arc<AtomicU64>,
 }
 
-/// Estimated heap bytes one cached entry holds: its encoding and its decoded operations.
+/// Estimated heap bytes one cached entry holds: its operations (argument vectors and bytes) and its encoding.
 fn cached_bytes(e: &Entry) -> u64 {
-    let body = match &e.payload {
-        EntryPayload::Normal(le) => {
-            let args: usize = le
-                .ops
-                .iter()
-                .map(|op| match op {
-                    store::Op::Command(a)
-                    | store::Op::ExpireIfDue(a)
-                    | store::Op::Block(a)
-                    | store::Op::Evict(a) => a.iter().map(|x| x.len() + 32).sum::<usize>() + 64,
-                })
-                .sum();
-            // The encoding is about as long as the arguments, and kept alongside them.
-            2 * args + 64
+    // The entry's shared parts: the operations' slice, the encoding's cell.
+    let mut n = std::mem::size_of::<Entry>() + 64;
+    if let EntryPayload::Normal(le) = &e.payload {
+        n += 16 + le.ops.len() * std::mem::size_of::<store::Op>();
+        for op in le.ops.iter() {
+            let (store::Op::Command(a)
+            | store::Op::ExpireIfDue(a)
+            | store::Op::Block(a)
+            | store::Op::Evict(a)) = op;
+            let bytes: usize = a.iter().map(|x| x.len()).sum();
+            // The argument vector, the arguments, and their share of the encoding (lengths as varints).
+            n += 16 + a.len() * std::mem::size_of::<bytes::Bytes>() + bytes;
+            n += 3 + bytes + 2 * a.len();
         }
-        _ => 256,
-    };
-    (std::mem::size_of::<Entry>() + body) as u64
+    }
+    n as u64
 }
 
 /// Most entries kept in the recent-entry cache (entries share their operations, so a copy is a reference count).

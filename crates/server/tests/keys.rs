@@ -602,16 +602,27 @@ fn object_encoding_of_modified_strings_is_raw() {
 }
 
 #[test]
-fn eviction_settings_are_fixed_until_eviction_exists() {
-    // Shoal does not evict yet: accepting an LFU policy would make OBJECT FREQ/IDLETIME lie, so it is refused.
+fn eviction_settings_are_live() {
+    // Eviction exists (tests/eviction.rs): its settings change at run time, with Redis' checks and echo.
     let s = Server::start();
     let mut c = s.client();
-    for (name, value) in [("maxmemory-policy", "allkeys-lfu"), ("maxmemory", "100mb")] {
+    for (name, value, echo) in [
+        ("maxmemory-policy", "ALLKEYS-LFU", "allkeys-lfu"),
+        ("maxmemory", "100mb", "104857600"),
+        ("maxmemory-samples", "10", "10"),
+    ] {
+        ok(&mut c, &["CONFIG", "SET", name, value]);
         assert_eq!(
-            err(&mut c, &["CONFIG", "SET", name, value]),
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")
+            ok(&mut c, &["CONFIG", "GET", name]),
+            redis::Value::Array(vec![vb(name), vb(echo)])
         );
     }
+    assert_eq!(
+        err(&mut c, &["CONFIG", "SET", "maxmemory-policy", "lru"]),
+        "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of \
+         the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, \
+         allkeys-random, noeviction"
+    );
 }
 
 #[test]

@@ -282,7 +282,15 @@ fn config_get_patterns() {
         .map(|(n, _)| n)
         .collect();
     mem.sort();
-    assert_eq!(mem, ["maxmemory", "maxmemory-policy", "maxmemory-samples"]);
+    assert_eq!(
+        mem,
+        [
+            "maxmemory",
+            "maxmemory-eviction-tenacity",
+            "maxmemory-policy",
+            "maxmemory-samples"
+        ]
+    );
     assert_eq!(config_get(&mut c, &["h?"]), [("hz".into(), "10".into())]);
     assert!(config_get(&mut c, &["zz*"]).is_empty());
 }

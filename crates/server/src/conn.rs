@@ -742,6 +742,8 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
             }
         }
     }
+    // Subscriptions end before the client sees the connection close.
+    drop(conn);
     let _ = wr.shutdown().await;
 }
 

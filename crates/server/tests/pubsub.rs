@@ -438,3 +438,36 @@ fn soft_limit_cuts_off_a_subscriber_that_stays_above_it() {
     }
     assert!(read_until_closed(&mut slow, 512 << 20).is_some());
 }
+
+#[test]
+fn client_type_pubsub_while_subscribed() {
+    let s = Server::start();
+    let mut c = s.client();
+    let list = |c: &mut redis::Connection, t: &str| -> usize {
+        match ok(c, &["CLIENT", "LIST", "TYPE", t]) {
+            redis::Value::BulkString(b) => String::from_utf8(b).unwrap().lines().count(),
+            redis::Value::VerbatimString { text, .. } => text.lines().count(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut a = Raw::new(&s);
+    a.send(&["SUBSCRIBE", "x"]);
+    a.reply();
+    let mut r3 = Raw::new(&s);
+    r3.call(&["HELLO", "3"]);
+    r3.send(&["SSUBSCRIBE", "y"]);
+    r3.reply();
+    // A RESP3 subscriber counts as pub/sub too, as in Redis.
+    assert_eq!(list(&mut c, "pubsub"), 2);
+    assert_eq!(list(&mut c, "normal"), 1);
+    a.send(&["UNSUBSCRIBE"]);
+    a.reply();
+    assert_eq!(list(&mut c, "pubsub"), 1);
+    assert_eq!(ok(&mut c, &["CLIENT", "KILL", "TYPE", "pubsub"]), vi(1));
+    assert!(r3.closed());
+    wait_numsub(&mut c, "x", 0);
+    assert_eq!(
+        ok(&mut c, &["PUBSUB", "SHARDNUMSUB", "y"]),
+        redis::Value::Array(vec![vb("y"), vi(0)])
+    );
+}

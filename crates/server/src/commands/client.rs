@@ -31,9 +31,15 @@ fn client_type(name: &[u8]) -> Option<ClientType> {
     }
 }
 
-/// The type of a connected client: every client is a normal one until pub/sub and replication exist.
-fn type_of(_client: &ClientHandle) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client: `pubsub` while subscribed to anything (Redis' CLIENT_PUBSUB, in either
+/// protocol), `normal` otherwise (replicas are Raft peers, not clients).
+fn type_of(client: &ClientHandle) -> ClientType {
+    use std::sync::atomic::Ordering::Relaxed;
+    if client.sub.load(Relaxed) + client.psub.load(Relaxed) + client.ssub.load(Relaxed) > 0 {
+        ClientType::Pubsub
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn unknown_type(name: &[u8]) -> Frame {

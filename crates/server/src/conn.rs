@@ -617,14 +617,19 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
             let mut gone = false;
             while let Some(mut p) = conn.process(&batch[from..], &mut out).await {
                 // The replies so far go out before the wait, as Redis writes them before the client blocks.
-                let reply = if out.is_empty()
-                    || flush(&node, &handle, &mut wr, &mut out).await.is_ok()
-                {
-                    wait_parked(&node, &handle, &mut p, &mut rd, &mut inbuf, killed.as_mut()).await
-                } else {
-                    node.blocking.cancel(handle.id, None);
-                    None
-                };
+                let reply =
+                    if out.is_empty() || flush(&node, &handle, &mut wr, &mut out).await.is_ok() {
+                        let io = Io {
+                            rd: &mut rd,
+                            wr: &mut wr,
+                            inbuf: &mut inbuf,
+                            queue: conn.subs.queue.as_deref(),
+                        };
+                        wait_parked(&node, &handle, &mut p, io, killed.as_mut()).await
+                    } else {
+                        node.blocking.cancel(handle.id, None);
+                        None
+                    };
                 let Some(reply) = reply else {
                     gone = true;
                     break;
@@ -782,10 +787,15 @@ async fn wait_parked(
     node: &Node,
     handle: &ClientHandle,
     p: &mut Parked,
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    inbuf: &mut BytesMut,
+    io: Io<'_>,
     mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> Option<Frame> {
+    let Io {
+        rd,
+        wr,
+        inbuf,
+        queue,
+    } = io;
     let gone = || {
         node.blocking.cancel(handle.id, None);
         None
@@ -819,8 +829,35 @@ async fn wait_parked(
                 Ok(None) => inbuf.reserve(READ_CHUNK),
             },
             _ = killed.as_mut() => return gone(),
+            // A RESP3 subscriber keeps receiving messages while it waits, as in Redis.
+            _ = messages_ready(queue) => {
+                let Some(q) = queue else { continue };
+                let buf = q.take();
+                if buf.is_empty() {
+                    continue;
+                }
+                tokio::select! {
+                    r = wr.write_all(&buf) => {
+                        if r.is_err() {
+                            return gone();
+                        }
+                        q.written(buf.len());
+                        node.stats.total_net_output_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                    }
+                    _ = killed.as_mut() => return gone(),
+                }
+            }
         }
     }
+}
+
+/// What a blocked client's wait reads from and writes to.
+struct Io<'a> {
+    rd: &'a mut tokio::net::tcp::OwnedReadHalf,
+    wr: &'a mut tokio::net::tcp::OwnedWriteHalf,
+    inbuf: &'a mut BytesMut,
+    /// Its pub/sub queue, if it subscribed.
+    queue: Option<&'a crate::pubsub::Subscriber>,
 }
 
 /// Completes at `deadline`, or never without one.

@@ -471,3 +471,23 @@ fn client_type_pubsub_while_subscribed() {
         redis::Value::Array(vec![vb("y"), vi(0)])
     );
 }
+
+#[test]
+fn resp3_subscriber_gets_messages_while_blocked() {
+    let s = Server::start();
+    let mut c = s.client();
+    let mut r = Raw::new(&s);
+    r.call(&["HELLO", "3"]);
+    r.send(&["SUBSCRIBE", "c"]);
+    assert_eq!(r.reply(), confirm('>', "subscribe", "c", 1));
+    r.send(&["BLPOP", "q", "0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "clients", "blocked_clients").as_deref() != Some("1") {
+        assert!(Instant::now() < deadline, "never blocked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ok(&mut c, &["PUBLISH", "c", "during"]), vi(1));
+    assert_eq!(r.reply(), message('>', "c", "during"));
+    ok(&mut c, &["RPUSH", "q", "job"]);
+    assert_eq!(r.reply(), format!("*2\r\n{}{}", bulk("q"), bulk("job")));
+}

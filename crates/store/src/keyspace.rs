@@ -437,10 +437,11 @@ impl Keyspace {
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
         let access = self.config.access;
-        // An overwrite keeps the key's use count under LFU, as Redis' `dbOverwrite` does.
-        let lru = match self.data.get(key) {
-            Some(old) if access.lfu => old.lru,
-            _ => access.created(ctx.now_ms),
+        // An overwrite keeps the key's use count under LFU, as Redis' `dbOverwrite` does (the extra lookup
+        // only then).
+        let lru = match access.lfu.then(|| self.data.get(key)).flatten() {
+            Some(old) => old.lru,
+            None => access.created(ctx.now_ms),
         };
         let obj = Object {
             value,

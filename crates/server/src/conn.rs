@@ -137,7 +137,7 @@ impl Conn {
         let auth_ok = self.authenticated
             || spec.flags & flags::NO_AUTH != 0
             || !self.node.hot.auth_required.load(Ordering::Relaxed);
-        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && spec.is_write() == write)
+        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && on_write_path(spec, args) == write)
             .then_some(spec)
     }
 
@@ -166,7 +166,7 @@ impl Conn {
                 }
             };
             match spec.handler {
-                Handler::Keyspace(_) if spec.is_write() => {
+                Handler::Keyspace(_) if on_write_path(spec, args) => {
                     // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
                     while spec.block_on.is_none() {
@@ -207,7 +207,7 @@ impl Conn {
                     for (k, ((spec, args), reply)) in run.iter().zip(cmds).zip(&replies).enumerate()
                     {
                         if is_would_block(reply) {
-                            match self.park(spec, args) {
+                            match self.park(spec, args, reply) {
                                 Some((reply, deadline)) => {
                                     // CLIENT LIST shows the command it waits in, as Redis does.
                                     self.last_cmd = Some(store::table::table().full_name(spec));
@@ -320,8 +320,11 @@ impl Conn {
         &mut self,
         spec: &'static CommandSpec,
         args: &[Bytes],
+        reply: &Frame,
     ) -> Option<(oneshot::Receiver<Frame>, Option<tokio::time::Instant>)> {
         let block = (spec.block_on?)(args, unix_ms())?;
+        // The command to retry, when the first attempt rewrote it (XREAD's `$` resolved to an ID).
+        let retry = store::blocking::retry_args(reply).unwrap_or_else(|| args.to_vec());
         let deadline = if block.timeout_ms > 0 {
             // A deadline beyond what the clock can hold is no deadline.
             tokio::time::Instant::now().checked_add(Duration::from_millis(block.timeout_ms as u64))
@@ -332,7 +335,7 @@ impl Conn {
         let reply = self
             .node
             .blocking
-            .register(self.handle.id, block, args.to_vec());
+            .register(self.handle.id, block, retry);
         Some((reply, deadline))
     }
 
@@ -634,6 +637,12 @@ async fn flush(
         *out = BytesMut::with_capacity(READ_CHUNK);
     }
     Ok(())
+}
+
+/// Whether a keyspace command goes through the log: writes, and reads that may wait (XREAD BLOCK), which are
+/// proposed as [`Op::Block`] so that their wait starts from a position in the log.
+fn on_write_path(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    spec.is_write() || spec.block_on.is_some_and(|f| f(args, unix_ms()).is_some())
 }
 
 /// Waits until a blocked command's wait ends and returns its reply; `None` if the client went away (closed

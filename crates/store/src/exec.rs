@@ -19,6 +19,9 @@ pub struct ExecCtx {
     /// Set while an [`Op::Block`] runs: a blocking command that finds nothing to serve answers
     /// [`crate::blocking::WOULD_BLOCK`] instead of its non-blocking reply.
     pub blocking: bool,
+    /// Set while an [`Op::Retry`] runs: the command of a client that was blocked, proposed again after a write
+    /// made its keys ready (XREADGROUP then reports a deleted stream or group as Redis does for a blocked client).
+    pub retry: bool,
 }
 
 impl ExecCtx {
@@ -30,6 +33,7 @@ impl ExecCtx {
             write: true,
             dirty: 0,
             blocking: false,
+            retry: false,
         }
     }
 
@@ -41,6 +45,7 @@ impl ExecCtx {
             write: false,
             dirty: 0,
             blocking: false,
+            retry: false,
         }
     }
 }
@@ -82,6 +87,9 @@ pub enum Op {
     /// [`Op::Command`], except that when nothing can be served it changes nothing and replies
     /// [`crate::blocking::WOULD_BLOCK`], which the server turns into a wait (never into a reply).
     Block(Vec<Bytes>),
+    /// A blocked client's command proposed again once its keys became ready: runs like [`Op::Block`], with
+    /// `ctx.retry` set.
+    Retry(Vec<Bytes>),
 }
 
 /// The unit of the write path: what a single node applies directly and a replicated shard puts in its log.
@@ -130,6 +138,7 @@ impl std::fmt::Debug for WireCache {
 const OP_COMMAND: u8 = 0;
 const OP_EXPIRE_IF_DUE: u8 = 1;
 const OP_BLOCK: u8 = 2;
+const OP_RETRY: u8 = 3;
 /// Format version, first byte of every encoded entry.
 const ENTRY_FORMAT: u8 = 1;
 
@@ -162,7 +171,7 @@ impl LogEntry {
             .ops
             .iter()
             .map(|op| match op {
-                Op::Command(a) | Op::ExpireIfDue(a) | Op::Block(a) => {
+                Op::Command(a) | Op::ExpireIfDue(a) | Op::Block(a) | Op::Retry(a) => {
                     a.iter().map(|x| x.len() + 2).sum::<usize>() + 3
                 }
             })
@@ -177,6 +186,7 @@ impl LogEntry {
                 Op::Command(a) => (OP_COMMAND, a),
                 Op::ExpireIfDue(a) => (OP_EXPIRE_IF_DUE, a),
                 Op::Block(a) => (OP_BLOCK, a),
+                Op::Retry(a) => (OP_RETRY, a),
             };
             out.push(tag);
             put_varint(&mut out, args.len() as u64);
@@ -218,6 +228,7 @@ impl LogEntry {
                 OP_COMMAND => Op::Command(args),
                 OP_EXPIRE_IF_DUE => Op::ExpireIfDue(args),
                 OP_BLOCK => Op::Block(args),
+                OP_RETRY => Op::Retry(args),
                 _ => return None,
             });
         }
@@ -288,6 +299,14 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
             ctx.blocking = false;
             reply
         }
+        Op::Retry(args) => {
+            ctx.blocking = true;
+            ctx.retry = true;
+            let reply = crate::cmd::execute(ks, ctx, args);
+            ctx.blocking = false;
+            ctx.retry = false;
+            reply
+        }
         Op::ExpireIfDue(keys) => {
             let mut n = 0;
             for k in keys {
@@ -328,6 +347,7 @@ mod tests {
                     Bytes::from("l"),
                     Bytes::from("0"),
                 ]),
+                Op::Retry(vec![Bytes::from("XREAD"), Bytes::from("x")]),
             ]
             .into(),
             wire: WireCache::default(),

@@ -73,6 +73,8 @@ pub struct KeyspaceConfig {
     pub list_compress_depth: i32,
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a sorted set leaves the listpack.
     pub zset_limits: crate::zset::Limits,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: when a stream starts a new node.
+    pub stream_node_limits: crate::types::stream::NodeLimits,
 }
 
 impl Default for KeyspaceConfig {
@@ -86,6 +88,7 @@ impl Default for KeyspaceConfig {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             zset_limits: crate::zset::Limits::default(),
+            stream_node_limits: crate::types::stream::NodeLimits::default(),
         }
     }
 }
@@ -388,7 +391,7 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expire_at` ([`NO_EXPIRE`] for none), replacing any object.
     pub fn set(&mut self, ctx: &ExecCtx, key: &[u8], value: Value, expire_at: i64) {
-        if matches!(value, Value::List(_) | Value::ZSet(_)) {
+        if matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
             self.signal_ready(key);
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
@@ -398,6 +401,10 @@ impl Keyspace {
             lru: lru_clock(ctx.now_ms),
         };
         let old = self.data.insert(key, obj);
+        if matches!(&old, Some(o) if matches!(o.value, Value::Stream(_))) {
+            // Clients blocked in XREADGROUP on a replaced stream get an error (Redis' signalDeletedKeyAsReady).
+            self.signal_ready(key);
+        }
         if fields_expire {
             self.field_volatile.insert(key, ());
         } else if !self.field_volatile.is_empty() {
@@ -424,6 +431,10 @@ impl Keyspace {
     /// Deletes `key`, returning its object (even if it had expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
         let old = self.data.remove(key)?;
+        if matches!(old.value, Value::Stream(_)) {
+            // Clients blocked in XREADGROUP on a deleted stream get an error (Redis' signalDeletedKeyAsReady).
+            self.signal_ready(key);
+        }
         if old.expire_at != NO_EXPIRE {
             self.volatile.remove(key);
         }
@@ -479,7 +490,7 @@ impl Keyspace {
             return false;
         };
         let volatile = obj.expire_at != NO_EXPIRE;
-        if matches!(obj.value, Value::List(_) | Value::ZSet(_)) {
+        if matches!(obj.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
             self.signal_ready(to);
         }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());
@@ -495,6 +506,10 @@ impl Keyspace {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        if !self.data.is_empty() {
+            // Clients blocked in XREADGROUP on a stream that goes get an error.
+            self.signal_all_ready();
+        }
         self.data.clear();
         self.volatile.clear();
         self.field_volatile.clear();
@@ -561,6 +576,7 @@ impl Keyspace {
             Value::Set(s) => s.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
+            Value::Stream(st) => st.heap_size(),
         };
         let mut total = entry_bytes::<Object>(key.len()) + value;
         if o.expire_at != NO_EXPIRE {

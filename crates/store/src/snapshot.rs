@@ -11,8 +11,8 @@
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Streams
-//! will take further tags; a reader meeting a tag it does not know refuses the whole snapshot rather than dropping
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). A
+//! reader meeting a tag it does not know refuses the whole snapshot rather than dropping
 //! keys.
 //!
 //! Tags are Redis' RDB type numbers where one fits. Hashes and sets keep their encoding, and hash-table
@@ -34,6 +34,11 @@
 //! A sorted set is [`TAG_ZSET`] or [`TAG_ZSET_LISTPACK`] (the numbers of Redis' RDB types for its two encodings,
 //! which the load restores exactly) followed by its member count and each (score as an `f64` LE, member as
 //! bytes) in order.
+//!
+//! A stream is [`TAG_STREAM`]: its length, last, first and largest deleted IDs, entries added, its nodes as
+//! stored (key ID, live and deleted counts, packed buffer: approximate trimming depends on node boundaries),
+//! then each consumer group (name, last ID, entries read, consumers with their seen times, pending entries
+//! with delivery time, count and owner); see `types::stream::Stream::encode`. Every node is checked when read.
 //!
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
@@ -79,6 +84,8 @@ pub const TAG_LIST: u8 = 18;
 pub const TAG_ZSET: u8 = 5;
 /// Value type tag: a sorted set in the `listpack` encoding (Redis' `RDB_TYPE_ZSET_LISTPACK`).
 pub const TAG_ZSET_LISTPACK: u8 = 17;
+/// A stream (Redis' RDB number for `RDB_TYPE_STREAM_LISTPACKS_2`).
+pub const TAG_STREAM: u8 = 19;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
 pub const OP_EXPIRE_MS: u8 = 0xFC;
 /// End of the records; the checksum follows.
@@ -336,6 +343,11 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 put_bytes(out, member);
             });
         }
+        Value::Stream(st) => {
+            out.push(TAG_STREAM);
+            put_bytes(out, key);
+            st.encode(out);
+        }
     }
 }
 
@@ -494,6 +506,12 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
             TAG_ZSET | TAG_ZSET_LISTPACK => {
                 let key = r.bytes()?;
                 (key, read_zset(&mut r, op)?)
+            }
+            TAG_STREAM => {
+                let key = r.bytes()?;
+                let st = crate::types::stream::Stream::decode(r.buf, &mut r.pos)
+                    .map_err(|e| SnapshotError(format!("bad stream: {e}")))?;
+                (key, Value::Stream(Box::new(st)))
             }
             other => {
                 return err(format!(

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -30,6 +31,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     debug::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

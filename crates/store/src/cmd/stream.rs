@@ -1056,8 +1056,9 @@ fn group_read(
 }
 
 /// A blocked reader's retry (Redis' `serveClientsBlockedOnStreamKey` and
-/// `unblockDeletedStreamReadgroupClients`): the first of its streams with something past its position serves
-/// it, with COUNT defaulting to 1000; a deleted stream or group ends an XREADGROUP with an error.
+/// `unblockDeletedStreamReadgroupClients`): the first of its streams with an entry past its position serves
+/// it, with COUNT defaulting to 1000; a deleted stream or group ends an XREADGROUP with an error. Only live
+/// entries count, so a reader is never woken with an empty reply (entries added and deleted meanwhile).
 fn serve_blocked(
     ks: &mut Keyspace,
     ctx: &mut ExecCtx,
@@ -1090,7 +1091,7 @@ fn serve_blocked(
                     ));
                 };
                 let gt = g.last_id;
-                if s.last_id > gt {
+                if s.edge(true).is_some_and(|top| top > gt) {
                     let start = gt.incr().unwrap_or(StreamId::MAX);
                     ctx.dirty += 1;
                     let e =
@@ -1104,7 +1105,7 @@ fn serve_blocked(
             None => {
                 let Some(s) = s else { continue };
                 let Ok(gt) = parse_strict(arg) else { continue };
-                if s.last_id > gt {
+                if s.edge(true).is_some_and(|top| top > gt) {
                     let start = gt.incr().unwrap_or(StreamId::MAX);
                     let e = plain_read(s, start, count);
                     return Ok(Frame::ArrayMap(vec![(
@@ -1141,11 +1142,12 @@ pub(crate) fn waiter_ready(ks: &Keyspace, now_ms: i64, key: &[u8], args: &[Bytes
             Some(s) => s
                 .groups
                 .get(&group[..])
-                .is_none_or(|g| s.last_id > g.last_id),
+                .is_none_or(|g| s.edge(true).is_some_and(|top| top > g.last_id)),
         },
         None => {
             let Some(s) = s else { return false };
-            parse_strict(&args[r.streams_at + r.n + i]).is_ok_and(|gt| s.last_id > gt)
+            parse_strict(&args[r.streams_at + r.n + i])
+                .is_ok_and(|gt| s.edge(true).is_some_and(|top| top > gt))
         }
     }
 }
@@ -1178,7 +1180,7 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
             "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
             "    Set the current group ID and entries_read counter.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ]));
     }
     let create = is(sub, "create");
@@ -1705,7 +1707,7 @@ fn xinfo_inner(ks: &mut Keyspace, ctx: &ExecCtx, args: &[Bytes]) -> Result<Frame
             "STREAM <key> [FULL [COUNT <count>]",
             "    Show information about the stream.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ]));
     }
     let key = &args[2];
@@ -1775,9 +1777,10 @@ fn xinfo_inner(ks: &mut Keyspace, ctx: &ExecCtx, args: &[Bytes]) -> Result<Frame
             bulk_str("radix-tree-keys"),
             Frame::Integer(s.node_count() as i64),
         ),
+        // There is no radix tree: its node count is reported as a one-level tree over the nodes would have it.
         (
             bulk_str("radix-tree-nodes"),
-            Frame::Integer(s.node_count() as i64),
+            Frame::Integer(s.node_count() as i64 + 1),
         ),
         (bulk_str("last-generated-id"), id_frame(s.last_id)),
         (bulk_str("max-deleted-entry-id"), id_frame(s.max_deleted_id)),

@@ -137,7 +137,9 @@ impl Conn {
         let auth_ok = self.authenticated
             || spec.flags & flags::NO_AUTH != 0
             || !self.node.hot.auth_required.load(Ordering::Relaxed);
-        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && on_write_path(spec, args) == write)
+        (auth_ok
+            && matches!(spec.handler, Handler::Keyspace(_))
+            && on_write_path(spec, args) == write)
             .then_some(spec)
     }
 
@@ -332,10 +334,7 @@ impl Conn {
             None
         };
         self.handle.blocked.store(true, Ordering::Relaxed);
-        let reply = self
-            .node
-            .blocking
-            .register(self.handle.id, block, retry);
+        let reply = self.node.blocking.register(self.handle.id, block, retry);
         Some((reply, deadline))
     }
 

@@ -505,7 +505,13 @@ fn stream_consumers_keep_their_pending_entries_across_a_leader_failover() {
             .unwrap();
         ids.push(id);
     }
-    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("s").arg("g").arg("0").query(&mut c).unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("s")
+        .arg("g")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
     for (who, n) in [("alice", 5), ("bob", 7), ("carol", 3)] {
         let _: redis::Value = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -521,15 +527,37 @@ fn stream_consumers_keep_their_pending_entries_across_a_leader_failover() {
     }
     // Some history reads (a second delivery), an ACK, a claim and a deleted entry.
     let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP").arg("g").arg("bob").arg("COUNT").arg(2).arg("STREAMS").arg("s").arg("0")
+        .arg("GROUP")
+        .arg("g")
+        .arg("bob")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg("s")
+        .arg("0")
         .query(&mut c)
         .unwrap();
-    let _: i64 = redis::cmd("XACK").arg("s").arg("g").arg(&ids[0]).query(&mut c).unwrap();
+    let _: i64 = redis::cmd("XACK")
+        .arg("s")
+        .arg("g")
+        .arg(&ids[0])
+        .query(&mut c)
+        .unwrap();
     let _: redis::Value = redis::cmd("XCLAIM")
-        .arg("s").arg("g").arg("carol").arg(0).arg(&ids[1]).arg("RETRYCOUNT").arg(9)
+        .arg("s")
+        .arg("g")
+        .arg("carol")
+        .arg(0)
+        .arg(&ids[1])
+        .arg("RETRYCOUNT")
+        .arg(9)
         .query(&mut c)
         .unwrap();
-    let _: i64 = redis::cmd("XDEL").arg("s").arg(&ids[20]).query(&mut c).unwrap();
+    let _: i64 = redis::cmd("XDEL")
+        .arg("s")
+        .arg(&ids[20])
+        .query(&mut c)
+        .unwrap();
     let before: Vec<Vec<(String, i64)>> = ["alice", "bob", "carol"]
         .iter()
         .map(|w| pending_of(&mut c, w))
@@ -559,14 +587,32 @@ fn stream_consumers_keep_their_pending_entries_across_a_leader_failover() {
     assert_eq!(stream_state(&mut n, "s"), state);
     // New reads continue after the last delivered entry: nothing is delivered twice.
     let v: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP").arg("g").arg("dave").arg("COUNT").arg(1).arg("STREAMS").arg("s").arg(">")
+        .arg("GROUP")
+        .arg("g")
+        .arg("dave")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg("s")
+        .arg(">")
         .query(&mut n)
         .unwrap();
-    let redis::Value::Array(streams) = v else { panic!("{v:?}") };
-    let redis::Value::Array(kv) = &streams[0] else { panic!() };
-    let redis::Value::Array(entries) = &kv[1] else { panic!() };
-    let redis::Value::Array(first) = &entries[0] else { panic!() };
-    assert_eq!(first[0], redis::Value::BulkString(ids[15].clone().into_bytes()));
+    let redis::Value::Array(streams) = v else {
+        panic!("{v:?}")
+    };
+    let redis::Value::Array(kv) = &streams[0] else {
+        panic!()
+    };
+    let redis::Value::Array(entries) = &kv[1] else {
+        panic!()
+    };
+    let redis::Value::Array(first) = &entries[0] else {
+        panic!()
+    };
+    assert_eq!(
+        first[0],
+        redis::Value::BulkString(ids[15].clone().into_bytes())
+    );
 
     // The old leader comes back as a replica and reaches the same state.
     procs[leader].start();

@@ -67,7 +67,10 @@ fn xread_reply(key: &str, entries: &[(&str, &str, &str)]) -> String {
 fn xadd_ranges_deletion_trimming_and_their_errors() {
     let s = Server::start();
     let mut c = s.client();
-    assert_eq!(ok(&mut c, &["XADD", "s", "1-1", "a", "1", "b", "2"]), vb("1-1"));
+    assert_eq!(
+        ok(&mut c, &["XADD", "s", "1-1", "a", "1", "b", "2"]),
+        vb("1-1")
+    );
     assert_eq!(ok(&mut c, &["XADD", "s", "1-*", "c", "3"]), vb("1-2"));
     assert_eq!(ok(&mut c, &["XADD", "s", "2", "d", "4"]), vb("2-0"));
     // `*` takes the leader's time.
@@ -100,7 +103,10 @@ fn xadd_ranges_deletion_trimming_and_their_errors() {
         "ERR The MAXLEN argument must be >= 0."
     );
     assert_eq!(
-        err(&mut c, &["XADD", "s", "MAXLEN", "2", "MINID", "1", "*", "a", "1"]),
+        err(
+            &mut c,
+            &["XADD", "s", "MAXLEN", "2", "MINID", "1", "*", "a", "1"]
+        ),
         "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
     );
     assert_eq!(
@@ -108,7 +114,10 @@ fn xadd_ranges_deletion_trimming_and_their_errors() {
         "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
     );
     assert_eq!(
-        err(&mut c, &["XADD", "s", "MAXLEN", "10", "LIMIT", "5", "*", "a", "1"]),
+        err(
+            &mut c,
+            &["XADD", "s", "MAXLEN", "10", "LIMIT", "5", "*", "a", "1"]
+        ),
         "ERR syntax error, LIMIT cannot be used without the special ~ option"
     );
     assert_eq!(
@@ -118,32 +127,55 @@ fn xadd_ranges_deletion_trimming_and_their_errors() {
     assert_eq!(ok(&mut c, &["EXISTS", "nos"]), vi(0));
     assert_eq!(ok(&mut c, &["XLEN", "s"]), vi(4));
     assert_eq!(ok(&mut c, &["XLEN", "none"]), vi(0));
-    assert_eq!(ok(&mut c, &["TYPE", "s"]), Value::SimpleString("stream".into()));
+    assert_eq!(
+        ok(&mut c, &["TYPE", "s"]),
+        Value::SimpleString("stream".into())
+    );
     assert_eq!(ok(&mut c, &["OBJECT", "ENCODING", "s"]), vb("stream"));
 
     // Ranges: inclusive, exclusive, COUNT, reverse.
     assert_eq!(
         ok(&mut c, &["XRANGE", "s", "-", "1"]),
         arr(vec![
-            arr(vec![vb("1-1"), arr(vec![vb("a"), vb("1"), vb("b"), vb("2")])]),
+            arr(vec![
+                vb("1-1"),
+                arr(vec![vb("a"), vb("1"), vb("b"), vb("2")])
+            ]),
             arr(vec![vb("1-2"), arr(vec![vb("c"), vb("3")])]),
         ])
     );
     assert_eq!(ids(&ok(&mut c, &["XRANGE", "s", "(1-1", "(2-0"])), ["1-2"]);
-    assert_eq!(ids(&ok(&mut c, &["XRANGE", "s", "-", "+", "COUNT", "2"])), ["1-1", "1-2"]);
-    assert_eq!(ok(&mut c, &["XRANGE", "s", "-", "+", "COUNT", "0"]), Value::Nil);
+    assert_eq!(
+        ids(&ok(&mut c, &["XRANGE", "s", "-", "+", "COUNT", "2"])),
+        ["1-1", "1-2"]
+    );
+    assert_eq!(
+        ok(&mut c, &["XRANGE", "s", "-", "+", "COUNT", "0"]),
+        Value::Nil
+    );
     assert_eq!(
         ids(&ok(&mut c, &["XREVRANGE", "s", "2", "-", "COUNT", "2"])),
         ["2-0", "1-2"]
     );
     assert_eq!(ok(&mut c, &["XRANGE", "none", "-", "+"]), arr(vec![]));
-    assert_eq!(err(&mut c, &["XRANGE", "s", "-", "+", "FOO", "1"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["XRANGE", "s", "-", "+", "FOO", "1"]),
+        "ERR syntax error"
+    );
     assert_eq!(
         err(&mut c, &["XRANGE", "s", "(-", "+"]),
         "ERR Invalid stream ID specified as stream command argument"
     );
     assert_eq!(
-        err(&mut c, &["XRANGE", "s", "(18446744073709551615-18446744073709551615", "+"]),
+        err(
+            &mut c,
+            &[
+                "XRANGE",
+                "s",
+                "(18446744073709551615-18446744073709551615",
+                "+"
+            ]
+        ),
         "ERR invalid start ID for the interval"
     );
     assert_eq!(
@@ -158,17 +190,17 @@ fn xadd_ranges_deletion_trimming_and_their_errors() {
         "ERR Invalid stream ID specified as stream command argument"
     );
     assert_eq!(ok(&mut c, &["XDEL", "none", "1-1"]), vi(0));
-    assert_eq!(
-        err(&mut c, &["XTRIM", "s", "FOO", "1"]),
-        "ERR syntax error"
-    );
+    assert_eq!(err(&mut c, &["XTRIM", "s", "FOO", "1"]), "ERR syntax error");
     assert_eq!(
         err(&mut c, &["XTRIM", "s", "MAXLEN"]),
         "ERR wrong number of arguments for 'xtrim' command"
     );
     assert_eq!(ok(&mut c, &["XTRIM", "s", "MAXLEN", "1"]), vi(2));
     assert_eq!(ok(&mut c, &["XLEN", "s"]), vi(1));
-    assert_eq!(ok(&mut c, &["XTRIM", "s", "MINID", "=", "99999999999999"]), vi(1));
+    assert_eq!(
+        ok(&mut c, &["XTRIM", "s", "MINID", "=", "99999999999999"]),
+        vi(1)
+    );
     assert_eq!(ok(&mut c, &["XTRIM", "none", "MAXLEN", "1"]), vi(0));
     for i in 0..250 {
         ok(&mut c, &["XADD", "t", "*", "f", &i.to_string()]);
@@ -176,7 +208,12 @@ fn xadd_ranges_deletion_trimming_and_their_errors() {
     // `~` removes whole nodes of 100 entries only.
     assert_eq!(ok(&mut c, &["XTRIM", "t", "MAXLEN", "~", "120"]), vi(100));
     // 151 entries in nodes of 100 and 51: the first node goes, the second would pass the LIMIT.
-    ok(&mut c, &["XADD", "t", "MAXLEN", "~", "10", "LIMIT", "100", "*", "f", "v"]);
+    ok(
+        &mut c,
+        &[
+            "XADD", "t", "MAXLEN", "~", "10", "LIMIT", "100", "*", "f", "v",
+        ],
+    );
     assert_eq!(ok(&mut c, &["XLEN", "t"]), vi(51));
 
     // Wrong types.
@@ -220,10 +257,24 @@ fn xsetid_and_xinfo_stream() {
         err(&mut c, &["XSETID", "s", "99-0", "MAXDELETEDID", "100-0"]),
         "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
     );
-    assert_eq!(err(&mut c, &["XSETID", "s", "99-0", "FOO"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["XSETID", "s", "99-0", "FOO"]),
+        "ERR syntax error"
+    );
     assert_eq!(err(&mut c, &["XSETID", "none", "1-1"]), "ERR no such key");
     assert_eq!(
-        ok(&mut c, &["XSETID", "s", "99-0", "ENTRIESADDED", "50", "MAXDELETEDID", "5-0"]),
+        ok(
+            &mut c,
+            &[
+                "XSETID",
+                "s",
+                "99-0",
+                "ENTRIESADDED",
+                "50",
+                "MAXDELETEDID",
+                "5-0"
+            ]
+        ),
         Value::Okay
     );
     assert_eq!(
@@ -269,7 +320,9 @@ fn xsetid_and_xinfo_stream() {
     let mut r = Raw::new(&s);
     r.call(&["HELLO", "3"]);
     assert!(r.call(&["XINFO", "STREAM", "s"]).starts_with("%10\r\n"));
-    assert!(r.call(&["XINFO", "STREAM", "s", "FULL", "COUNT", "1"]).starts_with("%9\r\n"));
+    assert!(r
+        .call(&["XINFO", "STREAM", "s", "FULL", "COUNT", "1"])
+        .starts_with("%9\r\n"));
 }
 
 #[test]
@@ -277,9 +330,15 @@ fn consumer_groups_with_several_consumers() {
     let s = Server::start();
     let mut c = s.client();
     for i in 1..=6 {
-        ok(&mut c, &["XADD", "s", &format!("{i}-0"), "n", &i.to_string()]);
+        ok(
+            &mut c,
+            &["XADD", "s", &format!("{i}-0"), "n", &i.to_string()],
+        );
     }
-    assert_eq!(ok(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]), Value::Okay);
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]),
+        Value::Okay
+    );
     assert_eq!(
         err(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]),
         "BUSYGROUP Consumer Group name already exists"
@@ -288,10 +347,16 @@ fn consumer_groups_with_several_consumers() {
         err(&mut c, &["XGROUP", "CREATE", "none", "g", "$"]),
         "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
     );
-    assert_eq!(ok(&mut c, &["XGROUP", "CREATE", "made", "g", "$", "MKSTREAM"]), Value::Okay);
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "CREATE", "made", "g", "$", "MKSTREAM"]),
+        Value::Okay
+    );
     assert_eq!(ok(&mut c, &["XLEN", "made"]), vi(0));
     assert_eq!(
-        err(&mut c, &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-5"]),
+        err(
+            &mut c,
+            &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-5"]
+        ),
         "ERR value for ENTRIESREAD must be positive or -1"
     );
     assert_eq!(
@@ -309,7 +374,20 @@ fn consumer_groups_with_several_consumers() {
 
     // Three consumers share the stream: each entry goes to exactly one.
     let read = |c: &mut redis::Connection, who: &str, count: &str| {
-        let v = ok(c, &["XREADGROUP", "GROUP", "g", who, "COUNT", count, "STREAMS", "s", ">"]);
+        let v = ok(
+            c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                who,
+                "COUNT",
+                count,
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
         match v {
             Value::Nil => Vec::new(),
             Value::Array(streams) => match &streams[0] {
@@ -324,9 +402,14 @@ fn consumer_groups_with_several_consumers() {
     assert_eq!(read(&mut c, "carol", "5"), ["5-0", "6-0"]);
     assert!(read(&mut c, "alice", "5").is_empty());
     // History: only one's own pending entries.
-    let h = ok(&mut c, &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"]);
+    let h = ok(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"],
+    );
     let Value::Array(streams) = h else { panic!() };
-    let Value::Array(kv) = &streams[0] else { panic!() };
+    let Value::Array(kv) = &streams[0] else {
+        panic!()
+    };
     assert_eq!(ids(&kv[1]), ["3-0", "4-0"]);
     assert_eq!(
         ok(&mut c, &["XPENDING", "s", "g"]),
@@ -344,16 +427,27 @@ fn consumer_groups_with_several_consumers() {
     let p = ok(&mut c, &["XPENDING", "s", "g", "-", "+", "10", "bob"]);
     assert_eq!(ids(&p), ["3-0", "4-0"]);
     let Value::Array(rows) = p else { panic!() };
-    let Value::Array(row) = &rows[0] else { panic!() };
+    let Value::Array(row) = &rows[0] else {
+        panic!()
+    };
     assert_eq!(row[1], vb("bob"));
     // Bob read his history once more: two deliveries.
     assert_eq!(row[3], vi(2));
-    assert_eq!(ids(&ok(&mut c, &["XPENDING", "s", "g", "(1-0", "4", "2"])), ["2-0", "3-0"]);
     assert_eq!(
-        ok(&mut c, &["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "10"]),
+        ids(&ok(&mut c, &["XPENDING", "s", "g", "(1-0", "4", "2"])),
+        ["2-0", "3-0"]
+    );
+    assert_eq!(
+        ok(
+            &mut c,
+            &["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "10"]
+        ),
         arr(vec![])
     );
-    assert_eq!(err(&mut c, &["XPENDING", "s", "g", "-", "+"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["XPENDING", "s", "g", "-", "+"]),
+        "ERR syntax error"
+    );
     assert_eq!(
         err(&mut c, &["XPENDING", "s", "nog"]),
         "NOGROUP No such key 's' or consumer group 'nog'"
@@ -372,7 +466,9 @@ fn consumer_groups_with_several_consumers() {
     let Value::Array(groups) = ok(&mut c, &["XINFO", "GROUPS", "s"]) else {
         panic!()
     };
-    let Value::Array(g) = &groups[0] else { panic!() };
+    let Value::Array(g) = &groups[0] else {
+        panic!()
+    };
     assert_eq!(
         g[..],
         [
@@ -390,25 +486,46 @@ fn consumer_groups_with_several_consumers() {
             vi(0),
         ]
     );
-    assert_eq!(ok(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "dave"]), vi(1));
-    assert_eq!(ok(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "dave"]), vi(0));
-    assert_eq!(ok(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "carol"]), vi(2));
-    assert_eq!(ok(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "nobody"]), vi(0));
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "dave"]),
+        vi(1)
+    );
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "dave"]),
+        vi(0)
+    );
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "carol"]),
+        vi(2)
+    );
+    assert_eq!(
+        ok(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "nobody"]),
+        vi(0)
+    );
     assert_eq!(ok(&mut c, &["XGROUP", "SETID", "s", "g", "0"]), Value::Okay);
     // Re-delivered from the start: entries pending for others move to the reader.
     assert_eq!(read(&mut c, "dave", "3"), ["1-0", "2-0", "3-0"]);
     assert_eq!(
-        ids(&ok(&mut c, &["XPENDING", "s", "g", "-", "+", "10", "alice"])),
+        ids(&ok(
+            &mut c,
+            &["XPENDING", "s", "g", "-", "+", "10", "alice"]
+        )),
         Vec::<String>::new()
     );
     assert_eq!(ok(&mut c, &["XGROUP", "DESTROY", "s", "g"]), vi(1));
     assert_eq!(ok(&mut c, &["XGROUP", "DESTROY", "s", "g"]), vi(0));
     assert_eq!(
-        err(&mut c, &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"]),
+        err(
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"]
+        ),
         "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
     );
     assert_eq!(
-        err(&mut c, &["XREADGROUP", "COUNT", "1", "STREAMS", "s", "t", ">", ">"]),
+        err(
+            &mut c,
+            &["XREADGROUP", "COUNT", "1", "STREAMS", "s", "t", ">", ">"]
+        ),
         "ERR Missing GROUP option for XREADGROUP"
     );
     ok(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
@@ -420,9 +537,24 @@ fn consumer_groups_with_several_consumers() {
     ok(&mut c, &["XADD", "s", "7-0", "n", "7"]);
     read(&mut c, "erin", "1");
     ok(&mut c, &["XADD", "s", "8-0", "n", "8"]);
-    let v = ok(&mut c, &["XREADGROUP", "GROUP", "g", "erin", "NOACK", "STREAMS", "s", ">"]);
+    let v = ok(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "erin",
+            "NOACK",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
     assert_ne!(v, Value::Nil);
-    assert_eq!(ids(&ok(&mut c, &["XPENDING", "s", "g", "-", "+", "10"])), ["7-0"]);
+    assert_eq!(
+        ids(&ok(&mut c, &["XPENDING", "s", "g", "-", "+", "10"])),
+        ["7-0"]
+    );
 }
 
 #[test]
@@ -430,19 +562,34 @@ fn claims_move_idle_entries_between_consumers() {
     let s = Server::start();
     let mut c = s.client();
     for i in 1..=5 {
-        ok(&mut c, &["XADD", "s", &format!("{i}-0"), "n", &i.to_string()]);
+        ok(
+            &mut c,
+            &["XADD", "s", &format!("{i}-0"), "n", &i.to_string()],
+        );
     }
     ok(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
-    ok(&mut c, &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"]);
+    ok(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
+    );
     // Not idle for an hour yet: nothing to claim.
-    assert_eq!(ok(&mut c, &["XCLAIM", "s", "g", "bob", "3600000", "1-0"]), arr(vec![]));
+    assert_eq!(
+        ok(&mut c, &["XCLAIM", "s", "g", "bob", "3600000", "1-0"]),
+        arr(vec![])
+    );
     // Make 1-0 and 2-0 look idle for 10 s, then claim what was idle for 5 s.
     assert_eq!(
-        ids(&ok(&mut c, &["XCLAIM", "s", "g", "alice", "0", "1-0", "2-0", "IDLE", "10000", "JUSTID"])),
+        ids(&ok(
+            &mut c,
+            &["XCLAIM", "s", "g", "alice", "0", "1-0", "2-0", "IDLE", "10000", "JUSTID"]
+        )),
         ["1-0", "2-0"]
     );
     assert_eq!(
-        ok(&mut c, &["XCLAIM", "s", "g", "bob", "5000", "1-0", "2-0", "3-0"]),
+        ok(
+            &mut c,
+            &["XCLAIM", "s", "g", "bob", "5000", "1-0", "2-0", "3-0"]
+        ),
         arr(vec![
             arr(vec![vb("1-0"), arr(vec![vb("n"), vb("1")])]),
             arr(vec![vb("2-0"), arr(vec![vb("n"), vb("2")])]),
@@ -450,22 +597,58 @@ fn claims_move_idle_entries_between_consumers() {
     );
     let p = ok(&mut c, &["XPENDING", "s", "g", "1-0", "1-0", "1"]);
     let Value::Array(rows) = p else { panic!() };
-    let Value::Array(row) = &rows[0] else { panic!() };
+    let Value::Array(row) = &rows[0] else {
+        panic!()
+    };
     assert_eq!(row[1], vb("bob"));
     assert_eq!(row[3], vi(2));
     // RETRYCOUNT, TIME, FORCE and LASTID.
-    ok(&mut c, &["XCLAIM", "s", "g", "bob", "0", "3-0", "RETRYCOUNT", "7", "TIME", "1000", "JUSTID"]);
+    ok(
+        &mut c,
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "bob",
+            "0",
+            "3-0",
+            "RETRYCOUNT",
+            "7",
+            "TIME",
+            "1000",
+            "JUSTID",
+        ],
+    );
     let p = ok(&mut c, &["XPENDING", "s", "g", "3-0", "3-0", "1"]);
     let Value::Array(rows) = p else { panic!() };
-    let Value::Array(row) = &rows[0] else { panic!() };
+    let Value::Array(row) = &rows[0] else {
+        panic!()
+    };
     assert_eq!(row[3], vi(7));
     let Value::Int(idle) = row[2] else { panic!() };
     assert!(idle > 1_000_000_000, "{idle}");
     ok(&mut c, &["XACK", "s", "g", "4-0"]);
-    assert_eq!(ids(&ok(&mut c, &["XCLAIM", "s", "g", "carol", "0", "4-0", "FORCE", "JUSTID"])), ["4-0"]);
+    assert_eq!(
+        ids(&ok(
+            &mut c,
+            &["XCLAIM", "s", "g", "carol", "0", "4-0", "FORCE", "JUSTID"]
+        )),
+        ["4-0"]
+    );
     ok(&mut c, &["XADD", "s", "9-0", "n", "9"]);
-    ok(&mut c, &["XCLAIM", "s", "g", "carol", "0", "4-0", "LASTID", "9-0", "JUSTID"]);
-    assert_eq!(ok(&mut c, &["XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", ">"]), Value::Nil);
+    ok(
+        &mut c,
+        &[
+            "XCLAIM", "s", "g", "carol", "0", "4-0", "LASTID", "9-0", "JUSTID",
+        ],
+    );
+    assert_eq!(
+        ok(
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", ">"]
+        ),
+        Value::Nil
+    );
     assert_eq!(
         err(&mut c, &["XCLAIM", "s", "g", "bob", "abc", "1-0"]),
         "ERR Invalid min-idle-time argument for XCLAIM"
@@ -475,7 +658,10 @@ fn claims_move_idle_entries_between_consumers() {
         "ERR Unrecognized XCLAIM option 'FOO'"
     );
     assert_eq!(
-        err(&mut c, &["XCLAIM", "s", "g", "bob", "0", "1-0", "IDLE", "x"]),
+        err(
+            &mut c,
+            &["XCLAIM", "s", "g", "bob", "0", "1-0", "IDLE", "x"]
+        ),
         "ERR Invalid IDLE option argument for XCLAIM"
     );
     assert_eq!(
@@ -485,18 +671,27 @@ fn claims_move_idle_entries_between_consumers() {
 
     // XAUTOCLAIM walks the PEL with a cursor and reports entries deleted meanwhile.
     ok(&mut c, &["XDEL", "s", "2-0"]);
-    let a = ok(&mut c, &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "2"]);
+    let a = ok(
+        &mut c,
+        &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "2"],
+    );
     let Value::Array(parts) = a else { panic!() };
     assert_eq!(parts[0], vb("3-0"));
     assert_eq!(ids(&parts[1]), ["1-0"]);
     assert_eq!(parts[2], arr(vec![vb("2-0")]));
-    let a = ok(&mut c, &["XAUTOCLAIM", "s", "g", "dave", "0", "3-0", "JUSTID"]);
+    let a = ok(
+        &mut c,
+        &["XAUTOCLAIM", "s", "g", "dave", "0", "3-0", "JUSTID"],
+    );
     let Value::Array(parts) = a else { panic!() };
     assert_eq!(parts[0], vb("0-0"));
     assert_eq!(ids(&parts[1]), ["3-0", "4-0", "5-0"]);
     assert_eq!(parts[2], arr(vec![]));
     assert_eq!(
-        err(&mut c, &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "0"]),
+        err(
+            &mut c,
+            &["XAUTOCLAIM", "s", "g", "dave", "0", "0", "COUNT", "0"]
+        ),
         "ERR COUNT must be > 0"
     );
     assert_eq!(
@@ -518,8 +713,14 @@ fn xread_argument_errors_and_resp3_shape() {
     let s = Server::start();
     let mut c = s.client();
     ok(&mut c, &["XADD", "s", "1-0", "f", "v"]);
-    assert_eq!(err(&mut c, &["XREAD", "STREAMS", "s", "t", "0"]), "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
-    assert_eq!(err(&mut c, &["XREAD", "FOO", "STREAMS", "s", "0"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["XREAD", "STREAMS", "s", "t", "0"]),
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+    );
+    assert_eq!(
+        err(&mut c, &["XREAD", "FOO", "STREAMS", "s", "0"]),
+        "ERR syntax error"
+    );
     assert_eq!(
         err(&mut c, &["XREAD", "STREAMS", "s", ">"]),
         "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."
@@ -538,17 +739,29 @@ fn xread_argument_errors_and_resp3_shape() {
     );
     assert_eq!(ok(&mut c, &["XREAD", "STREAMS", "s", "$"]), Value::Nil);
     let mut r = Raw::new(&s);
-    assert_eq!(r.call(&["XREAD", "STREAMS", "s", "0"]), xread_reply("s", &[("1-0", "f", "v")]));
+    assert_eq!(
+        r.call(&["XREAD", "STREAMS", "s", "0"]),
+        xread_reply("s", &[("1-0", "f", "v")])
+    );
     assert_eq!(r.call(&["XREAD", "STREAMS", "s", "1"]), "*-1\r\n");
     r.call(&["HELLO", "3"]);
     assert_eq!(
         r.call(&["XREAD", "STREAMS", "s", "0"]),
-        format!("%1\r\n{}*1\r\n*2\r\n{}*2\r\n{}{}", bulk("s"), bulk("1-0"), bulk("f"), bulk("v"))
+        format!(
+            "%1\r\n{}*1\r\n*2\r\n{}*2\r\n{}{}",
+            bulk("s"),
+            bulk("1-0"),
+            bulk("f"),
+            bulk("v")
+        )
     );
     assert_eq!(r.call(&["XREAD", "STREAMS", "s", "1"]), "_\r\n");
     // COMMAND GETKEYS knows where the keys are.
     assert_eq!(
-        ok(&mut c, &["COMMAND", "GETKEYS", "XREAD", "COUNT", "1", "STREAMS", "a", "b", "0", "0"]),
+        ok(
+            &mut c,
+            &["COMMAND", "GETKEYS", "XREAD", "COUNT", "1", "STREAMS", "a", "b", "0", "0"]
+        ),
         arr(vec![vb("a"), vb("b")])
     );
 }
@@ -568,19 +781,57 @@ fn blocked_readers_are_served_by_a_producer_on_another_connection() {
     }
     wait_blocked(&mut c, 0);
     // `$` on a stream that does not exist yet, and a second key.
-    let mut a = block(&s, &mut c, &["XREAD", "BLOCK", "0", "STREAMS", "s", "fresh", "$", "$"], 0);
+    let mut a = block(
+        &s,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "fresh", "$", "$"],
+        0,
+    );
     assert_eq!(ok(&mut c, &["XADD", "fresh", "1-0", "k", "v"]), vb("1-0"));
     assert_eq!(a.reply(), xread_reply("fresh", &[("1-0", "k", "v")]));
     // A timeout gives a null array.
     let mut t = Raw::new(&s);
     let start = Instant::now();
-    assert_eq!(t.call(&["XREAD", "BLOCK", "100", "STREAMS", "s", "$"]), "*-1\r\n");
+    assert_eq!(
+        t.call(&["XREAD", "BLOCK", "100", "STREAMS", "s", "$"]),
+        "*-1\r\n"
+    );
     assert!(start.elapsed() >= Duration::from_millis(90));
 
     // Consumer-group waiters: one entry serves one consumer; the other keeps waiting.
     ok(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
-    let mut x = block(&s, &mut c, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"], 0);
-    let mut y = block(&s, &mut c, &["XREADGROUP", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"], 1);
+    let mut x = block(
+        &s,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        0,
+    );
+    let mut y = block(
+        &s,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        1,
+    );
     ok(&mut c, &["XADD", "s", "3-0", "f", "a"]);
     assert_eq!(x.reply(), xread_reply("s", &[("3-0", "f", "a")]));
     wait_blocked(&mut c, 1);
@@ -599,14 +850,44 @@ fn blocked_readers_are_served_by_a_producer_on_another_connection() {
         ])
     );
     // A destroyed group and a deleted stream end group waiters with Redis' errors; a plain reader waits on.
-    let mut d = block(&s, &mut c, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"], 0);
+    let mut d = block(
+        &s,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        0,
+    );
     assert_eq!(ok(&mut c, &["XGROUP", "DESTROY", "s", "g"]), vi(1));
     assert_eq!(
         d.reply(),
         "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
     );
     ok(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
-    let mut e = block(&s, &mut c, &["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"], 0);
+    let mut e = block(
+        &s,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        0,
+    );
     let mut plain = block(&s, &mut c, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], 1);
     assert_eq!(ok(&mut c, &["DEL", "s"]), vi(1));
     assert_eq!(e.reply(), "-UNBLOCKED the stream key no longer exists\r\n");
@@ -636,6 +917,9 @@ fn digest_sees_every_stream_change() {
     ok(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
     let grouped = digest(&mut c);
     assert_ne!(grouped, one);
-    ok(&mut c, &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"]);
+    ok(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"],
+    );
     assert_ne!(digest(&mut c), grouped);
 }

@@ -28,7 +28,9 @@ pub fn is_would_block(reply: &Frame) -> bool {
 /// [`WOULD_BLOCK`] naming the command to propose again when the client is woken, when that differs from the
 /// one it sent: XREAD's `$` becomes the stream's last ID at the time the client blocked.
 pub fn would_block_as(args: Vec<Bytes>) -> Frame {
-    Frame::Push(vec![Frame::Array(args.into_iter().map(Frame::Bulk).collect())])
+    Frame::Push(vec![Frame::Array(
+        args.into_iter().map(Frame::Bulk).collect(),
+    )])
 }
 
 /// The command a [`would_block_as`] reply names, if any.

@@ -138,7 +138,7 @@ impl std::fmt::Debug for WireCache {
 const OP_COMMAND: u8 = 0;
 const OP_EXPIRE_IF_DUE: u8 = 1;
 const OP_BLOCK: u8 = 2;
-const OP_RETRY: u8 = 3;
+const OP_RETRY: u8 = 5;
 /// Format version, first byte of every encoded entry.
 const ENTRY_FORMAT: u8 = 1;
 

@@ -490,7 +490,10 @@ impl Keyspace {
             return false;
         };
         let volatile = obj.expire_at != NO_EXPIRE;
-        if matches!(obj.value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
+        if matches!(
+            obj.value,
+            Value::List(_) | Value::ZSet(_) | Value::Stream(_)
+        ) {
             self.signal_ready(to);
         }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());

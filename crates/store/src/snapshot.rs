@@ -891,10 +891,46 @@ mod tests {
         }
         run(&mut ks, 2_000, &["XDEL", "s", "1010-0", "1020-0"]);
         run(&mut ks, 2_000, &["XGROUP", "CREATE", "s", "g", "0"]);
-        run(&mut ks, 2_100, &["XREADGROUP", "GROUP", "g", "a", "COUNT", "5", "STREAMS", "s", ">"]);
-        run(&mut ks, 2_200, &["XREADGROUP", "GROUP", "g", "b", "COUNT", "5", "STREAMS", "s", ">"]);
-        run(&mut ks, 2_300, &["XGROUP", "CREATECONSUMER", "s", "g", "idle"]);
-        run(&mut ks, 2_300, &["XGROUP", "CREATE", "s", "empty", "$", "ENTRIESREAD", "3"]);
+        run(
+            &mut ks,
+            2_100,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "a",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_200,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "b",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATECONSUMER", "s", "g", "idle"],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATE", "s", "empty", "$", "ENTRIESREAD", "3"],
+        );
         run(&mut ks, 2_300, &["XADD", "e", "1-1", "f", "v"]);
         run(&mut ks, 2_300, &["XDEL", "e", "1-1"]);
         let back = load(&dump(&ks)).unwrap();

@@ -285,7 +285,8 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig", "x"][rng.below(10) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig", "x"]
+                            [rng.below(10) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };

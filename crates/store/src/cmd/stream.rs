@@ -32,14 +32,20 @@ const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("create", -5, W | DENYOOM, X, Handler::Keyspace(xgroup))
         .keys(2, 2, 1)
         .doc("stream", "5.0.0", "O(1)", "Create a consumer group."),
-    CommandSpec::new("createconsumer", 5, W | DENYOOM, X, Handler::Keyspace(xgroup))
-        .keys(2, 2, 1)
-        .doc(
-            "stream",
-            "6.2.0",
-            "O(1)",
-            "Create a consumer in a consumer group.",
-        ),
+    CommandSpec::new(
+        "createconsumer",
+        5,
+        W | DENYOOM,
+        X,
+        Handler::Keyspace(xgroup),
+    )
+    .keys(2, 2, 1)
+    .doc(
+        "stream",
+        "6.2.0",
+        "O(1)",
+        "Create a consumer in a consumer group.",
+    ),
     CommandSpec::new("delconsumer", 5, W, X, Handler::Keyspace(xgroup))
         .keys(2, 2, 1)
         .doc(
@@ -736,7 +742,9 @@ struct ReadArgs<'a> {
     n: usize,
 }
 
-const UNBALANCED: Frame = Frame::error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+const UNBALANCED: Frame = Frame::error(
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+);
 
 fn parse_read(args: &[Bytes], xreadgroup: bool) -> Result<ReadArgs<'_>, Frame> {
     let mut r = ReadArgs {
@@ -899,7 +907,10 @@ fn xread_generic(
                 history = true;
                 true
             } else if !s.is_empty() {
-                let last = s.groups.get(&group[..]).map_or(StreamId::MAX, |g| g.last_id);
+                let last = s
+                    .groups
+                    .get(&group[..])
+                    .map_or(StreamId::MAX, |g| g.last_id);
                 let top = s.edge(true).unwrap_or(StreamId::MIN);
                 from = last;
                 top > last
@@ -917,14 +928,7 @@ fn xread_generic(
             Some((group, consumer)) => {
                 ctx.dirty += 1;
                 group_read(
-                    s,
-                    group,
-                    consumer,
-                    start,
-                    r.count,
-                    r.noack,
-                    history,
-                    ctx.now_ms,
+                    s, group, consumer, start, r.count, r.noack, history, ctx.now_ms,
                 )
             }
             None => plain_read(s, start, r.count),
@@ -1263,7 +1267,8 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
         let Some(g) = s.groups.get_mut(&gname[..]) else {
             return Ok(Frame::Integer(0));
         };
-        let created = !g.consumers.contains_key(&args[4][..]) && g.consumer(&args[4], ctx.now_ms, false);
+        let created =
+            !g.consumers.contains_key(&args[4][..]) && g.consumer(&args[4], ctx.now_ms, false);
         if created {
             ctx.dirty += 1;
         }
@@ -1432,7 +1437,9 @@ fn xclaim_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
         return Err(nogroup_key(key, gname));
     }
     let min_idle = crate::num::parse_i64(&args[4])
-        .ok_or(Frame::error("ERR Invalid min-idle-time argument for XCLAIM"))?
+        .ok_or(Frame::error(
+            "ERR Invalid min-idle-time argument for XCLAIM",
+        ))?
         .max(0);
     let mut ids = Vec::new();
     let mut j = 5;
@@ -1917,18 +1924,36 @@ mod tests {
     #[test]
     fn auto_ids_come_from_the_entry_time_never_a_clock() {
         let mut ks = Keyspace::new();
-        assert_eq!(run(&mut ks, T, &["XADD", "s", "*", "f", "v"]), b(&format!("{T}-0")));
-        assert_eq!(run(&mut ks, T, &["XADD", "s", "*", "f", "v"]), b(&format!("{T}-1")));
-        // A clock going back keeps IDs increasing.
-        assert_eq!(run(&mut ks, T - 5, &["XADD", "s", "*", "f", "v"]), b(&format!("{T}-2")));
-        assert_eq!(run(&mut ks, T, &["XADD", "s", &format!("{T}-*"), "f", "v"]), b(&format!("{T}-3")));
         assert_eq!(
-            run(&mut ks, T, &["XADD", "s", &format!("{}-*", T + 9), "f", "v"]),
+            run(&mut ks, T, &["XADD", "s", "*", "f", "v"]),
+            b(&format!("{T}-0"))
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XADD", "s", "*", "f", "v"]),
+            b(&format!("{T}-1"))
+        );
+        // A clock going back keeps IDs increasing.
+        assert_eq!(
+            run(&mut ks, T - 5, &["XADD", "s", "*", "f", "v"]),
+            b(&format!("{T}-2"))
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XADD", "s", &format!("{T}-*"), "f", "v"]),
+            b(&format!("{T}-3"))
+        );
+        assert_eq!(
+            run(
+                &mut ks,
+                T,
+                &["XADD", "s", &format!("{}-*", T + 9), "f", "v"]
+            ),
             b(&format!("{}-0", T + 9))
         );
         assert_eq!(
             run(&mut ks, T, &["XADD", "s", "5-5", "f", "v"]),
-            Frame::error("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+            Frame::error(
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+            )
         );
         assert_eq!(run(&mut ks, T, &["XLEN", "s"]), Frame::Integer(5));
         assert_eq!(run(&mut ks, T, &["TYPE", "s"]), Frame::simple("stream"));
@@ -1939,7 +1964,11 @@ mod tests {
             run(&mut other, now, &["XADD", "s", "*", "f", "v"]);
         }
         run(&mut other, T, &["XADD", "s", &format!("{T}-*"), "f", "v"]);
-        run(&mut other, T, &["XADD", "s", &format!("{}-*", T + 9), "f", "v"]);
+        run(
+            &mut other,
+            T,
+            &["XADD", "s", &format!("{}-*", T + 9), "f", "v"],
+        );
         assert_eq!(
             crate::snapshot::record_bytes(b"s", ks.get_raw(b"s").unwrap()),
             crate::snapshot::record_bytes(b"s", other.get_raw(b"s").unwrap())
@@ -1953,14 +1982,30 @@ mod tests {
         for i in 1..=100 {
             run(&mut ks, T, &["XADD", "s", &format!("{i}-0"), "f", "v"]);
         }
-        assert_eq!(run(&mut ks, T, &["XTRIM", "s", "MAXLEN", "~", "55"]), Frame::Integer(40));
-        assert_eq!(run(&mut ks, T, &["XTRIM", "s", "MAXLEN", "=", "55"]), Frame::Integer(5));
+        assert_eq!(
+            run(&mut ks, T, &["XTRIM", "s", "MAXLEN", "~", "55"]),
+            Frame::Integer(40)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XTRIM", "s", "MAXLEN", "=", "55"]),
+            Frame::Integer(5)
+        );
         // Whole nodes whose last entry is below 70: the rest of 41-50 and all of 51-60.
-        assert_eq!(run(&mut ks, T, &["XTRIM", "s", "MINID", "~", "70"]), Frame::Integer(15));
-        assert_eq!(run(&mut ks, T, &["XTRIM", "s", "MINID", "70"]), Frame::Integer(9));
+        assert_eq!(
+            run(&mut ks, T, &["XTRIM", "s", "MINID", "~", "70"]),
+            Frame::Integer(15)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XTRIM", "s", "MINID", "70"]),
+            Frame::Integer(9)
+        );
         // The node left with 70 alone, then 71-80; 81-90 would pass the limit.
         assert_eq!(
-            run(&mut ks, T, &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "15"]),
+            run(
+                &mut ks,
+                T,
+                &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "15"]
+            ),
             Frame::Integer(11)
         );
         assert_eq!(run(&mut ks, T, &["XLEN", "s"]), Frame::Integer(20));
@@ -1979,17 +2024,50 @@ mod tests {
     fn groups_deliver_once_and_record_delivery_times_from_the_entry() {
         let mut ks = Keyspace::new();
         for i in 1..=4 {
-            run(&mut ks, T, &["XADD", "s", &format!("{i}-0"), "f", &i.to_string()]);
+            run(
+                &mut ks,
+                T,
+                &["XADD", "s", &format!("{i}-0"), "f", &i.to_string()],
+            );
         }
-        assert_eq!(run(&mut ks, T, &["XGROUP", "CREATE", "s", "g", "0"]), Frame::ok());
-        let r = run(&mut ks, T + 10, &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"]);
-        let Frame::ArrayMap(m) = &r else { panic!("{r:?}") };
+        assert_eq!(
+            run(&mut ks, T, &["XGROUP", "CREATE", "s", "g", "0"]),
+            Frame::ok()
+        );
+        let r = run(
+            &mut ks,
+            T + 10,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "COUNT",
+                "3",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        let Frame::ArrayMap(m) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(ids_of(&m[0].1), ["1-0", "2-0", "3-0"]);
-        let r = run(&mut ks, T + 20, &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"]);
-        let Frame::ArrayMap(m) = &r else { panic!("{r:?}") };
+        let r = run(
+            &mut ks,
+            T + 20,
+            &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+        );
+        let Frame::ArrayMap(m) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(ids_of(&m[0].1), ["4-0"]);
         assert_eq!(
-            run(&mut ks, T + 20, &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"]),
+            run(
+                &mut ks,
+                T + 20,
+                &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"]
+            ),
             Frame::NullArray
         );
         // Idle times count from the delivering entry's time.
@@ -1997,22 +2075,58 @@ mod tests {
         let Frame::Array(rows) = p else { panic!() };
         assert_eq!(
             rows[0],
-            Frame::Array(vec![b("1-0"), b("alice"), Frame::Integer(100), Frame::Integer(1)])
+            Frame::Array(vec![
+                b("1-0"),
+                b("alice"),
+                Frame::Integer(100),
+                Frame::Integer(1)
+            ])
         );
-        assert_eq!(rows[3], Frame::Array(vec![b("4-0"), b("bob"), Frame::Integer(90), Frame::Integer(1)]));
+        assert_eq!(
+            rows[3],
+            Frame::Array(vec![
+                b("4-0"),
+                b("bob"),
+                Frame::Integer(90),
+                Frame::Integer(1)
+            ])
+        );
         // Reading one's history counts a delivery.
-        run(&mut ks, T + 50, &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"]);
-        let p = run(&mut ks, T + 60, &["XPENDING", "s", "g", "IDLE", "15", "-", "+", "10"]);
+        run(
+            &mut ks,
+            T + 50,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        );
+        let p = run(
+            &mut ks,
+            T + 60,
+            &["XPENDING", "s", "g", "IDLE", "15", "-", "+", "10"],
+        );
         assert_eq!(ids_of(&p), ["4-0"]);
-        assert_eq!(run(&mut ks, T, &["XACK", "s", "g", "1-0", "1-0", "9-0"]), Frame::Integer(1));
+        assert_eq!(
+            run(&mut ks, T, &["XACK", "s", "g", "1-0", "1-0", "9-0"]),
+            Frame::Integer(1)
+        );
         // XCLAIM moves ownership when idle long enough.
-        let c = run(&mut ks, T + 1000, &["XCLAIM", "s", "g", "carol", "500", "2-0", "4-0", "JUSTID"]);
+        let c = run(
+            &mut ks,
+            T + 1000,
+            &["XCLAIM", "s", "g", "carol", "500", "2-0", "4-0", "JUSTID"],
+        );
         assert_eq!(ids_of(&c), ["2-0", "4-0"]);
-        let c = run(&mut ks, T + 1000, &["XCLAIM", "s", "g", "dave", "500", "2-0"]);
+        let c = run(
+            &mut ks,
+            T + 1000,
+            &["XCLAIM", "s", "g", "dave", "500", "2-0"],
+        );
         assert_eq!(c, Frame::Array(vec![]));
         // XAUTOCLAIM reports entries deleted meanwhile and drops them from the PEL.
         run(&mut ks, T, &["XDEL", "s", "3-0"]);
-        let a = run(&mut ks, T + 5000, &["XAUTOCLAIM", "s", "g", "erin", "10", "0"]);
+        let a = run(
+            &mut ks,
+            T + 5000,
+            &["XAUTOCLAIM", "s", "g", "erin", "10", "0"],
+        );
         let Frame::Array(parts) = &a else { panic!() };
         assert_eq!(parts[0], b("0-0"));
         assert_eq!(ids_of(&parts[1]), ["2-0", "4-0"]);
@@ -2026,46 +2140,89 @@ mod tests {
                 Frame::Array(vec![Frame::Array(vec![b("erin"), b("2")])]),
             ])
         );
-        assert_eq!(run(&mut ks, T, &["XGROUP", "DELCONSUMER", "s", "g", "erin"]), Frame::Integer(2));
-        assert_eq!(run(&mut ks, T, &["XPENDING", "s", "g"]).clone(), Frame::Array(vec![
-            Frame::Integer(0),
-            Frame::Null,
-            Frame::Null,
-            Frame::NullArray,
-        ]));
+        assert_eq!(
+            run(&mut ks, T, &["XGROUP", "DELCONSUMER", "s", "g", "erin"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XPENDING", "s", "g"]).clone(),
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::Null,
+                Frame::Null,
+                Frame::NullArray,
+            ])
+        );
     }
 
     #[test]
     fn blocking_reads_wait_and_dollar_becomes_the_last_id() {
         let mut ks = Keyspace::new();
         run(&mut ks, T, &["XADD", "s", "5-0", "f", "v"]);
-        let r = op(&mut ks, T, crate::Op::Block, &["XREAD", "BLOCK", "0", "STREAMS", "s", "none", "$", "$"]);
+        let r = op(
+            &mut ks,
+            T,
+            crate::Op::Block,
+            &["XREAD", "BLOCK", "0", "STREAMS", "s", "none", "$", "$"],
+        );
         assert!(is_would_block(&r));
         let retry = retry_args(&r).unwrap();
         assert_eq!(retry[6], Bytes::from("5-0"));
         assert_eq!(retry[7], Bytes::from("0-0"));
         let block = xread_block(&retry, T).unwrap();
         assert_eq!(block.keys, vec![Bytes::from("s"), Bytes::from("none")]);
-        let retry: Vec<String> = retry.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let retry: Vec<String> = retry
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         let retry: Vec<&str> = retry.iter().map(String::as_str).collect();
         let args: Vec<Bytes> = retry.iter().map(|s| Bytes::from(s.to_string())).collect();
         assert!(!waiter_ready(&ks, T, b"s", &args));
         run(&mut ks, T, &["XADD", "none", "1-0", "g", "w"]);
         assert!(waiter_ready(&ks, T, b"none", &args));
         let r = op(&mut ks, T, crate::Op::Retry, &retry);
-        let Frame::ArrayMap(m) = &r else { panic!("{r:?}") };
+        let Frame::ArrayMap(m) = &r else {
+            panic!("{r:?}")
+        };
         assert_eq!(m[0].0, b("none"));
         // Without BLOCK, or where blocking is not allowed, the reply is a null array.
-        assert_eq!(run(&mut ks, T, &["XREAD", "STREAMS", "s", "$"]), Frame::NullArray);
-        assert_eq!(run(&mut ks, T, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]), Frame::NullArray);
-        assert_eq!(xread_block(&[Bytes::from("xread"), Bytes::from("streams"), Bytes::from("s"), Bytes::from("0")], T), None);
+        assert_eq!(
+            run(&mut ks, T, &["XREAD", "STREAMS", "s", "$"]),
+            Frame::NullArray
+        );
+        assert_eq!(
+            run(&mut ks, T, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]),
+            Frame::NullArray
+        );
+        assert_eq!(
+            xread_block(
+                &[
+                    Bytes::from("xread"),
+                    Bytes::from("streams"),
+                    Bytes::from("s"),
+                    Bytes::from("0")
+                ],
+                T
+            ),
+            None
+        );
     }
 
     #[test]
     fn blocked_group_readers_see_deleted_streams_and_groups() {
         let mut ks = Keyspace::new();
         run(&mut ks, T, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-        let args = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"];
+        let args = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
         assert!(is_would_block(&op(&mut ks, T, crate::Op::Block, &args)));
         let argv: Vec<Bytes> = args.iter().map(|s| Bytes::from(s.to_string())).collect();
         assert!(!waiter_ready(&ks, T, b"s", &argv));
@@ -2088,7 +2245,9 @@ mod tests {
         // A first attempt on a missing key is the ordinary error.
         assert_eq!(
             op(&mut ks, T, crate::Op::Block, &args),
-            Frame::error("NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option")
+            Frame::error(
+                "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
+            )
         );
     }
 
@@ -2107,7 +2266,10 @@ mod tests {
         assert_eq!(parse_bound(b"(5-0", false), Ok(StreamId::new(4, u64::MAX)));
         assert_eq!(parse_bound(b"(0-0", false), Err(INVALID_END));
         assert_eq!(parse_bound(b"(-", true), Err(INVALID_ID));
-        assert_eq!(parse_id_full(b"5-*", 0, true, true), Ok((StreamId::new(5, 0), false)));
+        assert_eq!(
+            parse_id_full(b"5-*", 0, true, true),
+            Ok((StreamId::new(5, 0), false))
+        );
         assert_eq!(parse_id_full(b"5-*", 0, true, false), Err(INVALID_ID));
     }
 }

@@ -155,7 +155,11 @@ impl Node {
         put_varint(&mut self.buf, ms_delta);
         put_varint(
             &mut self.buf,
-            if ms_delta == 0 { id.seq - key.seq } else { id.seq },
+            if ms_delta == 0 {
+                id.seq - key.seq
+            } else {
+                id.seq
+            },
         );
         if same {
             for (_, v) in pairs {
@@ -807,8 +811,7 @@ impl Stream {
                 let delivery_time = unzigzag(r.varint()?);
                 let delivery_count = r.varint()?;
                 let owner = r.bytes()?;
-                let Some((cname, c)) = g.consumers.iter_mut().find(|(k, _)| k[..] == *owner)
-                else {
+                let Some((cname, c)) = g.consumers.iter_mut().find(|(k, _)| k[..] == *owner) else {
                     return Err("pending entry of an unknown consumer".into());
                 };
                 c.pel.insert(pid);
@@ -966,7 +969,12 @@ mod tests {
     fn snapshot_form_round_trips() {
         let mut s = Stream::new();
         for i in 1..=250 {
-            add(&mut s, i, &[("f", "v"), ("g", &i.to_string())], NodeLimits::default());
+            add(
+                &mut s,
+                i,
+                &[("f", "v"), ("g", &i.to_string())],
+                NodeLimits::default(),
+            );
         }
         s.delete(StreamId::new(7, 0));
         let mut g = Group::new(StreamId::new(9, 0), 9);

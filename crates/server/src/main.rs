@@ -133,7 +133,8 @@ fn health_check(addr: &str) -> ExitCode {
     match probe() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            let _ = std::io::stderr().write_all(format!("{addr}: unexpected reply to PING\n").as_bytes());
+            let _ = std::io::stderr()
+                .write_all(format!("{addr}: unexpected reply to PING\n").as_bytes());
             ExitCode::from(1)
         }
         Err(e) => {

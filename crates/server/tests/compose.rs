@@ -27,7 +27,10 @@ struct Project {
 
 impl Project {
     fn command(&self, args: &[&str]) -> Command {
-        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/docker-compose.yml");
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/docker-compose.yml"
+        );
         let mut c = Command::new(&self.compose[0]);
         c.args(&self.compose[1..])
             .args(["-f", file, "-p", &self.name])
@@ -103,11 +106,7 @@ impl Project {
         while self.role(i).as_deref() != Some("slave")
             || self.info_u64(i, "raft_leader_id").is_none()
         {
-            assert!(
-                Instant::now() < deadline,
-                "shoal{} did not rejoin",
-                i + 1
-            );
+            assert!(Instant::now() < deadline, "shoal{} did not rejoin", i + 1);
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -285,9 +284,8 @@ fn settled_digests(p: &Project) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = None;
     loop {
-        let applied: Vec<Option<u64>> = (0..3)
-            .map(|i| p.info_u64(i, "raft_last_applied"))
-            .collect();
+        let applied: Vec<Option<u64>> =
+            (0..3).map(|i| p.info_u64(i, "raft_last_applied")).collect();
         let same = applied.iter().all(|a| a.is_some() && *a == applied[0]);
         if same && last.as_ref() == Some(&applied) {
             let digests: Vec<String> = (0..3)
@@ -457,5 +455,8 @@ fn compose_shard_fails_over_and_keeps_every_acknowledged_write() {
     );
     // Liveness on a loaded CI machine, not speed: the numbers above are the measurement.
     assert!(kill_failover < Duration::from_secs(5), "{kill_failover:?}");
-    assert!(crash_failover < Duration::from_secs(5), "{crash_failover:?}");
+    assert!(
+        crash_failover < Duration::from_secs(5),
+        "{crash_failover:?}"
+    );
 }

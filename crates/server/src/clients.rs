@@ -38,6 +38,12 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Waiting in a blocking command (`flags=b`).
     pub blocked: AtomicBool,
+    /// Commands queued since MULTI, or -1 outside a transaction (`multi=`, `flags=x`).
+    pub multi: AtomicI64,
+    /// What WATCH observed of each watched key.
+    pub watched: Mutex<Vec<store::exec::Watched>>,
+    /// A watched key changed (`flags=d`), as last computed by `multi::refresh_dirty_flags`.
+    pub dirty_cas: AtomicBool,
 }
 
 /// Descriptive client state changed by its own commands.
@@ -80,8 +86,23 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
+        let multi = self.multi.load(Ordering::Relaxed);
+        // Redis' order of the flag letters.
+        let mut flags = String::new();
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            flags.push('d');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -90,11 +111,8 @@ impl ClientHandle {
             info.name,
             self.age_secs(),
             self.idle_secs(),
-            if self.blocked.load(Ordering::Relaxed) {
-                "b"
-            } else {
-                "N"
-            },
+            flags,
+            multi,
             qbuf,
             qbuf_free,
             omem,
@@ -133,6 +151,9 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             blocked: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
+            watched: Mutex::new(Vec::new()),
+            dirty_cas: AtomicBool::new(false),
         });
         self.map.lock().insert(id, h.clone());
         h

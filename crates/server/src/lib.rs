@@ -19,6 +19,7 @@ pub mod conn;
 pub mod expire;
 pub mod logging;
 pub mod metrics;
+pub mod multi;
 pub mod node;
 pub mod replication;
 pub mod shard;

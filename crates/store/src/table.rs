@@ -70,6 +70,11 @@ pub enum NodeCommand {
     Readonly,
     Readwrite,
     Wait,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 /// Command flags, as `COMMAND INFO` names them.

@@ -16,6 +16,7 @@ pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod transactions;
 pub mod zset;
 
 /// Every family's declarations; the table is built from these.
@@ -30,6 +31,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     debug::COMMANDS,
     zset::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

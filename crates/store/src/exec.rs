@@ -670,4 +670,120 @@ mod watch_tests {
         // A blocking command inside a transaction does not block.
         assert_eq!(items[3], Frame::NullArray);
     }
+
+    /// Every write command that changes its key must abort a watch of it: a command that changes a key without
+    /// counting `ctx.dirty` would slip through WATCH.
+    #[test]
+    fn every_write_command_touches_its_keys() {
+        let strs = &["SET s abc", "SET n 5"][..];
+        let coll = &[
+            "RPUSH l a b c",
+            "SADD st a b",
+            "HSET h f v g w",
+            "ZADD z 1 a 2 b",
+            "SET s abc",
+        ][..];
+        let cases: &[(&[&str], &str, &str)] = &[
+            (strs, "s", "SET s x"),
+            (strs, "s", "SET s abc"),
+            (strs, "new", "SETNX new 1"),
+            (strs, "s", "SETEX s 100 x"),
+            (strs, "s", "PSETEX s 100000 x"),
+            (strs, "s", "MSET a 1 s 2"),
+            (strs, "new", "MSETNX new 1 other 2"),
+            (strs, "s", "APPEND s d"),
+            (strs, "n", "INCR n"),
+            (strs, "n", "DECR n"),
+            (strs, "n", "INCRBY n 2"),
+            (strs, "n", "DECRBY n 2"),
+            (strs, "n", "INCRBYFLOAT n 1.5"),
+            (strs, "s", "GETSET s x"),
+            (strs, "s", "GETDEL s"),
+            (strs, "s", "GETEX s EX 100"),
+            (strs, "s", "SETRANGE s 1 zz"),
+            (strs, "s", "SETBIT s 1 1"),
+            (strs, "d", "BITOP OR d s s"),
+            (strs, "s", "BITFIELD s SET u8 0 7"),
+            (strs, "s", "DEL s"),
+            (strs, "s", "UNLINK s"),
+            (strs, "s", "EXPIRE s 100"),
+            (strs, "s", "PEXPIRE s 100000"),
+            (strs, "s", "EXPIREAT s 99999999999"),
+            (strs, "s", "PEXPIREAT s 99999999999999"),
+            (strs, "s", "RENAME s t"),
+            (strs, "t", "RENAME s t"),
+            (strs, "t", "RENAMENX s t"),
+            (strs, "t", "COPY s t"),
+            (strs, "s", "FLUSHALL"),
+            (strs, "s", "FLUSHDB"),
+            (coll, "h", "HSET h f x"),
+            (coll, "h", "HSETNX h new v"),
+            (coll, "h", "HMSET h f x"),
+            (coll, "h", "HDEL h f"),
+            (coll, "h", "HINCRBY h n 1"),
+            (coll, "h", "HINCRBYFLOAT h n 1.5"),
+            (coll, "h", "HEXPIRE h 100 FIELDS 1 f"),
+            (coll, "h", "HPEXPIRE h 100000 FIELDS 1 f"),
+            (coll, "h", "HEXPIREAT h 4000000000 FIELDS 1 f"),
+            (coll, "h", "HPEXPIREAT h 4000000000000 FIELDS 1 f"),
+            (coll, "st", "SADD st c"),
+            (coll, "st", "SREM st a"),
+            (coll, "st", "SPOP st"),
+            (coll, "st", "SMOVE st st2 a"),
+            (coll, "st2", "SMOVE st st2 a"),
+            (coll, "d", "SINTERSTORE d st"),
+            (coll, "d", "SUNIONSTORE d st"),
+            (coll, "d", "SDIFFSTORE d st"),
+            (coll, "l", "LPUSH l x"),
+            (coll, "l", "RPUSH l x"),
+            (coll, "l", "LPUSHX l x"),
+            (coll, "l", "RPUSHX l x"),
+            (coll, "l", "LPOP l"),
+            (coll, "l", "RPOP l"),
+            (coll, "l", "LSET l 0 x"),
+            (coll, "l", "LINSERT l BEFORE b x"),
+            (coll, "l", "LREM l 0 a"),
+            (coll, "l", "LTRIM l 1 -1"),
+            (coll, "l", "LMOVE l l2 LEFT RIGHT"),
+            (coll, "l2", "LMOVE l l2 LEFT RIGHT"),
+            (coll, "l", "RPOPLPUSH l l2"),
+            (coll, "l", "LMPOP 1 l LEFT"),
+            (coll, "l", "BLPOP l 0"),
+            (coll, "l", "BRPOP l 0"),
+            (coll, "l", "BLMOVE l l2 LEFT RIGHT 0"),
+            (coll, "l2", "BRPOPLPUSH l l2 0"),
+            (coll, "l", "BLMPOP 0 1 l LEFT"),
+            (coll, "z", "ZADD z 3 c"),
+            (coll, "z", "ZINCRBY z 1 a"),
+            (coll, "z", "ZREM z a"),
+            (coll, "z", "ZPOPMIN z"),
+            (coll, "z", "ZPOPMAX z"),
+            (coll, "z", "ZMPOP 1 z MIN"),
+            (coll, "z", "BZPOPMIN z 0"),
+            (coll, "z", "BZPOPMAX z 0"),
+            (coll, "z", "BZMPOP 0 1 z MAX"),
+            (coll, "z", "ZREMRANGEBYRANK z 0 0"),
+            (coll, "z", "ZREMRANGEBYSCORE z 0 1"),
+            (coll, "z", "ZREMRANGEBYLEX z - +"),
+            (coll, "d", "ZUNIONSTORE d 1 z"),
+            (coll, "d", "ZINTERSTORE d 1 z"),
+            (coll, "d", "ZDIFFSTORE d 1 z"),
+            (coll, "d", "ZRANGESTORE d z 0 -1"),
+            (coll, "h", "PERSIST h"),
+        ];
+        for (setup, key, write) in cases {
+            let mut ks = Keyspace::new();
+            for c in setup.iter() {
+                let r = run(&mut ks, 0, &c.split(' ').collect::<Vec<_>>());
+                assert!(!r.is_error(), "{c}: {r:?}");
+            }
+            if *write == "PERSIST h" {
+                run(&mut ks, 0, &["EXPIRE", "h", "100"]);
+            }
+            let w = vec![watch(&ks, key, 0)];
+            let r = run(&mut ks, 0, &write.split(' ').collect::<Vec<_>>());
+            assert!(!r.is_error(), "{write}: {r:?}");
+            assert!(!ran(&exec(&mut ks, 0, w)), "{write} did not touch {key}");
+        }
+    }
 }

@@ -112,7 +112,13 @@ impl Conn {
     }
 
     /// Records an executed command's statistics and slow-log entry.
-    pub(crate) fn executed(&mut self, spec: &'static CommandSpec, args: &[Bytes], usec: u64, reply: &Frame) {
+    pub(crate) fn executed(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        usec: u64,
+        reply: &Frame,
+    ) {
         let full_name = store::table::table().full_name(spec);
         self.count(full_name, usec, reply.is_error(), false);
         self.maybe_slowlog(spec, args, usec);

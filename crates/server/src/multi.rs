@@ -259,9 +259,7 @@ pub fn refresh_dirty_flags(node: &Node) {
     let now = unix_ms();
     for c in clients {
         let watched = c.watched.lock();
-        let dirty = !watched
-            .iter()
-            .all(|w| g.keyspace().watch_holds(w, now));
+        let dirty = !watched.iter().all(|w| g.keyspace().watch_holds(w, now));
         c.dirty_cas.store(dirty, Ordering::Relaxed);
     }
 }

@@ -121,7 +121,10 @@ fn discard_drops_the_queue_and_the_watches() {
     ok(&mut c, &["SET", "x", "10"]);
     ok(&mut c, &["MULTI"]);
     ok(&mut c, &["DISCARD"]);
-    assert_eq!(transaction(&mut c, &[&["INCR", "x"]]), Value::Array(vec![vi(11)]));
+    assert_eq!(
+        transaction(&mut c, &[&["INCR", "x"]]),
+        Value::Array(vec![vi(11)])
+    );
     // RESET also leaves MULTI.
     ok(&mut c, &["MULTI"]);
     ok(&mut c, &["SET", "x", "1"]);

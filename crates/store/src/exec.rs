@@ -545,7 +545,9 @@ mod watch_tests {
     }
 
     fn run(ks: &mut Keyspace, time_ms: i64, args: &[&str]) -> Frame {
-        apply(ks, &entry(time_ms, vec![Op::Command(cmd(args))])).0.remove(0)
+        apply(ks, &entry(time_ms, vec![Op::Command(cmd(args))]))
+            .0
+            .remove(0)
     }
 
     /// EXEC of `INCR counter` with `watched`, at `time_ms`.

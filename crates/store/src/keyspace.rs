@@ -609,9 +609,7 @@ impl Keyspace {
             return false;
         }
         match self.data.get(&w.key) {
-            Some(o) => {
-                self.stamp_epoch(o.stamp) <= w.epoch && !(w.live && o.is_expired(now_ms))
-            }
+            Some(o) => self.stamp_epoch(o.stamp) <= w.epoch && !(w.live && o.is_expired(now_ms)),
             None => {
                 !w.live
                     && self

@@ -485,8 +485,7 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         let mut op = r.byte()?;
         let mut stamp = 0u32;
         if op == OP_STAMP && version >= 2 {
-            stamp = u32::try_from(r.varint()?)
-                .or_else(|_| err("stamp out of range"))?;
+            stamp = u32::try_from(r.varint()?).or_else(|_| err("stamp out of range"))?;
             op = r.byte()?;
         }
         let mut expire_at = NO_EXPIRE;

@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub blocked: AtomicBool,
     /// Commands queued since MULTI, or -1 outside a transaction (`multi=`, `flags=x`).
     pub multi: AtomicI64,
+    /// Bytes held by the queued commands (`multi-mem`).
+    pub multi_mem: AtomicU64,
     /// What WATCH observed of each watched key.
     pub watched: Mutex<Vec<store::exec::Watched>>,
     /// A watched key changed (`flags=d`), as last computed by `multi::refresh_dirty_flags`.
@@ -87,6 +89,7 @@ impl ClientHandle {
         let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
         let multi = self.multi.load(Ordering::Relaxed);
+        let multi_mem = self.multi_mem.load(Ordering::Relaxed);
         // Redis' order of the flag letters.
         let mut flags = String::new();
         if multi >= 0 {
@@ -103,7 +106,7 @@ impl ClientHandle {
         }
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -115,8 +118,9 @@ impl ClientHandle {
             multi,
             qbuf,
             qbuf_free,
+            multi_mem,
             omem,
-            qbuf + qbuf_free + omem + 16384,
+            qbuf + qbuf_free + omem + multi_mem + 16384,
             if info.last_cmd.is_empty() { "NULL" } else { &info.last_cmd },
             if info.user.is_empty() { "default" } else { &info.user },
             self.resp.load(Ordering::Relaxed),
@@ -152,6 +156,7 @@ impl Clients {
             kill_notify: Notify::new(),
             blocked: AtomicBool::new(false),
             multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
             watched: Mutex::new(Vec::new()),
             dirty_cas: AtomicBool::new(false),
         });

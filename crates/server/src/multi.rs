@@ -79,6 +79,13 @@ pub fn intercept(
         spec,
         args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
     });
+    // `multi-mem`: the arguments' bytes plus each queued command's bookkeeping, as Redis counts it.
+    let bytes: usize = args.iter().map(|a| a.len()).sum::<usize>()
+        + args.len() * std::mem::size_of::<Bytes>()
+        + std::mem::size_of::<Queued>();
+    conn.handle
+        .multi_mem
+        .fetch_add(bytes as u64, Ordering::Relaxed);
     conn.handle
         .multi
         .store(state.queued.len() as i64, Ordering::Relaxed);
@@ -94,6 +101,7 @@ fn mark_failed(conn: &mut Conn) {
 /// Leaves MULTI, dropping the queue (EXEC, DISCARD, RESET).
 fn end_multi(conn: &mut Conn) -> Option<MultiState> {
     conn.handle.multi.store(-1, Ordering::Relaxed);
+    conn.handle.multi_mem.store(0, Ordering::Relaxed);
     conn.multi.take()
 }
 
@@ -148,9 +156,11 @@ pub async fn watch(conn: &mut Conn, args: &[Bytes]) -> Frame {
     let g = node.shard.lock();
     let now = unix_ms();
     let mut watched = conn.handle.watched.lock();
+    // As Redis, a key already watched keeps its first observation. A set keeps a long WATCH linear.
+    let mut seen: std::collections::HashSet<Bytes> =
+        watched.iter().map(|w| w.key.clone()).collect();
     for key in &args[1..] {
-        // As Redis, a key already watched keeps its first observation.
-        if !watched.iter().any(|w| w.key == *key) {
+        if seen.insert(key.clone()) {
             watched.push(g.keyspace().watch(Bytes::copy_from_slice(key), now));
         }
     }
@@ -165,6 +175,7 @@ pub async fn exec(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     // `CLIENT LIST` run inside the transaction still shows it (`flags=x`), as in Redis.
     let reply = run_transaction(conn, state).await;
     conn.handle.multi.store(-1, Ordering::Relaxed);
+    conn.handle.multi_mem.store(0, Ordering::Relaxed);
     reply
 }
 

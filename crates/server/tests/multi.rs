@@ -190,6 +190,11 @@ fn watch_aborts_on_writes_by_anyone() {
     ok(&mut c, &["WATCH", "set"]);
     ok(&mut other, &["RENAME", "new", "set"]);
     assert_eq!(transaction(&mut c, &[&["PING"]]), Value::Nil);
+    // Watching a key again keeps the first observation.
+    ok(&mut c, &["WATCH", "set"]);
+    ok(&mut other, &["SET", "set", "again"]);
+    ok(&mut c, &["WATCH", "set", "set"]);
+    assert_eq!(transaction(&mut c, &[&["PING"]]), Value::Nil);
     // UNWATCH forgets.
     ok(&mut c, &["WATCH", "set"]);
     ok(&mut other, &["DEL", "set"]);
@@ -300,6 +305,10 @@ fn node_and_blocking_commands_inside_multi() {
     let line = client_line(&mut other, id);
     assert_eq!(field(&line, "flags"), "x");
     assert_eq!(field(&line, "multi"), "4");
+    assert!(
+        field(&line, "multi-mem").parse::<u64>().unwrap() > 50,
+        "{line}"
+    );
     ok(&mut c, &["CLIENT", "INFO"]);
     let started = Instant::now();
     let r = ok(&mut c, &["EXEC"]);

@@ -255,6 +255,11 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
             (None, _) => (Frame::error("ERR missing subcommand"), 0),
         };
         conn.executed(q.spec, &q.args, usec, &reply);
+        // An error inside the array counts in `errorstats` as a top-level one does (Redis counts every error
+        // reply it adds).
+        if let Frame::Error(msg) = &reply {
+            conn.node.record_error_reply(msg);
+        }
         out.push(reply);
     }
     Frame::Array(out)

@@ -81,7 +81,7 @@ pub fn intercept(
     });
     // `multi-mem`: the arguments' bytes plus each queued command's bookkeeping, as Redis counts it.
     let bytes: usize = args.iter().map(|a| a.len()).sum::<usize>()
-        + args.len() * std::mem::size_of::<Bytes>()
+        + std::mem::size_of_val(args)
         + std::mem::size_of::<Queued>();
     conn.handle
         .multi_mem

@@ -32,7 +32,16 @@ pub struct MultiState {
     queued: Vec<Queued>,
     /// A command was refused while queueing: EXEC discards the transaction.
     failed: bool,
+    /// Commands accepted (`multi=` of CLIENT LIST), kept or not.
+    count: usize,
+    /// Bytes the queue holds.
+    bytes: usize,
 }
+
+/// Most bytes of queued commands: an EXEC is one log entry, which must fit in one replication message
+/// (`raft::grpc::MAX_MESSAGE`) with room for other entries, so a larger transaction is refused while queueing
+/// instead of leaving a shard unable to replicate it.
+pub const MAX_TRANSACTION_BYTES: usize = raft::grpc::MAX_MESSAGE / 2;
 
 /// Redis' reply to EXEC after a queueing error.
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
@@ -74,21 +83,38 @@ pub fn intercept(
         return Some(Frame::error("ERR missing subcommand"));
     }
     let state = conn.multi.as_mut()?;
+    // `multi-mem`: the arguments' bytes plus each queued command's bookkeeping, as Redis counts it.
+    let bytes = args.iter().map(|a| a.len()).sum::<usize>()
+        + std::mem::size_of_val(args)
+        + std::mem::size_of::<Queued>();
+    if state.bytes + bytes > MAX_TRANSACTION_BYTES {
+        // Refused and dropped: the queue no longer holds memory for a transaction that will be discarded.
+        state.failed = true;
+        state.queued = Vec::new();
+        state.bytes = 0;
+        conn.handle.multi_mem.store(0, Ordering::Relaxed);
+        return Some(Frame::error_owned(format!(
+            "ERR transaction too large: its commands must fit in one {} MiB log entry",
+            MAX_TRANSACTION_BYTES >> 20
+        )));
+    }
+    state.count += 1;
+    conn.handle
+        .multi
+        .store(state.count as i64, Ordering::Relaxed);
+    if state.failed {
+        // EXEC will answer EXECABORT: keep nothing, reply as Redis does.
+        return Some(Frame::simple("QUEUED"));
+    }
+    state.bytes += bytes;
     // Copied, as Redis copies argv: a queued argument must not pin the connection's read buffer.
     state.queued.push(Queued {
         spec,
         args: args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
     });
-    // `multi-mem`: the arguments' bytes plus each queued command's bookkeeping, as Redis counts it.
-    let bytes: usize = args.iter().map(|a| a.len()).sum::<usize>()
-        + std::mem::size_of_val(args)
-        + std::mem::size_of::<Queued>();
     conn.handle
         .multi_mem
-        .fetch_add(bytes as u64, Ordering::Relaxed);
-    conn.handle
-        .multi
-        .store(state.queued.len() as i64, Ordering::Relaxed);
+        .store(state.bytes as u64, Ordering::Relaxed);
     Some(Frame::simple("QUEUED"))
 }
 

@@ -116,6 +116,34 @@ fn error_replies_match_redis() {
 }
 
 #[test]
+fn a_transaction_too_large_for_one_log_entry_is_refused_while_queueing() {
+    let s = Server::start();
+    let mut c = s.client();
+    let value = "v".repeat(1 << 20);
+    ok(&mut c, &["MULTI"]);
+    let mut refused = None;
+    for i in 0..40 {
+        match cmd(&mut c, &["SET", &format!("k{i}"), &value]) {
+            Ok(v) => assert_eq!(v, queued()),
+            Err(e) => {
+                refused = Some((i, e.to_string()));
+                break;
+            }
+        }
+    }
+    let (i, e) = refused.expect("never refused");
+    assert_eq!(i, 31, "{e}");
+    assert!(e.contains("transaction too large"), "{e}");
+    // Later commands are still answered QUEUED, and the transaction is discarded.
+    assert_eq!(ok(&mut c, &["SET", "after", "1"]), queued());
+    assert_eq!(
+        err(&mut c, &["EXEC"]),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
+    assert_eq!(ok(&mut c, &["DBSIZE"]), vi(0));
+}
+
+#[test]
 fn discard_drops_the_queue_and_the_watches() {
     let s = Server::start();
     let mut c = s.client();

@@ -132,6 +132,11 @@ pub struct Keyspace {
     deleted: Vec<u64>,
 }
 
+/// [`Keyspace::stamp_epoch`] for a keyspace at `epoch`.
+fn stamp_epoch(epoch: u64, stamp: u32) -> u64 {
+    epoch.saturating_sub(u64::from((epoch as u32).wrapping_sub(stamp)))
+}
+
 /// Buckets of [`Keyspace`]'s deleted-key memory (32 KB once a key was deleted).
 pub const WATCH_BUCKETS: usize = 4096;
 
@@ -529,13 +534,12 @@ impl Keyspace {
     /// Removes every key.
     pub fn clear(&mut self) {
         // Every key is deleted: WATCH must see each as such (an O(n) pass, as freeing them is).
-        let gone: Vec<(usize, u64)> = self
-            .data
-            .iter()
-            .map(|(k, o)| (watch_bucket(k), self.stamp_epoch(o.stamp)))
-            .collect();
-        for (b, e) in gone {
-            self.mark_deleted(b, e);
+        if !self.data.is_empty() && self.deleted.is_empty() {
+            self.deleted = vec![0; WATCH_BUCKETS];
+        }
+        for (k, o) in self.data.iter() {
+            let slot = &mut self.deleted[watch_bucket(k)];
+            *slot = (*slot).max(stamp_epoch(self.epoch, o.stamp));
         }
         self.data.clear();
         self.volatile.clear();
@@ -565,8 +569,7 @@ impl Keyspace {
     /// bits. Exact for keys written in the last 2^32 entries; an older key may look newer, never older, so a
     /// WATCH can only abort needlessly, never miss a write.
     fn stamp_epoch(&self, stamp: u32) -> u64 {
-        self.epoch
-            .saturating_sub(u64::from((self.epoch as u32).wrapping_sub(stamp)))
+        stamp_epoch(self.epoch, stamp)
     }
 
     fn note_deleted(&mut self, key: &[u8], stamp: u32) {
@@ -743,5 +746,38 @@ impl Keyspace {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_stamp_costs_no_memory() {
+        // The stamp lives in the padding after `lru`: an object is as large as without it.
+        assert_eq!(std::mem::size_of::<Object>(), 40);
+    }
+
+    #[test]
+    fn stamps_far_in_the_past_can_only_look_newer() {
+        let mut ks = Keyspace::new();
+        ks.epoch = (5u64 << 32) + 10;
+        // Written at epoch 2^32 * 5 + 3: exact.
+        assert_eq!(ks.stamp_epoch(3), (5u64 << 32) + 3);
+        // Low bits above the current ones: the previous round, never a future epoch.
+        assert_eq!(ks.stamp_epoch(20), (4u64 << 32) + 20);
+        ks.epoch = 7;
+        assert_eq!(ks.stamp_epoch(9), 0);
+        // A watch older than the stamps can tell apart aborts.
+        let w = crate::exec::Watched {
+            key: Bytes::from_static(b"k"),
+            epoch: 1,
+            live: false,
+        };
+        ks.epoch = 1 + u64::from(u32::MAX);
+        assert!(!ks.watch_holds(&w, 0));
+        ks.epoch -= 1;
+        assert!(ks.watch_holds(&w, 0));
     }
 }

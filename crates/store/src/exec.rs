@@ -425,7 +425,18 @@ fn run_write(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> res
     };
     let dirty = ctx.dirty;
     let reply = f(ks, ctx, args);
-    if ctx.dirty != dirty {
+    if ctx.dirty != dirty && spec.writes != crate::table::Writes::AllKeys {
+        // Sources are only read: only the destination counts as touched.
+        if let Ok(positions) = spec.key_positions(args) {
+            let dst = match spec.writes {
+                crate::table::Writes::FirstKey => positions.first(),
+                _ => positions.last(),
+            };
+            if let Some(&i) = dst {
+                ks.touch(&args[i]);
+            }
+        }
+    } else if ctx.dirty != dirty {
         match spec.keys {
             // The common case without allocating a list of positions.
             crate::table::KeySpec::Range { first, last, step } if step > 0 && first > 0 => {
@@ -773,6 +784,26 @@ mod watch_tests {
             (coll, "d", "ZRANGESTORE d z 0 -1"),
             (coll, "h", "PERSIST h"),
         ];
+        // Sources of a STORE command are only read.
+        for (key, write) in [
+            ("st", "SUNIONSTORE d st"),
+            ("z", "ZUNIONSTORE d 1 z"),
+            ("z", "ZRANGESTORE d z 0 -1"),
+            ("s", "BITOP NOT d s"),
+            ("s", "COPY s t"),
+        ] {
+            let mut ks = Keyspace::new();
+            for c in coll.iter() {
+                run(&mut ks, 0, &c.split(' ').collect::<Vec<_>>());
+            }
+            let w = vec![watch(&ks, key, 0)];
+            let r = run(&mut ks, 0, &write.split(' ').collect::<Vec<_>>());
+            assert!(!r.is_error(), "{write}: {r:?}");
+            assert!(
+                ran(&exec(&mut ks, 0, w)),
+                "{write} touched its source {key}"
+            );
+        }
         for (setup, key, write) in cases {
             let mut ks = Keyspace::new();
             for c in setup.iter() {

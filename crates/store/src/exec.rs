@@ -427,13 +427,23 @@ fn run_write(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> res
     let reply = f(ks, ctx, args);
     if ctx.dirty != dirty && spec.writes != crate::table::Writes::AllKeys {
         // Sources are only read: only the destination counts as touched.
-        if let Ok(positions) = spec.key_positions(args) {
-            let dst = match spec.writes {
-                crate::table::Writes::FirstKey => positions.first(),
-                _ => positions.last(),
-            };
-            if let Some(&i) = dst {
-                ks.touch(&args[i]);
+        match (spec.writes, &reply) {
+            (crate::table::Writes::PoppedKey, resp::Frame::Array(items)) => {
+                if let Some(resp::Frame::Bulk(key)) = items.first() {
+                    ks.touch(key);
+                }
+            }
+            (crate::table::Writes::PoppedKey, _) => {}
+            (w, _) => {
+                if let Ok(positions) = spec.key_positions(args) {
+                    let dst = match w {
+                        crate::table::Writes::FirstKey => positions.first(),
+                        _ => positions.last(),
+                    };
+                    if let Some(&i) = dst {
+                        ks.touch(&args[i]);
+                    }
+                }
             }
         }
     } else if ctx.dirty != dirty {
@@ -791,9 +801,16 @@ mod watch_tests {
             ("z", "ZRANGESTORE d z 0 -1"),
             ("s", "BITOP NOT d s"),
             ("s", "COPY s t"),
+            ("l2", "BLPOP l l2 0"),
+            ("l2", "LMPOP 2 l l2 LEFT"),
+            ("l", "BLMPOP 0 2 l2 l RIGHT"),
+            ("z2", "BZPOPMIN z z2 0"),
+            ("z", "BZPOPMAX z2 z 0"),
+            ("z2", "ZMPOP 2 z z2 MIN"),
+            ("z2", "BZMPOP 0 2 z z2 MIN"),
         ] {
             let mut ks = Keyspace::new();
-            for c in coll.iter() {
+            for c in coll.iter().chain(&["RPUSH l2 x", "ZADD z2 1 a"]) {
                 run(&mut ks, 0, &c.split(' ').collect::<Vec<_>>());
             }
             let w = vec![watch(&ks, key, 0)];

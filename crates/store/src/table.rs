@@ -269,6 +269,9 @@ pub enum Writes {
     FirstKey,
     /// Only the last key (COPY's destination).
     LastKey,
+    /// Only the key the reply names first: a pop from the first non-empty of several keys (BLPOP, LMPOP,
+    /// BZPOPMIN, ZMPOP, ...), whose reply starts with the key it popped from.
+    PoppedKey,
 }
 
 impl CommandSpec {

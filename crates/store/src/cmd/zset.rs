@@ -276,6 +276,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zmpop", -4, W, Z, Handler::Keyspace(zmpop))
         .keys_fn(0, 0, 0, keys_numkeys_first)
+        .writes(Writes::PoppedKey)
         .doc(
             "sorted_set",
             "7.0.0",
@@ -284,6 +285,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmin))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzpop_block)
         .doc(
             "sorted_set",
@@ -293,6 +295,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmax))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzpop_block)
         .doc(
             "sorted_set",
@@ -302,6 +305,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzmpop", -5, W | BLOCKING, Z, Handler::Keyspace(bzmpop))
         .keys_fn(0, 0, 0, keys_bzmpop)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzmpop_block)
         .doc(
             "sorted_set",

@@ -65,6 +65,8 @@ pub struct Conn {
     pub closing: bool,
     /// Set by `READONLY`: the client accepts stale reads from a replica (cluster mode redirects otherwise).
     pub readonly: bool,
+    /// The open transaction, between MULTI and EXEC/DISCARD (`crate::multi`).
+    pub(crate) multi: Option<crate::multi::MultiState>,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -72,7 +74,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn next_seed(&mut self) -> u64 {
+    pub(crate) fn next_seed(&mut self) -> u64 {
         // xorshift64*: the seed a leader stamps into a write; only needs to be unpredictable enough.
         self.seed ^= self.seed >> 12;
         self.seed ^= self.seed << 25;
@@ -110,7 +112,13 @@ impl Conn {
     }
 
     /// Records an executed command's statistics and slow-log entry.
-    fn executed(&mut self, spec: &'static CommandSpec, args: &[Bytes], usec: u64, reply: &Frame) {
+    pub(crate) fn executed(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        usec: u64,
+        reply: &Frame,
+    ) {
         let full_name = store::table::table().full_name(spec);
         self.count(full_name, usec, reply.is_error(), false);
         self.maybe_slowlog(spec, args, usec);
@@ -157,7 +165,17 @@ impl Conn {
         let mut i = 0;
         'batch: while i < batch.len() {
             let args = &batch[i];
-            let spec = match self.admit(args) {
+            let admitted = self.admit(args);
+            if self.multi.is_some() {
+                if let Some(reply) = crate::multi::intercept(self, &admitted, args) {
+                    i += 1;
+                    if !self.emit(&reply, out) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let spec = match admitted {
                 Ok(spec) => spec,
                 Err(reply) => {
                     i += 1;
@@ -354,7 +372,7 @@ impl Conn {
     /// Makes sure reads served from this node's keyspace now are allowed: linearizable on the leader (a quorum
     /// round shared by concurrent readers, or a valid leader lease), stale on a replica (as a Redis replica
     /// serves reads).
-    async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
+    pub(crate) async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
         let Some(r) = repl else {
             return Ok(());
         };
@@ -426,7 +444,7 @@ impl Conn {
 
 /// Deletes, through the log, expired keys that reads came across (Redis deletes them on access; here the
 /// deletion is an ordinary entry so replicas stay identical). Only a leader proposes; the reply is not awaited.
-fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
+pub(crate) fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
     let Some(r) = repl else { return };
     if !r.group.is_leader() {
         return;
@@ -470,6 +488,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         authenticated: !auth_required,
         closing: false,
         readonly: false,
+        multi: None,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,

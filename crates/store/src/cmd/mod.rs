@@ -17,6 +17,7 @@ pub mod server;
 pub mod set;
 pub mod stream;
 pub mod string;
+pub mod transactions;
 pub mod zset;
 
 /// Every family's declarations; the table is built from these.
@@ -32,6 +33,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     debug::COMMANDS,
     zset::COMMANDS,
     stream::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

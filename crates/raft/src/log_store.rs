@@ -45,15 +45,23 @@ fn cached_bytes(e: &Entry) -> u64 {
     let mut n = std::mem::size_of::<Entry>() + 64;
     if let EntryPayload::Normal(le) = &e.payload {
         n += 16 + le.ops.len() * std::mem::size_of::<store::Op>();
-        for op in le.ops.iter() {
-            let (store::Op::Command(a)
-            | store::Op::ExpireIfDue(a)
-            | store::Op::Block(a)
-            | store::Op::Evict(a)) = op;
+        // An argument vector, its arguments, and their share of the encoding (lengths as varints).
+        let args = |a: &[bytes::Bytes]| {
             let bytes: usize = a.iter().map(|x| x.len()).sum();
-            // The argument vector, the arguments, and their share of the encoding (lengths as varints).
-            n += 16 + a.len() * std::mem::size_of::<bytes::Bytes>() + bytes;
-            n += 3 + bytes + 2 * a.len();
+            16 + a.len() * std::mem::size_of::<bytes::Bytes>() + 2 * bytes + 3 + 2 * a.len()
+        };
+        for op in le.ops.iter() {
+            n += match op {
+                store::Op::Command(a)
+                | store::Op::ExpireIfDue(a)
+                | store::Op::Block(a)
+                | store::Op::Retry(a)
+                | store::Op::Evict(a) => args(a),
+                store::Op::Multi(tx) => {
+                    let watched: usize = tx.watched.iter().map(|w| 64 + 2 * w.key.len()).sum();
+                    watched + tx.commands.iter().map(|c| args(c)).sum::<usize>()
+                }
+            };
         }
     }
     n as u64

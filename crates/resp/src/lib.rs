@@ -73,6 +73,8 @@ pub enum Frame {
     },
     /// `>N` in RESP3 (out-of-band messages), an array in RESP2.
     Push(Vec<Frame>),
+    /// `%N` in RESP3, `*N` of two-element `[key, value]` arrays in RESP2 (XREAD and XREADGROUP replies).
+    ArrayMap(Vec<(Frame, Frame)>),
 }
 
 impl Frame {

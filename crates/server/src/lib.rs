@@ -9,6 +9,7 @@
 //! - `pubsub`: the pub/sub registry and each subscriber's outbound message queue.
 //! - `blocking`: clients blocked on keys (BLPOP, ...) and the task that serves them.
 //! - `evict`: `maxmemory` enforcement (victims picked by the leader, deleted through the log).
+//! - `multi`: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - `clients`, `slowlog`, `expire`: client registry, slow log, active expiry.
 //! - `alloc`, `metrics`: the counting allocator behind `used_memory`, and the other measurements `INFO` shows.
 
@@ -22,6 +23,7 @@ pub mod evict;
 pub mod expire;
 pub mod logging;
 pub mod metrics;
+pub mod multi;
 pub mod node;
 pub mod pubsub;
 pub mod replication;

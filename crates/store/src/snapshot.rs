@@ -1,18 +1,20 @@
 //! The keyspace as one compact, versioned, checksummed byte string: the Raft snapshot, in the role of Redis' RDB.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //! ```text
 //! "SHOALSNP"            8-byte magic
 //! version               u16, little endian
 //! key count             varint (exact: the reader checks it)
-//! record*               [0xFC expire_at:i64 LE] type:u8 key:bytes value
+//! epoch                 varint: entries applied (version 2)
+//! deleted               varint count, then (bucket:varint epoch:varint)* (version 2)
+//! record*               [0xFB stamp:varint] [0xFC expire_at:i64 LE] type:u8 key:bytes value
 //! 0xFF                  end of records
 //! crc32                 u32 LE, CRC-32 (IEEE) of every byte before it
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Streams
-//! will take further tags; a reader meeting a tag it does not know refuses the whole snapshot rather than dropping
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). A
+//! reader meeting a tag it does not know refuses the whole snapshot rather than dropping
 //! keys.
 //!
 //! Tags are Redis' RDB type numbers where one fits. Hashes and sets keep their encoding, and hash-table
@@ -34,6 +36,14 @@
 //! A sorted set is [`TAG_ZSET`] or [`TAG_ZSET_LISTPACK`] (the numbers of Redis' RDB types for its two encodings,
 //! which the load restores exactly) followed by its member count and each (score as an `f64` LE, member as
 //! bytes) in order.
+//!
+//! A stream is [`TAG_STREAM`]: its length, last, first and largest deleted IDs, entries added, its nodes as
+//! stored (key ID, live and deleted counts, packed buffer: approximate trimming depends on node boundaries),
+//! then each consumer group (name, last ID, entries read, consumers with their seen times, pending entries
+//! with delivery time, count and owner); see `types::stream::Stream::encode`. Every node is checked when read.
+//! The epoch, the deleted-key buckets and the per-key stamps (written only when non-zero) are WATCH's state
+//! (`Keyspace::watch_holds`): replicated, since EXEC decides from them at apply. Version 1 (without them) still
+//! loads, with every stamp and the epoch at 0.
 //!
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
@@ -59,7 +69,7 @@ use crate::zset::ZSet;
 /// First bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"SHOALSNP";
 /// Newest format version this build writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Value type tag: a string held as raw bytes.
 pub const TAG_STR: u8 = 0;
@@ -79,6 +89,10 @@ pub const TAG_LIST: u8 = 18;
 pub const TAG_ZSET: u8 = 5;
 /// Value type tag: a sorted set in the `listpack` encoding (Redis' `RDB_TYPE_ZSET_LISTPACK`).
 pub const TAG_ZSET_LISTPACK: u8 = 17;
+/// A stream (Redis' RDB number for `RDB_TYPE_STREAM_LISTPACKS_2`).
+pub const TAG_STREAM: u8 = 19;
+/// Record prefix: the key's WATCH stamp follows (version 2).
+pub const OP_STAMP: u8 = 0xFB;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
 pub const OP_EXPIRE_MS: u8 = 0xFC;
 /// End of the records; the checksum follows.
@@ -164,6 +178,13 @@ impl ChunkedDump {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         put_varint(&mut out, ks.len() as u64);
+        let (epoch, deleted) = ks.watch_state();
+        put_varint(&mut out, epoch);
+        put_varint(&mut out, deleted.len() as u64);
+        for (bucket, e) in deleted {
+            put_varint(&mut out, bucket as u64);
+            put_varint(&mut out, e);
+        }
         let (slots, resizing) = ks.table_layout();
         // Mid-resize the slots are the sum of two powers of two; the smaller is the lowest set bit.
         let buckets = if resizing {
@@ -223,6 +244,10 @@ impl ChunkedDump {
                 break;
             }
             ks.scan(self.bucket as u64, |key, obj| {
+                if obj.stamp != 0 {
+                    out.push(OP_STAMP);
+                    put_varint(out, u64::from(obj.stamp));
+                }
                 put_record(out, key, obj);
                 *records += 1;
             });
@@ -336,6 +361,11 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 put_bytes(out, member);
             });
         }
+        Value::Stream(st) => {
+            out.push(TAG_STREAM);
+            put_bytes(out, key);
+            st.encode(out);
+        }
     }
 }
 
@@ -438,7 +468,7 @@ pub fn verify(data: &[u8]) -> Result<u16, SnapshotError> {
 
 /// Rebuilds a keyspace from a snapshot, checking everything: checksum, version, tags, lengths, key count.
 pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
-    verify(data)?;
+    let version = verify(data)?;
     let body = &data[..data.len() - 4];
     let mut r = Reader {
         buf: body,
@@ -446,11 +476,29 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
     };
     let count = r.varint()?;
     let mut ks = Keyspace::new();
+    if version >= 2 {
+        let epoch = r.varint()?;
+        let n = r.count()?;
+        let mut deleted = Vec::with_capacity(n.min(crate::keyspace::WATCH_BUCKETS));
+        for _ in 0..n {
+            let bucket = r.usize()?;
+            if bucket >= crate::keyspace::WATCH_BUCKETS {
+                return err(format!("deleted-key bucket {bucket} out of range"));
+            }
+            deleted.push((bucket, r.varint()?));
+        }
+        ks.restore_watch_state(epoch, &deleted);
+    }
     // Snapshot keys get an access time of 0: `lru` is not replicated state.
     let ctx = ExecCtx::for_write(0, 0);
     let mut records = 0u64;
     loop {
         let mut op = r.byte()?;
+        let mut stamp = 0u32;
+        if op == OP_STAMP && version >= 2 {
+            stamp = u32::try_from(r.varint()?).or_else(|_| err("stamp out of range"))?;
+            op = r.byte()?;
+        }
         let mut expire_at = NO_EXPIRE;
         if op == OP_EXPIRE_MS {
             expire_at = r.i64_le()?;
@@ -460,7 +508,7 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
             op = r.byte()?;
         }
         let value = match op {
-            OP_EOF if expire_at == NO_EXPIRE => break,
+            OP_EOF if expire_at == NO_EXPIRE && stamp == 0 => break,
             TAG_STR => {
                 let key = r.bytes()?;
                 let s = r.bytes()?;
@@ -495,6 +543,12 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
                 let key = r.bytes()?;
                 (key, read_zset(&mut r, op)?)
             }
+            TAG_STREAM => {
+                let key = r.bytes()?;
+                let st = crate::types::stream::Stream::decode(r.buf, &mut r.pos)
+                    .map_err(|e| SnapshotError(format!("bad stream: {e}")))?;
+                (key, Value::Stream(Box::new(st)))
+            }
             other => {
                 return err(format!(
                     "unknown record type {other:#04x} at byte {}",
@@ -504,6 +558,9 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         };
         let (key, value) = value;
         ks.set(&ctx, key, value, expire_at);
+        if stamp != 0 {
+            ks.restore_stamp(key, stamp);
+        }
         records += 1;
     }
     if r.pos != body.len() {
@@ -788,7 +845,7 @@ mod tests {
     fn list_snapshot(value: &[u8]) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(TAG_LIST);
         put_bytes(&mut body, b"k");
@@ -864,11 +921,86 @@ mod tests {
     }
 
     #[test]
+    fn streams_round_trip_with_nodes_groups_and_pending_entries() {
+        use crate::cmd::testing::run;
+        let mut ks = Keyspace::new();
+        ks.config.stream_node_limits.max_entries = 7;
+        for i in 1..=50 {
+            run(&mut ks, 1_000 + i, &["XADD", "s", "*", "f", &i.to_string()]);
+        }
+        run(&mut ks, 2_000, &["XDEL", "s", "1010-0", "1020-0"]);
+        run(&mut ks, 2_000, &["XGROUP", "CREATE", "s", "g", "0"]);
+        run(
+            &mut ks,
+            2_100,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "a",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_200,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "b",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATECONSUMER", "s", "g", "idle"],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATE", "s", "empty", "$", "ENTRIESREAD", "3"],
+        );
+        run(&mut ks, 2_300, &["XADD", "e", "1-1", "f", "v"]);
+        run(&mut ks, 2_300, &["XDEL", "e", "1-1"]);
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(entries(&back), entries(&ks));
+        assert_eq!(
+            back.get_raw(b"s").map(|o| &o.value),
+            ks.get_raw(b"s").map(|o| &o.value)
+        );
+        // Approximate trimming, which depends on node boundaries, does the same on both.
+        let (mut a, mut b) = (ks, back);
+        assert_eq!(
+            run(&mut a, 3_000, &["XTRIM", "s", "MAXLEN", "~", "20"]),
+            run(&mut b, 3_000, &["XTRIM", "s", "MAXLEN", "~", "20"])
+        );
+        assert_eq!(entries(&a), entries(&b));
+        // A damaged stream record is refused, never half loaded.
+        let data = dump(&a);
+        let body = &data[..data.len() - 4];
+        for cut in (MAGIC.len() + 3..body.len()).step_by(7) {
+            let mut short = body[..cut].to_vec();
+            short.push(OP_EOF);
+            assert!(load(&Unsealed(short).seal()).is_err(), "{cut}");
+        }
+    }
+
+    #[test]
     fn malformed_sorted_sets_are_refused() {
         let zset = |tag: u8, count: u64, items: &[(f64, &[u8])]| {
             let mut body = Vec::new();
             body.extend_from_slice(MAGIC);
-            body.extend_from_slice(&VERSION.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
             put_varint(&mut body, 1);
             body.push(tag);
             put_bytes(&mut body, b"z");
@@ -918,6 +1050,32 @@ mod tests {
     }
 
     #[test]
+    fn watch_state_round_trips() {
+        let mut ks = Keyspace::new();
+        let ctx = ExecCtx::for_write(0, 0);
+        ks.begin_entry();
+        ks.set(&ctx, b"a", Value::Int(1), NO_EXPIRE);
+        ks.begin_entry();
+        ks.set(&ctx, b"b", Value::Int(2), NO_EXPIRE);
+        ks.set(&ctx, b"gone", Value::Int(3), NO_EXPIRE);
+        ks.begin_entry();
+        ks.remove(b"gone");
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(back.watch_state(), ks.watch_state());
+        assert_eq!(back.epoch(), 3);
+        assert_eq!(back.get_raw(b"a").unwrap().stamp, 1);
+        assert_eq!(back.get_raw(b"b").unwrap().stamp, 2);
+        // The restored replica decides a watch as the original does.
+        let w = crate::exec::Watched {
+            key: bytes::Bytes::from_static(b"gone"),
+            epoch: 1,
+            live: false,
+        };
+        assert!(!ks.watch_holds(&w, 0));
+        assert!(!back.watch_holds(&w, 0));
+    }
+
+    #[test]
     fn truncation_is_detected() {
         let data = dump(&sample());
         for n in [0, 5, 10, 13, data.len() / 2, data.len() - 1] {
@@ -928,17 +1086,17 @@ mod tests {
     #[test]
     fn newer_version_and_unknown_tag_are_refused() {
         let mut data = dump(&sample()).to_vec();
-        data[8] = 2;
+        data[8] = 3;
         let body_len = data.len() - 4;
         let crc = crc32fast::hash(&data[..body_len]);
         data[body_len..].copy_from_slice(&crc.to_le_bytes());
         let e = load(&data).err().expect("refused");
-        assert!(e.0.contains("version 2"), "{e}");
+        assert!(e.0.contains("version 3"), "{e}");
 
         // A well-formed snapshot holding a record of a type this build does not know.
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(9);
         put_bytes(&mut body, b"k");
@@ -952,7 +1110,7 @@ mod tests {
     fn hostile_lengths_do_not_allocate() {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(TAG_STR);
         put_varint(&mut body, u64::MAX);
@@ -965,7 +1123,7 @@ mod tests {
     fn wrong_key_count_and_duplicates_are_refused() {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 2);
         for _ in 0..2 {
             body.push(TAG_INT);
@@ -1150,7 +1308,7 @@ mod tests {
         fn with_record(record: impl FnOnce(&mut Vec<u8>)) -> Result<Keyspace, SnapshotError> {
             let mut body = Vec::new();
             body.extend_from_slice(MAGIC);
-            body.extend_from_slice(&VERSION.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
             put_varint(&mut body, 1);
             record(&mut body);
             body.push(OP_EOF);

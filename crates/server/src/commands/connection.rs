@@ -188,6 +188,7 @@ pub fn hello(conn: &mut Conn, args: &[Bytes]) -> Frame {
 pub fn reset(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     super::pubsub::reset(conn);
     conn.reply_mode = crate::conn::ReplyMode::On;
+    crate::multi::reset(conn);
     conn.set_protocol(Protocol::Resp2);
     conn.authenticated = !conn.node.hot.auth_required.load(Ordering::Relaxed);
     {

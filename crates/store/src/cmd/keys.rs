@@ -9,7 +9,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::notify::class as ev;
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 
 const DEL_COMPLEXITY: &str = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).";
 const UNLINK_COMPLEXITY: &str = "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.";
@@ -195,6 +195,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         Handler::Keyspace(copy),
     )
     .keys(1, 2, 1)
+    .writes(Writes::LastKey)
     .doc(
         "generic",
         "6.2.0",

@@ -16,7 +16,9 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
+pub mod transactions;
 pub mod zset;
 
 /// Every family's declarations; the table is built from these.
@@ -32,6 +34,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     debug::COMMANDS,
     zset::COMMANDS,
     pubsub::COMMANDS,
+    stream::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -231,6 +235,30 @@ mod tests {
         "+",
         "incr",
         "ch",
+        "streams",
+        "group",
+        "g",
+        "c",
+        "$",
+        ">",
+        "mkstream",
+        "entriesread",
+        "nomkstream",
+        "minid",
+        "~",
+        "=",
+        "justid",
+        "force",
+        "idle",
+        "retrycount",
+        "lastid",
+        "full",
+        "noack",
+        "block",
+        "0-1",
+        "1-1",
+        "(1-1",
+        "18446744073709551615-18446744073709551615",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -261,7 +289,8 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig"][rng.below(9) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig", "x"]
+                            [rng.below(10) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -279,6 +308,11 @@ mod tests {
                     &["sadd", "i", "1", "2"],
                     &["rpush", "l", "a", "1", "b", "-2", "a"],
                     &["zadd", "z", "1", "a", "2", "b", "-inf", "c"],
+                    &["xadd", "x", "1-1", "a", "1"],
+                    &["xadd", "x", "2-1", "a", "2", "b", "3"],
+                    &["xgroup", "create", "x", "g", "0"],
+                    &["xreadgroup", "group", "g", "c", "streams", "x", ">"],
+                    &["xdel", "x", "1-1"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

@@ -16,7 +16,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::notify::class as ev;
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 use crate::types::set::{Member, Set};
 use crate::value::Value;
 
@@ -114,6 +114,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("sinterstore", -3, W | DENYOOM, S, Handler::Keyspace(sinterstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",
@@ -125,6 +126,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("set", "1.0.0", UNION_COMPLEXITY, "Add multiple sets"),
     CommandSpec::new("sunionstore", -3, W | DENYOOM, S, Handler::Keyspace(sunionstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",
@@ -136,6 +138,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("set", "1.0.0", UNION_COMPLEXITY, "Subtract multiple sets"),
     CommandSpec::new("sdiffstore", -3, W | DENYOOM, S, Handler::Keyspace(sdiffstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",

@@ -15,6 +15,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
+use crate::notify::class as ev;
 use crate::table::{acl, flags, CommandSpec, Handler};
 use crate::types::stream::{
     Group, Nack, Pairs, Stream, StreamId, Trim, ENTRIES_READ_INVALID, NODE_HARD_LIMIT,
@@ -572,9 +573,13 @@ fn xadd_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
         return Err(Frame::error("ERR stream vanished"));
     };
     s.append(id, &pairs, limits);
-    s.trim(t.trim, t.approx, t.limit);
+    let trimmed = s.trim(t.trim, t.approx, t.limit);
     ctx.dirty += 1;
     ks.signal_ready(key);
+    ks.notify(ev::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ks.notify(ev::STREAM, "xtrim", key);
+    }
     Ok(id_frame(id))
 }
 
@@ -586,6 +591,9 @@ fn xtrim(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
         };
         let n = s.trim(t.trim, t.approx, t.limit);
         ctx.dirty += n;
+        if n > 0 {
+            ks.notify(ev::STREAM, "xtrim", &args[1]);
+        }
         Ok(Frame::Integer(n as i64))
     })())
 }
@@ -617,6 +625,9 @@ fn xdel(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
                 s.first_id = s.edge(false).unwrap_or(StreamId::MIN);
             }
             ctx.dirty += deleted;
+        }
+        if deleted > 0 {
+            ks.notify(ev::STREAM, "xdel", &args[1]);
         }
         Ok(Frame::Integer(deleted as i64))
     })())
@@ -719,6 +730,7 @@ fn xsetid(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
             s.max_deleted_id = max_deleted;
         }
         ctx.dirty += 1;
+        ks.notify(ev::STREAM, "xsetid", &args[1]);
         Ok(Frame::ok())
     })())
 }
@@ -884,6 +896,15 @@ fn xread_generic(
         return serve_blocked(ks, ctx, args, &r);
     }
     let ids = resolve_ids(ks, ctx, args, &r)?;
+    // Consumers this read creates are reported (`xgroup-createconsumer`) once it ran.
+    let keys = &args[r.streams_at..r.streams_at + ids.len()];
+    let had: Vec<bool> = match r.group {
+        Some((group, consumer)) if ctx.write => keys
+            .iter()
+            .map(|k| has_consumer(ks, ctx.now_ms, k, group, consumer))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut out = Vec::new();
     for (i, &gt) in ids.iter().enumerate() {
         let key = &args[r.streams_at + i];
@@ -934,6 +955,11 @@ fn xread_generic(
             None => plain_read(s, start, r.count),
         };
         out.push((Frame::Bulk(key.clone()), Frame::Array(entries)));
+    }
+    if let Some((group, consumer)) = r.group {
+        for (k, had) in keys.iter().zip(had) {
+            note_new_consumer(ks, ctx.now_ms, had, k, group, consumer);
+        }
     }
     if !out.is_empty() {
         return Ok(Frame::ArrayMap(out));
@@ -1237,6 +1263,7 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
         }
         s.groups.insert(gname.clone(), Group::new(id, entries_read));
         ctx.dirty += 1;
+        ks.notify(ev::STREAM, "xgroup-create", key);
         return Ok(Frame::ok());
     }
     let Some(s) = write_stream(ks, ctx, key)? else {
@@ -1253,12 +1280,14 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
             g.entries_read = entries_read;
         }
         ctx.dirty += 1;
+        ks.notify(ev::STREAM, "xgroup-setid", key);
         Ok(Frame::ok())
     } else if is(sub, "destroy") && args.len() == 4 {
         if s.groups.remove(&gname[..]).is_some() {
             ctx.dirty += 1;
             // Clients blocked in XREADGROUP on this group get -NOGROUP.
             ks.signal_ready(key);
+            ks.notify(ev::STREAM, "xgroup-destroy", key);
             Ok(Frame::Integer(1))
         } else {
             Ok(Frame::Integer(0))
@@ -1271,6 +1300,7 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
             !g.consumers.contains_key(&args[4][..]) && g.consumer(&args[4], ctx.now_ms, false);
         if created {
             ctx.dirty += 1;
+            ks.notify(ev::STREAM, "xgroup-createconsumer", key);
         }
         Ok(Frame::Integer(i64::from(created)))
     } else if is(sub, "delconsumer") && args.len() == 5 {
@@ -1280,6 +1310,7 @@ fn xgroup_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
             .and_then(|g| g.delete_consumer(&args[4]));
         if pending.is_some() {
             ctx.dirty += 1;
+            ks.notify(ev::STREAM, "xgroup-delconsumer", key);
         }
         Ok(Frame::Integer(pending.unwrap_or(0) as i64))
     } else {
@@ -1426,7 +1457,32 @@ fn xpending_inner(ks: &mut Keyspace, ctx: &ExecCtx, args: &[Bytes]) -> Result<Fr
 }
 
 fn xclaim(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(xclaim_inner(ks, ctx, args))
+    let had = has_consumer(ks, ctx.now_ms, &args[1], &args[2], &args[3]);
+    let r = xclaim_inner(ks, ctx, args);
+    note_new_consumer(ks, ctx.now_ms, had, &args[1], &args[2], &args[3]);
+    reply(r)
+}
+
+/// Whether the stream under `key` has consumer `name` in group `group` (no statistics, no expiry).
+fn has_consumer(ks: &Keyspace, now: i64, key: &[u8], group: &[u8], name: &[u8]) -> bool {
+    ks.peek(now, key).is_some_and(|o| {
+        matches!(&o.value, Value::Stream(s)
+            if s.groups.get(group).is_some_and(|g| g.consumers.contains_key(name)))
+    })
+}
+
+/// Emits `xgroup-createconsumer` when a command created consumer `name` (it `had` none before).
+fn note_new_consumer(
+    ks: &mut Keyspace,
+    now: i64,
+    had: bool,
+    key: &[u8],
+    group: &[u8],
+    name: &[u8],
+) {
+    if !had && has_consumer(ks, now, key, group, name) {
+        ks.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
 }
 
 fn xclaim_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
@@ -1563,7 +1619,10 @@ fn xclaim_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<
 }
 
 fn xautoclaim(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
-    reply(xautoclaim_inner(ks, ctx, args))
+    let had = has_consumer(ks, ctx.now_ms, &args[1], &args[2], &args[3]);
+    let r = xautoclaim_inner(ks, ctx, args);
+    note_new_consumer(ks, ctx.now_ms, had, &args[1], &args[2], &args[3]);
+    reply(r)
 }
 
 fn xautoclaim_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {

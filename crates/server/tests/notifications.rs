@@ -193,6 +193,17 @@ fn family_events_in_redis_order() {
         (&["BITOP", "NOT", "bits2", "bits"], &["bits2 set"]),
         (&["EXPIRE", "a", "100"], &["a expire"]),
         (&["PEXPIREAT", "a", "1"], &["a del"]),
+        (&["XADD", "st", "1-1", "f", "v"], &["st xadd"]),
+        (&["XGROUP", "CREATE", "st", "g", "0"], &["st xgroup-create"]),
+        (
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "st", ">"],
+            &["st xgroup-createconsumer"],
+        ),
+        (&["XDEL", "st", "1-1"], &["st xdel"]),
+        (
+            &["XGROUP", "DELCONSUMER", "st", "g", "alice"],
+            &["st xgroup-delconsumer"],
+        ),
     ];
     for (command, want) in script {
         ok(&mut c, command);

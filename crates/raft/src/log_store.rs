@@ -48,7 +48,7 @@ fn cached_bytes(e: &Entry) -> u64 {
         // An argument vector, its arguments, and their share of the encoding (lengths as varints).
         let args = |a: &[bytes::Bytes]| {
             let bytes: usize = a.iter().map(|x| x.len()).sum();
-            16 + a.len() * std::mem::size_of::<bytes::Bytes>() + 2 * bytes + 3 + 2 * a.len()
+            16 + std::mem::size_of_val(a) + 2 * bytes + 3 + 2 * a.len()
         };
         for op in le.ops.iter() {
             n += match op {

@@ -3,7 +3,7 @@
 # busy with redis-benchmark (GET from 10 clients, SET from 10 more), and while BGSAVE runs measures the slowest GET and the
 # slowest SET of two probe clients that send one command at a time. Prints those next to the same probes with no
 # snapshot running, and the node's own `snapshot_longest_lock_hold_us`.
-# Usage: bench/snapshot-stall.sh [keys]
+# Usage: bench/snapshot-stall.sh [keys]   (SHOAL_BIN=path runs that binary instead of building one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +13,13 @@ PORT=${SHOAL_PORT:-16580}
 if ! command -v redis-benchmark >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null
 fi
-cargo build --release -q -p server
+BIN=${SHOAL_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release -q -p server
+    BIN=${CARGO_TARGET_DIR:-target}/release/shoal-server
+fi
 WORK=$(mktemp -d)
-target/release/shoal-server --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --loglevel warning --save '' \
+"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --loglevel warning --save '' \
     --auto-aof-rewrite-percentage 0 &
 PID=$!
 LOAD_PID=""
@@ -67,4 +71,4 @@ probe 3
 echo "--- under load, BGSAVE of $KEYS keys"
 ( sleep 0.5; redis-cli -p "$PORT" bgsave >/dev/null ) &
 probe 4
-redis-cli -p "$PORT" info persistence | grep -E "rdb_saves|rdb_last_bgsave_status|snapshot_longest_lock_hold_us" | tr -d '\r'
+redis-cli -p "$PORT" info persistence | grep -E "rdb_saves|rdb_last_bgsave_status|snapshot_" | tr -d '\r'

@@ -11,7 +11,7 @@ use crate::value::Value;
 pub const NO_EXPIRE: i64 = -1;
 
 /// A key's value with its metadata.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Object {
     /// The data.
     pub value: Value,
@@ -19,6 +19,17 @@ pub struct Object {
     pub expire_at: i64,
     /// Last access, in seconds of the access clock (for `OBJECT IDLETIME`); not part of replicated state.
     pub lru: u32,
+    /// Id of the snapshot walk that must not write this object from the table: it was created while that walk
+    /// ran, or its state at the walk's start was saved before a write (see [`crate::snapshot`]). Lives in
+    /// what would be padding; not part of replicated state.
+    pub(crate) snap_gen: u32,
+}
+
+impl PartialEq for Object {
+    /// Compares what the object holds; the snapshot bookkeeping is no part of it.
+    fn eq(&self, other: &Object) -> bool {
+        self.value == other.value && self.expire_at == other.expire_at && self.lru == other.lru
+    }
 }
 
 impl Object {
@@ -28,6 +39,7 @@ impl Object {
             value,
             expire_at: NO_EXPIRE,
             lru: 0,
+            snap_gen: 0,
         }
     }
 
@@ -119,6 +131,8 @@ pub struct Keyspace {
     ready_set: std::collections::HashSet<Vec<u8>, foldhash::fast::FixedState>,
     /// Told when `ready` stops being empty, so the server drains it after the running write.
     ready_hook: Option<ReadyHook>,
+    /// The snapshot being written, while one is: writes save what they are about to change into it.
+    cow: Option<Box<crate::snapshot::Cow>>,
 }
 
 /// Called, under the keyspace's lock, when a key is signalled ready and none was pending: it must only wake
@@ -212,6 +226,7 @@ impl Keyspace {
     /// Deletes the fields of the hash under `key` that are past their deadline at `now_ms`, and the key when
     /// no field is left: the write path's form of field expiry. Returns how many fields went.
     pub fn purge_due_fields(&mut self, key: &[u8], now_ms: i64) -> usize {
+        self.before_write(key);
         let Some(o) = self.data.get_mut(key) else {
             return 0;
         };
@@ -276,6 +291,10 @@ impl Keyspace {
     /// Lookup without statistics, for writes and for commands that only inspect metadata. In a write context an
     /// expired key is deleted here, deterministically (the time is the entry's).
     pub fn lookup(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&mut Object> {
+        // The caller may change the object through the reference: a snapshot being written copies it first.
+        if ctx.write {
+            self.before_write(key);
+        }
         // SAFETY: see `live`; nothing touched the table since.
         self.live(ctx, key).map(|mut o| unsafe { o.as_mut() })
     }
@@ -392,10 +411,12 @@ impl Keyspace {
             self.signal_ready(key);
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
+        self.before_write(key);
         let obj = Object {
             value,
             expire_at,
             lru: lru_clock(ctx.now_ms),
+            snap_gen: self.new_object_gen(),
         };
         let old = self.data.insert(key, obj);
         if fields_expire {
@@ -423,6 +444,7 @@ impl Keyspace {
 
     /// Deletes `key`, returning its object (even if it had expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
+        self.before_write(key);
         let old = self.data.remove(key)?;
         if old.expire_at != NO_EXPIRE {
             self.volatile.remove(key);
@@ -436,6 +458,7 @@ impl Keyspace {
     /// Sets the deadline of an existing key; returns false if the key is absent. A deadline in the past
     /// deletes the key (as Redis does, counting no expiry).
     pub fn set_expire(&mut self, ctx: &ExecCtx, key: &[u8], expire_at: i64) -> bool {
+        self.before_write(key);
         let Some(o) = self.lookup(ctx, key) else {
             return false;
         };
@@ -453,6 +476,7 @@ impl Keyspace {
 
     /// Removes the deadline of a key; returns whether it had one.
     pub fn persist(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
+        self.before_write(key);
         match self.lookup(ctx, key) {
             Some(o) if o.expire_at != NO_EXPIRE => {
                 o.expire_at = NO_EXPIRE;
@@ -475,9 +499,11 @@ impl Keyspace {
         // `to` may hold an expired object: deleting it through expiry keeps the expired_keys count as Redis'.
         self.expire_on_write(ctx, to);
         self.remove(to);
-        let Some(obj) = self.remove(from) else {
+        let Some(mut obj) = self.remove(from) else {
             return false;
         };
+        // A new key as far as a snapshot being written is concerned (`remove` saved `to`'s old state).
+        obj.snap_gen = self.new_object_gen();
         let volatile = obj.expire_at != NO_EXPIRE;
         if matches!(obj.value, Value::List(_) | Value::ZSet(_)) {
             self.signal_ready(to);
@@ -495,7 +521,11 @@ impl Keyspace {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.data.clear();
+        match self.cow.as_deref_mut() {
+            // The snapshot being written keeps the old table, which nothing changes any more.
+            Some(cow) => cow.freeze(&mut self.data),
+            None => self.data.clear(),
+        }
         self.volatile.clear();
         self.field_volatile.clear();
     }
@@ -527,6 +557,37 @@ impl Keyspace {
             }
         }
         out
+    }
+
+    /// Lets a snapshot being written save `key`'s state before a write changes it (see [`crate::snapshot`]).
+    #[inline]
+    fn before_write(&mut self, key: &[u8]) {
+        if let Some(cow) = self.cow.as_deref_mut() {
+            cow.before_write(&mut self.data, key);
+        }
+    }
+
+    /// The `snap_gen` of an object stored now: the running snapshot walk's id, so the walk leaves it out.
+    #[inline]
+    fn new_object_gen(&self) -> u32 {
+        self.cow.as_deref().map_or(0, crate::snapshot::Cow::id)
+    }
+
+    /// Visits the keys of one hash class (see [`Dict::visit_class`]), for the snapshot walk.
+    pub(crate) fn visit_class<'a>(
+        &'a self,
+        class: usize,
+        classes: usize,
+        f: impl FnMut(&'a [u8], &'a Object),
+    ) {
+        self.data.visit_class(class, classes, f)
+    }
+
+    /// The key table and the snapshot being written, for the snapshot walk.
+    pub(crate) fn cow_parts(
+        &mut self,
+    ) -> (&Dict<Object>, &mut Option<Box<crate::snapshot::Cow>>) {
+        (&self.data, &mut self.cow)
     }
 
     /// One step of a SCAN over all keys: visits the entries of the cursor's bucket(s), returns the next cursor.
@@ -593,5 +654,16 @@ impl Keyspace {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snapshot walk's stamp lives in what was padding: an object costs what it did without it.
+    #[test]
+    fn object_stays_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Object>(), 40);
     }
 }

@@ -315,12 +315,11 @@ async fn snapshot_is_the_state_at_its_index_while_applies_go_on() {
     let want = store::snapshot::dump(&ks.lock());
     let want_contents = contents(&ks);
 
+    // Overwrite, append to, delete and add keys all over the table, one entry at a time: first between the
+    // walk's start and its first step, then while it runs, until the build ends.
     let mut builder = sm.get_snapshot_builder().await;
-    let build = tokio::spawn(async move { builder.build_snapshot().await });
-    // Overwrite, append to, delete and add keys all over the table, one entry at a time, until the build ends.
-    let mut index = 4;
     let mut x = 7u64;
-    while !build.is_finished() {
+    let mut next = |index: u64| {
         x = x
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -331,12 +330,20 @@ async fn snapshot_is_the_state_at_its_index_while_applies_go_on() {
             2 => vec!["DEL".into(), k],
             _ => vec!["SET".into(), format!("added:{index}"), "x".into()],
         };
-        sm.apply(vec![command_entry(index, &args)]).await.unwrap();
+        command_entry(index, &args)
+    };
+    let mut index = 4;
+    while index < 200 {
+        sm.apply(vec![next(index)]).await.unwrap();
+        index += 1;
+    }
+    let build = tokio::spawn(async move { builder.build_snapshot().await });
+    while !build.is_finished() {
+        sm.apply(vec![next(index)]).await.unwrap();
         index += 1;
         tokio::task::yield_now().await;
     }
     let snap = build.await.unwrap().unwrap();
-    assert!(index > 10, "only {} entries applied during the build", index - 4);
 
     assert_eq!(snap.meta.last_log_id, Some(log_id(1, 3)));
     let data = snap.snapshot.get_ref();

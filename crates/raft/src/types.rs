@@ -100,6 +100,7 @@ fn to_wire(f: &Frame) -> WireFrame {
             text: text.clone(),
         },
         Frame::Push(v) => WireFrame::Push(list(v)),
+        Frame::BulkList(l) => to_wire(&l.to_frame()),
     }
 }
 

@@ -185,12 +185,16 @@ fn bulk_list(l: &crate::BulkList, proto: Protocol, out: &mut BytesMut) {
 
 /// Appends `data` as a bulk string to a plain buffer (what [`crate::BulkList`] holds).
 pub(crate) fn bulk_into(data: &[u8], out: &mut Vec<u8>) {
+    // The header is built on the stack and copied with the data: three copies, one capacity check.
+    let mut head = [0u8; 24];
+    head[0] = b'$';
     let mut digits = itoa::Buffer::new();
     let d = digits.format(data.len()).as_bytes();
-    out.reserve(1 + d.len() + 2 + data.len() + 2);
-    out.push(b'$');
-    out.extend_from_slice(d);
-    out.extend_from_slice(b"\r\n");
+    head[1..1 + d.len()].copy_from_slice(d);
+    head[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
+    let head = &head[..3 + d.len()];
+    out.reserve(head.len() + data.len() + 2);
+    out.extend_from_slice(head);
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }

@@ -184,6 +184,25 @@ fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
     (score, &buf[p..p + len], p + len)
 }
 
+/// Bytes of the score for each score kind (the tag's high three bits).
+const SCORE_BYTES: [u8; 8] = [0, 1, 2, 4, 4, 8, 8, 8];
+
+/// The position `n` entries after `pos`: the skip of a reverse walk, with a fast path for members short enough
+/// that their length is in the tag.
+#[inline]
+fn skip_entries(buf: &[u8], mut pos: usize, n: usize) -> usize {
+    for _ in 0..n {
+        let tag = buf[pos];
+        let len = (tag & 0x1f) as usize;
+        if len < LEN_IN_TAG {
+            pos += 1 + SCORE_BYTES[(tag >> 5) as usize] as usize + len;
+        } else {
+            pos = entry_end(buf, pos);
+        }
+    }
+    pos
+}
+
 /// Where the entry at `pos` ends, reading only its tag and length (what skipping over it needs).
 fn entry_end(buf: &[u8], pos: usize) -> usize {
     let tag = buf[pos];
@@ -790,10 +809,7 @@ fn pack_walk_rev<'a>(
     }
     let end = p.len - skip;
     let want = (*take).min(end);
-    let mut pos = 0;
-    for _ in 0..end - want {
-        pos = entry_end(p.buf, pos);
-    }
+    let mut pos = skip_entries(p.buf, 0, end - want);
     let mut visit = |offsets: &[usize]| {
         for &o in offsets.iter().rev() {
             let (s, m, _) = decode(p.buf, o);
@@ -804,14 +820,14 @@ fn pack_walk_rev<'a>(
         let mut offsets = [0usize; REV_STACK];
         for o in offsets[..want].iter_mut() {
             *o = pos;
-            pos = entry_end(p.buf, pos);
+            pos = skip_entries(p.buf, pos, 1);
         }
         visit(&offsets[..want]);
     } else {
         let mut offsets = Vec::with_capacity(want);
         for _ in 0..want {
             offsets.push(pos);
-            pos = entry_end(p.buf, pos);
+            pos = skip_entries(p.buf, pos, 1);
         }
         visit(&offsets);
     }

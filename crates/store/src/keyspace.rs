@@ -11,7 +11,7 @@ use crate::value::Value;
 pub const NO_EXPIRE: i64 = -1;
 
 /// A key's value with its metadata.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Object {
     /// The data.
     pub value: Value,
@@ -19,17 +19,6 @@ pub struct Object {
     pub expire_at: i64,
     /// Last access, in seconds of the access clock (for `OBJECT IDLETIME`); not part of replicated state.
     pub lru: u32,
-    /// Id of the snapshot walk that must not write this object from the table: it was created while that walk
-    /// ran, or its state at the walk's start was saved before a write (see [`crate::snapshot`]). Lives in
-    /// what would be padding; not part of replicated state.
-    pub(crate) snap_gen: u32,
-}
-
-impl PartialEq for Object {
-    /// Compares what the object holds; the snapshot bookkeeping is no part of it.
-    fn eq(&self, other: &Object) -> bool {
-        self.value == other.value && self.expire_at == other.expire_at && self.lru == other.lru
-    }
 }
 
 impl Object {
@@ -39,7 +28,6 @@ impl Object {
             value,
             expire_at: NO_EXPIRE,
             lru: 0,
-            snap_gen: 0,
         }
     }
 
@@ -416,7 +404,6 @@ impl Keyspace {
             value,
             expire_at,
             lru: lru_clock(ctx.now_ms),
-            snap_gen: self.new_object_gen(),
         };
         let old = self.data.insert(key, obj);
         if fields_expire {
@@ -499,11 +486,10 @@ impl Keyspace {
         // `to` may hold an expired object: deleting it through expiry keeps the expired_keys count as Redis'.
         self.expire_on_write(ctx, to);
         self.remove(to);
-        let Some(mut obj) = self.remove(from) else {
+        // `remove` lets a snapshot being written note `to` (absent now) as written, so it leaves `to` out.
+        let Some(obj) = self.remove(from) else {
             return false;
         };
-        // A new key as far as a snapshot being written is concerned (`remove` saved `to`'s old state).
-        obj.snap_gen = self.new_object_gen();
         let volatile = obj.expire_at != NO_EXPIRE;
         if matches!(obj.value, Value::List(_) | Value::ZSet(_)) {
             self.signal_ready(to);
@@ -563,14 +549,8 @@ impl Keyspace {
     #[inline]
     fn before_write(&mut self, key: &[u8]) {
         if let Some(cow) = self.cow.as_deref_mut() {
-            cow.before_write(&mut self.data, key);
+            cow.before_write(&self.data, key);
         }
-    }
-
-    /// The `snap_gen` of an object stored now: the running snapshot walk's id, so the walk leaves it out.
-    #[inline]
-    fn new_object_gen(&self) -> u32 {
-        self.cow.as_deref().map_or(0, crate::snapshot::Cow::id)
     }
 
     /// Visits the keys of one hash class (see [`Dict::visit_class`]), for the snapshot walk.
@@ -661,7 +641,7 @@ impl Keyspace {
 mod tests {
     use super::*;
 
-    /// The snapshot walk's stamp lives in what was padding: an object costs what it did without it.
+    /// Snapshots keep their bookkeeping outside the objects: an object costs what it did.
     #[test]
     fn object_stays_forty_bytes() {
         assert_eq!(std::mem::size_of::<Object>(), 40);

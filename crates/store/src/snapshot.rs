@@ -158,18 +158,17 @@ static NEXT_WALK_ID: AtomicU32 = AtomicU32::new(1);
 /// The copy-on-write side of a snapshot being written, kept in the [`Keyspace`] while the walk runs.
 ///
 /// The walk visits the key table by *class*: the hash modulo `classes`, the table's bucket count when the walk
-/// began. Classes below `cursor` are written. A write to a key of a class not yet written first saves the key's
-/// record as it was when the walk began (once: the object is then stamped with the walk's id), and objects
-/// created while the walk runs are stamped too, so the walk writes saved records in place of stamped objects
-/// and leaves the others out. Which classes are done depends only on the hash, never on the table's layout, so
+/// began. Classes below `cursor` are written. The first write to a key of a class not yet written first saves
+/// the key's record as it was when the walk began, or, for a key absent then, notes the key as new; the walk
+/// writes saved records in place of the table's objects for those keys and leaves new keys out. Which classes are done depends only on the hash, never on the table's layout, so
 /// the table may grow, shrink and rehash between steps (see [`crate::dict::Dict::visit_class`]).
 #[derive(Debug)]
 pub struct Cow {
     id: u32,
     classes: usize,
     cursor: usize,
-    /// Records of keys written before the walk reached their class, by class.
-    saved: BTreeMap<usize, Vec<Vec<u8>>>,
+    /// Keys written before the walk reached their class, by class.
+    saved: BTreeMap<usize, Vec<Saved>>,
     saved_keys: u64,
     saved_bytes: usize,
     peak_bytes: usize,
@@ -177,15 +176,36 @@ pub struct Cow {
     frozen: Option<Dict<Object>>,
 }
 
-impl Cow {
-    /// The walk's id, which stamps objects it must leave out.
-    pub(crate) fn id(&self) -> u32 {
-        self.id
+/// A key a write touched before the walk reached it.
+#[derive(Debug)]
+enum Saved {
+    /// It existed when the walk began: its record as it was then.
+    Record(Vec<u8>),
+    /// It did not: the walk leaves it out.
+    New(Box<[u8]>),
+}
+
+impl Saved {
+    fn key(&self) -> &[u8] {
+        match self {
+            Saved::Record(r) => record_key(r),
+            Saved::New(k) => k,
+        }
     }
 
-    /// Saves `key`'s record, if the walk has yet to write it and no earlier write saved it, and stamps the
-    /// object so the walk leaves it out. Called before every change to `key`.
-    pub(crate) fn before_write(&mut self, data: &mut Dict<Object>, key: &[u8]) {
+    fn bytes(&self) -> usize {
+        SAVED_OVERHEAD
+            + match self {
+                Saved::Record(r) => r.capacity(),
+                Saved::New(k) => k.len(),
+            }
+    }
+}
+
+impl Cow {
+    /// Saves `key`'s record (or notes it as new) unless the walk already wrote its class or an earlier write
+    /// saved it. Called before every change to `key`, insertions included.
+    pub(crate) fn before_write(&mut self, data: &Dict<Object>, key: &[u8]) {
         if self.frozen.is_some() {
             return;
         }
@@ -193,19 +213,22 @@ impl Cow {
         if class < self.cursor {
             return;
         }
-        let Some(obj) = data.get_mut(key) else {
-            return;
-        };
-        if obj.snap_gen == self.id {
+        let list = self.saved.entry(class).or_default();
+        if list.iter().any(|s| s.key() == key) {
             return;
         }
-        obj.snap_gen = self.id;
-        let mut rec = Vec::new();
-        put_record(&mut rec, key, obj);
-        self.saved_keys += 1;
-        self.saved_bytes += rec.capacity() + SAVED_OVERHEAD;
+        let saved = match data.get(key) {
+            Some(obj) => {
+                let mut rec = Vec::new();
+                put_record(&mut rec, key, obj);
+                self.saved_keys += 1;
+                Saved::Record(rec)
+            }
+            None => Saved::New(key.into()),
+        };
+        self.saved_bytes += saved.bytes();
         self.peak_bytes = self.peak_bytes.max(self.saved_bytes);
-        self.saved.entry(class).or_default().push(rec);
+        list.push(saved);
     }
 
     /// Hands the table to the walk, leaving `data` empty: what `FLUSHALL` does while a walk runs.
@@ -218,7 +241,7 @@ impl Cow {
     }
 }
 
-/// Bytes a saved record costs beyond its buffer: its `Vec` and a share of the map's nodes (an estimate).
+/// Bytes a saved key costs beyond its buffer: its entry and a share of the map's nodes (an estimate).
 const SAVED_OVERHEAD: usize = 32;
 
 /// A snapshot written in steps while writes go on between them: the state at the moment of
@@ -228,8 +251,8 @@ const SAVED_OVERHEAD: usize = 32;
 /// bytes within a class, so the bytes depend only on the state and the table's size, not on what was written
 /// while the walk ran. Memory besides the output: a write to a key the walk has yet to reach keeps one copy of
 /// that key's record until the walk gets there (so at most one extra copy of each key that existed at the
-/// start, and far less when writes are spread out); new keys cost nothing; a `FLUSHALL` keeps the old table
-/// until the walk ends.
+/// start, and far less when writes are spread out); a key created meanwhile keeps a copy of its name until
+/// then; a `FLUSHALL` keeps the old table until the walk ends.
 #[derive(Debug)]
 pub struct SnapshotWalk {
     id: u32,
@@ -355,24 +378,18 @@ impl SnapshotWalk {
         let start_len = self.out.len();
         let start_records = self.records;
         let Cow {
-            id,
             cursor,
             saved,
             saved_bytes,
             frozen,
             ..
         } = cow;
-        let id = *id;
         let table = frozen.as_ref().unwrap_or(data);
         let mut group: Vec<(&[u8], &Object)> = Vec::new();
         while *cursor < self.classes {
             let class = *cursor;
             group.clear();
-            table.visit_class(class, self.classes, |k, o| {
-                if o.snap_gen != id {
-                    group.push((k, o));
-                }
-            });
+            table.visit_class(class, self.classes, |k, o| group.push((k, o)));
             let mine = match saved.first_key_value() {
                 Some((&c, _)) if c == class => saved.remove(&class).unwrap_or_default(),
                 _ => Vec::new(),
@@ -386,11 +403,15 @@ impl SnapshotWalk {
                 }
                 self.records += group.len() as u64;
             } else {
-                // Objects and saved records merged by key.
+                // The table's objects of keys no write touched, and the saved records, merged by key.
                 let mut all: Vec<(&[u8], Option<&Object>, &[u8])> = group
                     .iter()
+                    .filter(|(k, _)| !mine.iter().any(|s| s.key() == *k))
                     .map(|&(k, o)| (k, Some(o), &[][..]))
-                    .chain(mine.iter().map(|r| (record_key(r), None, &r[..])))
+                    .chain(mine.iter().filter_map(|s| match s {
+                        Saved::Record(r) => Some((record_key(r), None, &r[..])),
+                        Saved::New(_) => None,
+                    }))
                     .collect();
                 all.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, o, r) in &all {
@@ -400,10 +421,7 @@ impl SnapshotWalk {
                     }
                 }
                 self.records += all.len() as u64;
-                *saved_bytes -= mine
-                    .iter()
-                    .map(|r| r.capacity() + SAVED_OVERHEAD)
-                    .sum::<usize>();
+                *saved_bytes -= mine.iter().map(Saved::bytes).sum::<usize>();
             }
             *cursor += 1;
             if (self.records - start_records) as usize >= limits.keys

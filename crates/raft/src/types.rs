@@ -75,6 +75,7 @@ enum WireFrame {
     BigNumber(String),
     Verbatim { format: [u8; 3], text: Bytes },
     Push(Vec<WireFrame>),
+    ArrayMap(Vec<(WireFrame, WireFrame)>),
 }
 
 fn to_wire(f: &Frame) -> WireFrame {
@@ -101,6 +102,9 @@ fn to_wire(f: &Frame) -> WireFrame {
         },
         Frame::Push(v) => WireFrame::Push(list(v)),
         Frame::BulkList(l) => to_wire(&l.to_frame()),
+        Frame::ArrayMap(v) => {
+            WireFrame::ArrayMap(v.iter().map(|(a, b)| (to_wire(a), to_wire(b))).collect())
+        }
     }
 }
 
@@ -130,6 +134,11 @@ fn from_wire(w: WireFrame) -> Frame {
         WireFrame::BigNumber(s) => Frame::BigNumber(s),
         WireFrame::Verbatim { format, text } => Frame::Verbatim { format, text },
         WireFrame::Push(v) => Frame::Push(list(v)),
+        WireFrame::ArrayMap(v) => Frame::ArrayMap(
+            v.into_iter()
+                .map(|(a, b)| (from_wire(a), from_wire(b)))
+                .collect(),
+        ),
     }
 }
 

@@ -39,6 +39,19 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
                 encode(v, proto, out);
             }
         }
+        Frame::ArrayMap(pairs) => {
+            match proto {
+                Protocol::Resp2 => header(b'*', pairs.len() as u64, out),
+                Protocol::Resp3 => header(b'%', pairs.len() as u64, out),
+            }
+            for (k, v) in pairs {
+                if proto == Protocol::Resp2 {
+                    out.extend_from_slice(b"*2\r\n");
+                }
+                encode(k, proto, out);
+                encode(v, proto, out);
+            }
+        }
         Frame::Pairs(pairs) => match proto {
             Protocol::Resp2 => {
                 header(b'*', pairs.len() as u64 * 2, out);

@@ -73,6 +73,8 @@ pub enum Frame {
     },
     /// `>N` in RESP3 (out-of-band messages), an array in RESP2.
     Push(Vec<Frame>),
+    /// `%N` in RESP3, `*N` of two-element `[key, value]` arrays in RESP2 (XREAD and XREADGROUP replies).
+    ArrayMap(Vec<(Frame, Frame)>),
     /// An array of bulk strings (or of (bulk string, double) pairs, as [`Frame::Pairs`] encodes them) held in
     /// their wire form in one buffer: a long range reply without a frame and an allocation per element.
     BulkList(BulkList),
@@ -222,6 +224,7 @@ impl Frame {
             Frame::Set(v) => Frame::Set(list(v)),
             Frame::Push(v) => Frame::Push(list(v)),
             Frame::Map(v) => Frame::Map(pairs(v)),
+            Frame::ArrayMap(v) => Frame::ArrayMap(pairs(v)),
             Frame::Pairs(v) => Frame::Pairs(pairs(v)),
             other => other,
         }

@@ -537,4 +537,15 @@ fn bulk_list_encodes_as_its_frames() {
             wire(&nested.expand_lists(), Protocol::Resp3)
         );
     }
+#[test]
+fn array_maps_nest_pairs_in_resp2_and_are_maps_in_resp3() {
+    both(
+        Frame::ArrayMap(vec![(
+            Frame::bulk("s"),
+            Frame::Array(vec![Frame::bulk("1-0")]),
+        )]),
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n$3\r\n1-0\r\n",
+        b"%1\r\n$1\r\ns\r\n*1\r\n$3\r\n1-0\r\n",
+    );
+    both(Frame::ArrayMap(vec![]), b"*0\r\n", b"%0\r\n");
 }

@@ -1,5 +1,5 @@
-//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP): the registry
-//! of waiters and the task that serves them.
+//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP, XREAD,
+//! XREADGROUP): the registry of waiters and the task that serves them.
 //!
 //! A blocking command first runs as an ordinary proposed write ([`store::Op::Block`]). When it finds nothing it
 //! replies [`store::blocking::WOULD_BLOCK`] and the connection registers here as a waiter on the keys its
@@ -43,10 +43,10 @@ pub const TIMED_OUT: Frame = Frame::NullArray;
 /// The error `CLIENT UNBLOCK id ERROR` gives the blocked client.
 pub const UNBLOCKED: Frame = Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
 
-/// What a waiter does when it is woken. (XREAD BLOCK, a read, would add a kind run on the read path.)
+/// What a waiter does when it is woken.
 #[derive(Clone, Debug)]
 enum Retry {
-    /// Propose these arguments again as [`Op::Block`].
+    /// Propose these arguments again as [`Op::Retry`].
     Propose(Vec<Bytes>),
 }
 
@@ -306,15 +306,12 @@ impl Blocking {
             }
             looked.push(key.clone());
             let avail = store::blocking::servable(ks, now, key);
-            if avail == 0 {
-                continue;
-            }
             let Some(queue) = st.queues.get(key) else {
                 continue;
             };
             let mut n = 0;
             for &client in queue {
-                if n >= avail || picked.len() >= MAX_ROUND {
+                if picked.len() >= MAX_ROUND {
                     break;
                 }
                 let Some(w) = st.waiters.get(&client) else {
@@ -324,12 +321,19 @@ impl Blocking {
                     continue;
                 }
                 let Retry::Propose(args) = &w.retry;
+                // Stream readers are ready one by one (reads take nothing; a group read takes what the group
+                // has not delivered); element takers wake as many as the key has elements.
+                match store::blocking::waiter_ready(ks, now, key, args) {
+                    Some(false) => continue,
+                    Some(true) => {}
+                    None if n >= avail => continue,
+                    None => n += 1,
+                }
                 chosen.insert(client);
                 picked.push(Picked {
                     client,
                     args: args.clone(),
                 });
-                n += 1;
             }
         }
         for p in &picked {
@@ -345,7 +349,7 @@ impl Blocking {
     async fn run_round(&self, node: &Node, picked: Vec<Picked>, keys: Vec<Bytes>) {
         let result = match node.shard.replication() {
             Some(r) => {
-                let ops = picked.iter().map(|p| Op::Block(p.args.clone())).collect();
+                let ops = picked.iter().map(|p| Op::Retry(p.args.clone())).collect();
                 r.group.write(ops).await
             }
             None => Err(WriteError::NoLeader),

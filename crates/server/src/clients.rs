@@ -38,6 +38,14 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Waiting in a blocking command (`flags=b`).
     pub blocked: AtomicBool,
+    /// Commands queued since MULTI, or -1 outside a transaction (`multi=`, `flags=x`).
+    pub multi: AtomicI64,
+    /// Bytes held by the queued commands (`multi-mem`).
+    pub multi_mem: AtomicU64,
+    /// What WATCH observed of each watched key.
+    pub watched: Mutex<Vec<store::exec::Watched>>,
+    /// A watched key changed (`flags=d`), as last computed by `multi::refresh_dirty_flags`.
+    pub dirty_cas: AtomicBool,
 }
 
 /// Descriptive client state changed by its own commands.
@@ -80,9 +88,25 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let omem = self.omem.load(Ordering::Relaxed);
+        let multi = self.multi.load(Ordering::Relaxed);
+        let multi_mem = self.multi_mem.load(Ordering::Relaxed);
+        // Redis' order of the flag letters.
+        let mut flags = String::new();
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if self.dirty_cas.load(Ordering::Relaxed) {
+            flags.push('d');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -90,15 +114,13 @@ impl ClientHandle {
             info.name,
             self.age_secs(),
             self.idle_secs(),
-            if self.blocked.load(Ordering::Relaxed) {
-                "b"
-            } else {
-                "N"
-            },
+            flags,
+            multi,
             qbuf,
             qbuf_free,
+            multi_mem,
             omem,
-            qbuf + qbuf_free + omem + 16384,
+            qbuf + qbuf_free + omem + multi_mem + 16384,
             if info.last_cmd.is_empty() { "NULL" } else { &info.last_cmd },
             if info.user.is_empty() { "default" } else { &info.user },
             self.resp.load(Ordering::Relaxed),
@@ -133,6 +155,10 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             blocked: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            watched: Mutex::new(Vec::new()),
+            dirty_cas: AtomicBool::new(false),
         });
         self.map.lock().insert(id, h.clone());
         h

@@ -174,6 +174,18 @@ pub const PARAMS: &[Param] = &[
         mutable: true,
     },
     p(
+        "stream-node-max-bytes",
+        Kind::Memory(0, i64::MAX),
+        "4096",
+        true,
+    ),
+    p(
+        "stream-node-max-entries",
+        Kind::Int(0, i64::MAX),
+        "100",
+        true,
+    ),
+    p(
         "set-max-intset-entries",
         Kind::Int(0, i64::MAX),
         "512",

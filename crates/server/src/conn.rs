@@ -65,6 +65,8 @@ pub struct Conn {
     pub closing: bool,
     /// Set by `READONLY`: the client accepts stale reads from a replica (cluster mode redirects otherwise).
     pub readonly: bool,
+    /// The open transaction, between MULTI and EXEC/DISCARD (`crate::multi`).
+    pub(crate) multi: Option<crate::multi::MultiState>,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -72,7 +74,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn next_seed(&mut self) -> u64 {
+    pub(crate) fn next_seed(&mut self) -> u64 {
         // xorshift64*: the seed a leader stamps into a write; only needs to be unpredictable enough.
         self.seed ^= self.seed >> 12;
         self.seed ^= self.seed << 25;
@@ -110,7 +112,13 @@ impl Conn {
     }
 
     /// Records an executed command's statistics and slow-log entry.
-    fn executed(&mut self, spec: &'static CommandSpec, args: &[Bytes], usec: u64, reply: &Frame) {
+    pub(crate) fn executed(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        usec: u64,
+        reply: &Frame,
+    ) {
         let full_name = store::table::table().full_name(spec);
         self.count(full_name, usec, reply.is_error(), false);
         self.maybe_slowlog(spec, args, usec);
@@ -137,7 +145,9 @@ impl Conn {
         let auth_ok = self.authenticated
             || spec.flags & flags::NO_AUTH != 0
             || !self.node.hot.auth_required.load(Ordering::Relaxed);
-        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && spec.is_write() == write)
+        (auth_ok
+            && matches!(spec.handler, Handler::Keyspace(_))
+            && on_write_path(spec, args) == write)
             .then_some(spec)
     }
 
@@ -155,7 +165,17 @@ impl Conn {
         let mut i = 0;
         'batch: while i < batch.len() {
             let args = &batch[i];
-            let spec = match self.admit(args) {
+            let admitted = self.admit(args);
+            if self.multi.is_some() {
+                if let Some(reply) = crate::multi::intercept(self, &admitted, args) {
+                    i += 1;
+                    if !self.emit(&reply, out) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let spec = match admitted {
                 Ok(spec) => spec,
                 Err(reply) => {
                     i += 1;
@@ -166,7 +186,7 @@ impl Conn {
                 }
             };
             match spec.handler {
-                Handler::Keyspace(_) if spec.is_write() => {
+                Handler::Keyspace(_) if on_write_path(spec, args) => {
                     // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
                     while spec.block_on.is_none() {
@@ -207,7 +227,7 @@ impl Conn {
                     for (k, ((spec, args), reply)) in run.iter().zip(cmds).zip(&replies).enumerate()
                     {
                         if is_would_block(reply) {
-                            match self.park(spec, args) {
+                            match self.park(spec, args, reply) {
                                 Some((reply, deadline)) => {
                                     // CLIENT LIST shows the command it waits in, as Redis does.
                                     self.last_cmd = Some(store::table::table().full_name(spec));
@@ -320,8 +340,11 @@ impl Conn {
         &mut self,
         spec: &'static CommandSpec,
         args: &[Bytes],
+        reply: &Frame,
     ) -> Option<(oneshot::Receiver<Frame>, Option<tokio::time::Instant>)> {
         let block = (spec.block_on?)(args, unix_ms())?;
+        // The command to retry, when the first attempt rewrote it (XREAD's `$` resolved to an ID).
+        let retry = store::blocking::retry_args(reply).unwrap_or_else(|| args.to_vec());
         let deadline = if block.timeout_ms > 0 {
             // A deadline beyond what the clock can hold is no deadline.
             tokio::time::Instant::now().checked_add(Duration::from_millis(block.timeout_ms as u64))
@@ -329,10 +352,7 @@ impl Conn {
             None
         };
         self.handle.blocked.store(true, Ordering::Relaxed);
-        let reply = self
-            .node
-            .blocking
-            .register(self.handle.id, block, args.to_vec());
+        let reply = self.node.blocking.register(self.handle.id, block, retry);
         Some((reply, deadline))
     }
 
@@ -352,7 +372,7 @@ impl Conn {
     /// Makes sure reads served from this node's keyspace now are allowed: linearizable on the leader (a quorum
     /// round shared by concurrent readers, or a valid leader lease), stale on a replica (as a Redis replica
     /// serves reads).
-    async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
+    pub(crate) async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
         let Some(r) = repl else {
             return Ok(());
         };
@@ -424,7 +444,7 @@ impl Conn {
 
 /// Deletes, through the log, expired keys that reads came across (Redis deletes them on access; here the
 /// deletion is an ordinary entry so replicas stay identical). Only a leader proposes; the reply is not awaited.
-fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
+pub(crate) fn propose_expiry(repl: Option<&Replication>, keys: Vec<Vec<u8>>) {
     let Some(r) = repl else { return };
     if !r.group.is_leader() {
         return;
@@ -468,6 +488,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         authenticated: !auth_required,
         closing: false,
         readonly: false,
+        multi: None,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,
@@ -634,6 +655,12 @@ async fn flush(
         *out = BytesMut::with_capacity(READ_CHUNK);
     }
     Ok(())
+}
+
+/// Whether a keyspace command goes through the log: writes, and reads that may wait (XREAD BLOCK), which are
+/// proposed as [`Op::Block`] so that their wait starts from a position in the log.
+fn on_write_path(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    spec.is_write() || spec.block_on.is_some_and(|f| f(args, unix_ms()).is_some())
 }
 
 /// Waits until a blocked command's wait ends and returns its reply; `None` if the client went away (closed

@@ -7,6 +7,7 @@
 //! - `shard`: the keyspace behind its write path.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
 //! - `blocking`: clients blocked on keys (BLPOP, ...) and the task that serves them.
+//! - `multi`: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
 //! - `clients`, `slowlog`, `expire`: client registry, slow log, active expiry.
 //! - `alloc`, `metrics`: the counting allocator behind `used_memory`, and the other measurements `INFO` shows.
 
@@ -19,6 +20,7 @@ pub mod conn;
 pub mod expire;
 pub mod logging;
 pub mod metrics;
+pub mod multi;
 pub mod node;
 pub mod replication;
 pub mod shard;

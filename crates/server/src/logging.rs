@@ -31,7 +31,12 @@ pub fn init(level: &str, logfile: &str) -> std::io::Result<()> {
     let registry = tracing_subscriber::registry().with(filter);
     if logfile.is_empty() {
         registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            // Colours only on a terminal: `docker logs`, journald and pipes get plain text.
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .init();
     } else {
         let file = std::fs::OpenOptions::new()

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes());
         return ExitCode::SUCCESS;
     }
+    if args.first().map(String::as_str) == Some("--health-check") {
+        return health_check(args.get(1).map_or("127.0.0.1:6379", String::as_str));
+    }
     let config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -104,4 +107,39 @@ async fn wait_for_signal(node: std::sync::Arc<Node>) {
         _ = int.recv() => info!("received SIGINT, scheduling shutdown"),
     }
     node.shutdown();
+}
+
+/// `shoal-server --health-check [host:port]`: exits 0 if a node answers PING there (or asks for a password),
+/// 1 otherwise. Container health checks run it: a `FROM scratch` image has no shell and no redis-cli.
+fn health_check(addr: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let timeout = Duration::from_secs(2);
+    let probe = || -> std::io::Result<bool> {
+        let target = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut s = TcpStream::connect_timeout(&target, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.write_all(b"*1\r\n$4\r\nPING\r\n")?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf)?;
+        let reply = &buf[..n];
+        Ok(reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            let _ = std::io::stderr()
+                .write_all(format!("{addr}: unexpected reply to PING\n").as_bytes());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            let _ = std::io::stderr().write_all(format!("{addr}: {e}\n").as_bytes());
+            ExitCode::from(1)
+        }
+    }
 }

@@ -185,6 +185,10 @@ impl Node {
             max_entries: size("zset-max-listpack-entries"),
             max_value: size("zset-max-listpack-value"),
         };
+        let stream_limits = store::types::stream::NodeLimits {
+            max_bytes: size("stream-node-max-bytes"),
+            max_entries: size("stream-node-max-entries"),
+        };
         let fsync = crate::replication::fsync_policy(&c);
         let list_max_listpack_size = c.get_i64("list-max-listpack-size") as i32;
         let list_compress_depth = c.get_i64("list-compress-depth") as i32;
@@ -201,6 +205,7 @@ impl Node {
         ks.hash_max_listpack_value = hash_value;
         ks.set_max_intset_entries = set_entries;
         ks.zset_limits = zset_limits;
+        ks.stream_node_limits = stream_limits;
     }
 
     /// Current protocol limits for decoders.

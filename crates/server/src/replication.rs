@@ -539,6 +539,21 @@ mod tests {
     }
 
     #[test]
+    fn peers_may_be_host_names() {
+        // Compose service names: the gRPC channel resolves them on every connect, so a restarted container's new
+        // address is found.
+        let p = parse_peers("1@shoal1:6379 2@shoal2.example:6379@17000").unwrap();
+        assert_eq!(p[0].bus_addr, "shoal1:16379");
+        assert_eq!(p[0].member_addr(), "shoal1:6379@16379");
+        assert_eq!(raft::grpc::bus_addr(&p[0].member_addr()), "shoal1:16379");
+        assert_eq!(
+            client_host_port(&p[1].member_addr()),
+            ("shoal2.example", "6379")
+        );
+        assert_eq!(bind_any(&p[1].bus_addr), "0.0.0.0:17000");
+    }
+
+    #[test]
     fn save_points_pair_up() {
         assert_eq!(save_points("3600 1 300 100"), vec![(3600, 1), (300, 100)]);
         assert!(save_points("").is_empty());

@@ -222,3 +222,21 @@ fn config_set_loglevel_applies_at_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn health_check_flag_probes_a_node_with_ping() {
+    let probe = |addr: &str| {
+        Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+            .args(["--health-check", addr])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .code()
+    };
+    let s = Server::start();
+    assert_eq!(probe(&format!("127.0.0.1:{}", s.port)), Some(0));
+    let guarded = Server::start_with(&["--requirepass", "secret"]);
+    assert_eq!(probe(&format!("127.0.0.1:{}", guarded.port)), Some(0));
+    assert_eq!(probe(&format!("127.0.0.1:{}", free_port())), Some(1));
+    assert_eq!(probe("no-such-host.invalid:6379"), Some(1));
+}

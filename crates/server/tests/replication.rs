@@ -434,3 +434,189 @@ fn single_node_kill9_loses_no_acknowledged_write_appendfsync_no() {
     let _serial = serial();
     single_node_kill9("no");
 }
+
+/// A stream's pending entries as XINFO STREAM FULL shows them, per group: `(id, consumer, delivery time,
+/// delivery count)`, plus each consumer's seen time. All of it is replicated state.
+fn stream_state(c: &mut redis::Connection, key: &str) -> Vec<String> {
+    fn flat(v: &redis::Value, out: &mut Vec<String>) {
+        match v {
+            redis::Value::Array(items) => {
+                out.push(format!("[{}", items.len()));
+                for i in items {
+                    flat(i, out);
+                }
+            }
+            redis::Value::BulkString(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+            redis::Value::Int(i) => out.push(i.to_string()),
+            redis::Value::Nil => out.push("nil".into()),
+            other => out.push(format!("{other:?}")),
+        }
+    }
+    let v: redis::Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .arg("FULL")
+        .arg("COUNT")
+        .arg(0)
+        .query(c)
+        .unwrap();
+    let mut out = Vec::new();
+    flat(&v, &mut out);
+    out
+}
+
+/// IDs and delivery counts of `consumer`'s pending entries (XPENDING's extended form, idle time left out).
+fn pending_of(c: &mut redis::Connection, consumer: &str) -> Vec<(String, i64)> {
+    let rows: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+        .arg("s")
+        .arg("g")
+        .arg("-")
+        .arg("+")
+        .arg(1000)
+        .arg(consumer)
+        .query(c)
+        .unwrap();
+    rows.into_iter()
+        .map(|(id, owner, _idle, n)| {
+            assert_eq!(owner, consumer);
+            (id, n)
+        })
+        .collect()
+}
+
+#[test]
+fn stream_consumers_keep_their_pending_entries_across_a_leader_failover() {
+    let _serial = serial();
+    let mut procs = start_shard(3, &[]);
+    let leader = wait_leader(&procs, Duration::from_secs(20));
+    let mut c = procs[leader].conn().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        // `*` IDs: the leader's time, the same on every replica.
+        let id: String = redis::cmd("XADD")
+            .arg("s")
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1000)
+            .arg("*")
+            .arg("n")
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+        ids.push(id);
+    }
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("s")
+        .arg("g")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    for (who, n) in [("alice", 5), ("bob", 7), ("carol", 3)] {
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg(who)
+            .arg("COUNT")
+            .arg(n)
+            .arg("STREAMS")
+            .arg("s")
+            .arg(">")
+            .query(&mut c)
+            .unwrap();
+    }
+    // Some history reads (a second delivery), an ACK, a claim and a deleted entry.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("bob")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg("s")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("XACK")
+        .arg("s")
+        .arg("g")
+        .arg(&ids[0])
+        .query(&mut c)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg("s")
+        .arg("g")
+        .arg("carol")
+        .arg(0)
+        .arg(&ids[1])
+        .arg("RETRYCOUNT")
+        .arg(9)
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("XDEL")
+        .arg("s")
+        .arg(&ids[20])
+        .query(&mut c)
+        .unwrap();
+    let before: Vec<Vec<(String, i64)>> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|w| pending_of(&mut c, w))
+        .collect();
+    assert_eq!(before[0].len(), 3);
+    assert_eq!(before[1].len(), 7);
+    assert_eq!(before[2].len(), 4);
+    let state = stream_state(&mut c, "s");
+    let digests = settled_digests(&procs);
+    assert!(digests.iter().all(|d| d == &digests[0]), "{digests:?}");
+
+    procs[leader].kill9();
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let new_leader = wait_leader(&procs, Duration::from_secs(20));
+    assert!(others.contains(&new_leader));
+    let mut n = procs[new_leader].conn().unwrap();
+    // A newly elected leader serves once it has committed an entry of its term.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::cmd("XLEN").arg("s").query::<i64>(&mut n).is_err() {
+        assert!(Instant::now() < deadline, "new leader never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Every consumer sees exactly the pending entries it had, with their delivery counts and times.
+    for (w, had) in ["alice", "bob", "carol"].iter().zip(&before) {
+        assert_eq!(&pending_of(&mut n, w), had, "{w}");
+    }
+    assert_eq!(stream_state(&mut n, "s"), state);
+    // New reads continue after the last delivered entry: nothing is delivered twice.
+    let v: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("dave")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg("s")
+        .arg(">")
+        .query(&mut n)
+        .unwrap();
+    let redis::Value::Array(streams) = v else {
+        panic!("{v:?}")
+    };
+    let redis::Value::Array(kv) = &streams[0] else {
+        panic!()
+    };
+    let redis::Value::Array(entries) = &kv[1] else {
+        panic!()
+    };
+    let redis::Value::Array(first) = &entries[0] else {
+        panic!()
+    };
+    assert_eq!(
+        first[0],
+        redis::Value::BulkString(ids[15].clone().into_bytes())
+    );
+
+    // The old leader comes back as a replica and reaches the same state.
+    procs[leader].start();
+    procs[leader].wait_ready(Duration::from_secs(20));
+    let digests = settled_digests(&procs);
+    assert!(digests.iter().all(|d| d == &digests[0]), "{digests:?}");
+}

@@ -20,9 +20,34 @@ use crate::value::Value;
 /// replies, so it cannot be mistaken for a served reply; the server never sends it to a client.
 pub const WOULD_BLOCK: Frame = Frame::Push(Vec::new());
 
-/// Whether `reply` is [`WOULD_BLOCK`].
+/// Whether `reply` is [`WOULD_BLOCK`] or [`would_block_as`].
 pub fn is_would_block(reply: &Frame) -> bool {
-    matches!(reply, Frame::Push(v) if v.is_empty())
+    matches!(reply, Frame::Push(v) if v.is_empty() || matches!(v.as_slice(), [Frame::Array(_)]))
+}
+
+/// [`WOULD_BLOCK`] naming the command to propose again when the client is woken, when that differs from the
+/// one it sent: XREAD's `$` becomes the stream's last ID at the time the client blocked.
+pub fn would_block_as(args: Vec<Bytes>) -> Frame {
+    Frame::Push(vec![Frame::Array(
+        args.into_iter().map(Frame::Bulk).collect(),
+    )])
+}
+
+/// The command a [`would_block_as`] reply names, if any.
+pub fn retry_args(reply: &Frame) -> Option<Vec<Bytes>> {
+    match reply {
+        Frame::Push(v) => match v.as_slice() {
+            [Frame::Array(a)] => a
+                .iter()
+                .map(|f| match f {
+                    Frame::Bulk(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The reply of a blocking command that found nothing: [`WOULD_BLOCK`] when the client may wait, else
@@ -85,13 +110,26 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<i64, Frame> {
 
 /// How many blocked clients the value under `key` could serve now (each taking at least one element): a list's or
 /// sorted set's length; 0 when the key is absent, expired, or of a type no blocked client takes from. The server wakes at
-/// most this many of a ready key's waiters at once.
+/// most this many of a ready key's waiters at once, except for waiters [`waiter_ready`] decides for.
 pub fn servable(ks: &Keyspace, now_ms: i64, key: &[u8]) -> usize {
     match ks.peek(now_ms, key).map(|o| &o.value) {
         Some(Value::List(l)) => l.len(),
         Some(Value::ZSet(z)) => z.len(),
         _ => 0,
     }
+}
+
+/// For a waiter whose command is `args`, blocked on `key`: `Some(true)` when proposing it again now would serve
+/// it (or end it with an error), `Some(false)` when it would not, `None` when [`servable`]'s count decides
+/// (commands that take elements). Stream readers decide alone: XREAD is ready when the stream has an ID past
+/// the one it waits after, XREADGROUP when the group's last delivered ID is behind the stream's, or when the
+/// stream or group is gone (its error is the reply).
+pub fn waiter_ready(ks: &Keyspace, now_ms: i64, key: &[u8], args: &[Bytes]) -> Option<bool> {
+    let name = args.first()?;
+    if name.eq_ignore_ascii_case(b"xread") || name.eq_ignore_ascii_case(b"xreadgroup") {
+        return Some(crate::cmd::stream::waiter_ready(ks, now_ms, key, args));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use std::ptr::NonNull;
 
+use bytes::Bytes;
+
 use crate::dict::Dict;
 use crate::exec::{ExecCtx, Rng};
 use crate::types::hash::HashLimits;
@@ -19,6 +21,9 @@ pub struct Object {
     pub expire_at: i64,
     /// Last access, in seconds of the access clock (for `OBJECT IDLETIME`); not part of replicated state.
     pub lru: u32,
+    /// Low 32 bits of the keyspace's [`Keyspace::epoch`] when the key was last written (WATCH's version):
+    /// replicated state, kept in the padding after `lru` so it costs no memory.
+    pub stamp: u32,
 }
 
 impl Object {
@@ -28,6 +33,7 @@ impl Object {
             value,
             expire_at: NO_EXPIRE,
             lru: 0,
+            stamp: 0,
         }
     }
 
@@ -73,6 +79,8 @@ pub struct KeyspaceConfig {
     pub list_compress_depth: i32,
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`: when a sorted set leaves the listpack.
     pub zset_limits: crate::zset::Limits,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: when a stream starts a new node.
+    pub stream_node_limits: crate::types::stream::NodeLimits,
 }
 
 impl Default for KeyspaceConfig {
@@ -86,6 +94,7 @@ impl Default for KeyspaceConfig {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             zset_limits: crate::zset::Limits::default(),
+            stream_node_limits: crate::types::stream::NodeLimits::default(),
         }
     }
 }
@@ -121,6 +130,30 @@ pub struct Keyspace {
     ready_hook: Option<ReadyHook>,
     /// The snapshot being written, while one is: writes save what they are about to change into it.
     cow: Option<Box<crate::snapshot::Cow>>,
+    /// Entries applied so far: the version WATCH observes ([`crate::exec::Watched`]). Replicated state.
+    epoch: u64,
+    /// WATCH's memory of deleted keys: per bucket of key hashes ([`WATCH_BUCKETS`]), the newest epoch at which
+    /// a key of the bucket that was deleted had last been written. Empty until the first deletion.
+    deleted: Vec<u64>,
+}
+
+/// [`Keyspace::stamp_epoch`] for a keyspace at `epoch`.
+fn stamp_epoch(epoch: u64, stamp: u32) -> u64 {
+    epoch.saturating_sub(u64::from((epoch as u32).wrapping_sub(stamp)))
+}
+
+/// Buckets of [`Keyspace`]'s deleted-key memory (32 KB once a key was deleted).
+pub const WATCH_BUCKETS: usize = 4096;
+
+/// The bucket of `key` in the deleted-key memory: FNV-1a, fixed forever because the table is replicated state
+/// (a std or foldhash hasher may change between builds).
+fn watch_bucket(key: &[u8]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) as usize % WATCH_BUCKETS
 }
 
 /// Called, under the keyspace's lock, when a key is signalled ready and none was pending: it must only wake
@@ -229,6 +262,7 @@ impl Keyspace {
         if h.is_empty() {
             self.remove(key);
         } else {
+            o.stamp = self.epoch as u32;
             self.sync_field_deadlines(key);
         }
         n
@@ -395,7 +429,7 @@ impl Keyspace {
 
     /// Stores `value` under `key` with deadline `expire_at` ([`NO_EXPIRE`] for none), replacing any object.
     pub fn set(&mut self, ctx: &ExecCtx, key: &[u8], value: Value, expire_at: i64) {
-        if matches!(value, Value::List(_) | Value::ZSet(_)) {
+        if matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_)) {
             self.signal_ready(key);
         }
         let fields_expire = matches!(&value, Value::Hash(h) if h.has_deadlines());
@@ -404,8 +438,13 @@ impl Keyspace {
             value,
             expire_at,
             lru: lru_clock(ctx.now_ms),
+            stamp: self.epoch as u32,
         };
         let old = self.data.insert(key, obj);
+        if matches!(&old, Some(o) if matches!(o.value, Value::Stream(_))) {
+            // Clients blocked in XREADGROUP on a replaced stream get an error (Redis' signalDeletedKeyAsReady).
+            self.signal_ready(key);
+        }
         if fields_expire {
             self.field_volatile.insert(key, ());
         } else if !self.field_volatile.is_empty() {
@@ -433,6 +472,11 @@ impl Keyspace {
     pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
         self.before_write(key);
         let old = self.data.remove(key)?;
+        if matches!(old.value, Value::Stream(_)) {
+            // Clients blocked in XREADGROUP on a deleted stream get an error (Redis' signalDeletedKeyAsReady).
+            self.signal_ready(key);
+        }
+        self.note_deleted(key, old.stamp);
         if old.expire_at != NO_EXPIRE {
             self.volatile.remove(key);
         }
@@ -446,6 +490,7 @@ impl Keyspace {
     /// deletes the key (as Redis does, counting no expiry).
     pub fn set_expire(&mut self, ctx: &ExecCtx, key: &[u8], expire_at: i64) -> bool {
         self.before_write(key);
+        let stamp = self.epoch as u32;
         let Some(o) = self.lookup(ctx, key) else {
             return false;
         };
@@ -455,6 +500,7 @@ impl Keyspace {
         }
         let was = o.expire_at;
         o.expire_at = expire_at;
+        o.stamp = stamp;
         if was == NO_EXPIRE {
             self.volatile.insert(key, ());
         }
@@ -464,9 +510,11 @@ impl Keyspace {
     /// Removes the deadline of a key; returns whether it had one.
     pub fn persist(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
         self.before_write(key);
+        let stamp = self.epoch as u32;
         match self.lookup(ctx, key) {
             Some(o) if o.expire_at != NO_EXPIRE => {
                 o.expire_at = NO_EXPIRE;
+                o.stamp = stamp;
                 self.volatile.remove(key);
                 true
             }
@@ -487,11 +535,15 @@ impl Keyspace {
         self.expire_on_write(ctx, to);
         self.remove(to);
         // `remove` lets a snapshot being written note `to` (absent now) as written, so it leaves `to` out.
-        let Some(obj) = self.remove(from) else {
+        let Some(mut obj) = self.remove(from) else {
             return false;
         };
+        obj.stamp = self.epoch as u32;
         let volatile = obj.expire_at != NO_EXPIRE;
-        if matches!(obj.value, Value::List(_) | Value::ZSet(_)) {
+        if matches!(
+            obj.value,
+            Value::List(_) | Value::ZSet(_) | Value::Stream(_)
+        ) {
             self.signal_ready(to);
         }
         let fields_expire = matches!(&obj.value, Value::Hash(h) if h.has_deadlines());
@@ -507,6 +559,18 @@ impl Keyspace {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        if !self.data.is_empty() {
+            // Clients blocked in XREADGROUP on a stream that goes get an error.
+            self.signal_all_ready();
+        }
+        // Every key is deleted: WATCH must see each as such (an O(n) pass, as freeing them is).
+        if !self.data.is_empty() && self.deleted.is_empty() {
+            self.deleted = vec![0; WATCH_BUCKETS];
+        }
+        for (k, o) in self.data.iter() {
+            let slot = &mut self.deleted[watch_bucket(k)];
+            *slot = (*slot).max(stamp_epoch(self.epoch, o.stamp));
+        }
         match self.cow.as_deref_mut() {
             // The snapshot being written keeps the old table, which nothing changes any more.
             Some(cow) => cow.freeze(&mut self.data),
@@ -514,6 +578,116 @@ impl Keyspace {
         }
         self.volatile.clear();
         self.field_volatile.clear();
+    }
+
+    /// Entries applied so far (the version WATCH observes).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Starts applying a new entry: every key written from now on gets the new epoch as its stamp.
+    pub fn begin_entry(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// Records that `key` was written by the running entry, if it exists (the keys of a write command that
+    /// changed something: Redis' `signalModifiedKey`).
+    pub fn touch(&mut self, key: &[u8]) {
+        // The stamp is snapshot state too.
+        self.before_write(key);
+        let stamp = self.epoch as u32;
+        if let Some(o) = self.data.get_mut(key) {
+            o.stamp = stamp;
+        }
+    }
+
+    /// The full epoch a 32-bit stamp stands for: the latest one not after the current epoch with those low
+    /// bits. Exact for keys written in the last 2^32 entries; an older key may look newer, never older, so a
+    /// WATCH can only abort needlessly, never miss a write.
+    fn stamp_epoch(&self, stamp: u32) -> u64 {
+        stamp_epoch(self.epoch, stamp)
+    }
+
+    fn note_deleted(&mut self, key: &[u8], stamp: u32) {
+        let e = self.stamp_epoch(stamp);
+        self.mark_deleted(watch_bucket(key), e);
+    }
+
+    fn mark_deleted(&mut self, bucket: usize, epoch: u64) {
+        if epoch == 0 {
+            return;
+        }
+        if self.deleted.is_empty() {
+            self.deleted = vec![0; WATCH_BUCKETS];
+        }
+        let slot = &mut self.deleted[bucket];
+        *slot = (*slot).max(epoch);
+    }
+
+    /// What WATCH records of `key` at `now_ms`: the current epoch and whether the key is live (an expired key
+    /// counts as absent, as Redis' stale watched keys).
+    pub fn watch(&self, key: Bytes, now_ms: i64) -> crate::exec::Watched {
+        crate::exec::Watched {
+            live: self.peek(now_ms, &key).is_some(),
+            key,
+            epoch: self.epoch,
+        }
+    }
+
+    /// Whether the key watched as `w` is unchanged at `now_ms`: EXEC runs only if this holds for every watched
+    /// key. A function of replicated state and the entry's time only, so every replica decides alike.
+    ///
+    /// Changed means: written after the watch (its stamp is newer), deleted after the watch while it was live,
+    /// expired since the watch while it was live (Redis' `isWatchedKeyExpired`), or, for a key absent or stale at
+    /// the watch, created after it and deleted again (the deleted-key memory of its bucket is newer; another
+    /// key of the bucket written and deleted in between aborts needlessly). A key that was stale at the watch
+    /// and was deleted since is unchanged, as in Redis.
+    pub fn watch_holds(&self, w: &crate::exec::Watched, now_ms: i64) -> bool {
+        // A watch older than the stamps can tell apart: abort rather than risk missing a write.
+        if self.epoch.saturating_sub(w.epoch) >= u64::from(u32::MAX) {
+            return false;
+        }
+        match self.data.get(&w.key) {
+            Some(o) => self.stamp_epoch(o.stamp) <= w.epoch && !(w.live && o.is_expired(now_ms)),
+            None => {
+                !w.live
+                    && self
+                        .deleted
+                        .get(watch_bucket(&w.key))
+                        .is_none_or(|&e| e <= w.epoch)
+            }
+        }
+    }
+
+    /// The replicated WATCH state besides the keys' stamps, for snapshots: the epoch and the deleted-key
+    /// memory's non-zero buckets.
+    pub fn watch_state(&self) -> (u64, Vec<(usize, u64)>) {
+        let buckets = self
+            .deleted
+            .iter()
+            .enumerate()
+            .filter(|(_, &e)| e != 0)
+            .map(|(i, &e)| (i, e))
+            .collect();
+        (self.epoch, buckets)
+    }
+
+    /// Restores what [`Keyspace::watch_state`] returned (snapshot load). Buckets out of range are ignored.
+    pub fn restore_watch_state(&mut self, epoch: u64, buckets: &[(usize, u64)]) {
+        self.epoch = epoch;
+        for &(b, e) in buckets {
+            if b < WATCH_BUCKETS {
+                self.mark_deleted(b, e);
+            }
+        }
+    }
+
+    /// Sets the stamp of `key` as a snapshot recorded it.
+    pub fn restore_stamp(&mut self, key: &[u8], stamp: u32) {
+        self.before_write(key);
+        if let Some(o) = self.data.get_mut(key) {
+            o.stamp = stamp;
+        }
     }
 
     /// Samples up to `samples` keys with a deadline and returns those past it at `now_ms`: active expiry's probe.
@@ -602,6 +776,7 @@ impl Keyspace {
             Value::Set(s) => s.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
+            Value::Stream(st) => st.heap_size(),
         };
         let mut total = entry_bytes::<Object>(key.len()) + value;
         if o.expire_at != NO_EXPIRE {
@@ -641,9 +816,31 @@ impl Keyspace {
 mod tests {
     use super::*;
 
-    /// Snapshots keep their bookkeeping outside the objects: an object costs what it did.
     #[test]
-    fn object_stays_forty_bytes() {
+    fn watch_stamp_costs_no_memory() {
+        // The stamp lives in the padding after `lru`: an object is as large as without it.
         assert_eq!(std::mem::size_of::<Object>(), 40);
+    }
+
+    #[test]
+    fn stamps_far_in_the_past_can_only_look_newer() {
+        let mut ks = Keyspace::new();
+        ks.epoch = (5u64 << 32) + 10;
+        // Written at epoch 2^32 * 5 + 3: exact.
+        assert_eq!(ks.stamp_epoch(3), (5u64 << 32) + 3);
+        // Low bits above the current ones: the previous round, never a future epoch.
+        assert_eq!(ks.stamp_epoch(20), (4u64 << 32) + 20);
+        ks.epoch = 7;
+        assert_eq!(ks.stamp_epoch(9), 0);
+        // A watch older than the stamps can tell apart aborts.
+        let w = crate::exec::Watched {
+            key: Bytes::from_static(b"k"),
+            epoch: 1,
+            live: false,
+        };
+        ks.epoch = 1 + u64::from(u32::MAX);
+        assert!(!ks.watch_holds(&w, 0));
+        ks.epoch -= 1;
+        assert!(ks.watch_holds(&w, 0));
     }
 }

@@ -1,18 +1,20 @@
 //! The keyspace as one compact, versioned, checksummed byte string: the Raft snapshot, in the role of Redis' RDB.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //! ```text
 //! "SHOALSNP"            8-byte magic
 //! version               u16, little endian
 //! key count             varint (exact: the reader checks it)
-//! record*               [0xFC expire_at:i64 LE] type:u8 key:bytes value
+//! epoch                 varint: entries applied (version 2)
+//! deleted               varint count, then (bucket:varint epoch:varint)* (version 2)
+//! record*               [0xFB stamp:varint] [0xFC expire_at:i64 LE] type:u8 key:bytes value
 //! 0xFF                  end of records
 //! crc32                 u32 LE, CRC-32 (IEEE) of every byte before it
 //! ```
 //! `bytes` is a varint length followed by the bytes; varints are unsigned LEB128, signed integers are zigzagged
 //! first. Opcodes 0xF0..=0xFF are reserved for record prefixes (as Redis reserves them in the RDB), so value types
-//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). Streams
-//! will take further tags; a reader meeting a tag it does not know refuses the whole snapshot rather than dropping
+//! take tags from 0 upwards: a string is [`TAG_STR`] (raw bytes) or [`TAG_INT`] (Redis' `int` encoding). A
+//! reader meeting a tag it does not know refuses the whole snapshot rather than dropping
 //! keys.
 //!
 //! Tags are Redis' RDB type numbers where one fits. Hashes and sets keep their encoding, and hash-table
@@ -34,6 +36,14 @@
 //! A sorted set is [`TAG_ZSET`] or [`TAG_ZSET_LISTPACK`] (the numbers of Redis' RDB types for its two encodings,
 //! which the load restores exactly) followed by its member count and each (score as an `f64` LE, member as
 //! bytes) in order.
+//!
+//! A stream is [`TAG_STREAM`]: its length, last, first and largest deleted IDs, entries added, its nodes as
+//! stored (key ID, live and deleted counts, packed buffer: approximate trimming depends on node boundaries),
+//! then each consumer group (name, last ID, entries read, consumers with their seen times, pending entries
+//! with delivery time, count and owner); see `types::stream::Stream::encode`. Every node is checked when read.
+//! The epoch, the deleted-key buckets and the per-key stamps (written only when non-zero) are WATCH's state
+//! (`Keyspace::watch_holds`): replicated, since EXEC decides from them at apply. Version 1 (without them) still
+//! loads, with every stamp and the epoch at 0.
 //!
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
@@ -64,7 +74,7 @@ use crate::zset::ZSet;
 /// First bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"SHOALSNP";
 /// Newest format version this build writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Value type tag: a string held as raw bytes.
 pub const TAG_STR: u8 = 0;
@@ -84,6 +94,10 @@ pub const TAG_LIST: u8 = 18;
 pub const TAG_ZSET: u8 = 5;
 /// Value type tag: a sorted set in the `listpack` encoding (Redis' `RDB_TYPE_ZSET_LISTPACK`).
 pub const TAG_ZSET_LISTPACK: u8 = 17;
+/// A stream (Redis' RDB number for `RDB_TYPE_STREAM_LISTPACKS_2`).
+pub const TAG_STREAM: u8 = 19;
+/// Record prefix: the key's WATCH stamp follows (version 2).
+pub const OP_STAMP: u8 = 0xFB;
 /// Record prefix: the key's absolute deadline in Unix milliseconds follows.
 pub const OP_EXPIRE_MS: u8 = 0xFC;
 /// End of the records; the checksum follows.
@@ -220,7 +234,7 @@ impl Cow {
         let saved = match data.get(key) {
             Some(obj) => {
                 let mut rec = Vec::new();
-                put_record(&mut rec, key, obj);
+                put_stored(&mut rec, key, obj);
                 self.saved_keys += 1;
                 Saved::Record(rec)
             }
@@ -291,10 +305,27 @@ fn classes_of(ks: &Keyspace) -> usize {
     }
 }
 
-fn header(out: &mut Vec<u8>, keys: u64) {
+/// Magic, version, key count and WATCH's state: all of the snapshot before its records.
+fn header(out: &mut Vec<u8>, ks: &Keyspace) {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    put_varint(out, keys);
+    put_varint(out, ks.len() as u64);
+    let (epoch, deleted) = ks.watch_state();
+    put_varint(out, epoch);
+    put_varint(out, deleted.len() as u64);
+    for (bucket, e) in deleted {
+        put_varint(out, bucket as u64);
+        put_varint(out, e);
+    }
+}
+
+/// A key's record as stored in a snapshot: its WATCH stamp when non-zero, then [`put_record`].
+fn put_stored(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
+    if obj.stamp != 0 {
+        out.push(OP_STAMP);
+        put_varint(out, u64::from(obj.stamp));
+    }
+    put_record(out, key, obj);
 }
 
 impl SnapshotWalk {
@@ -303,7 +334,7 @@ impl SnapshotWalk {
     /// size of the previous snapshot is a good guess).
     pub fn begin(ks: &mut Keyspace, capacity: usize) -> SnapshotWalk {
         let mut out = Vec::with_capacity(capacity.max(64));
-        header(&mut out, ks.len() as u64);
+        header(&mut out, ks);
         let classes = classes_of(ks);
         let id = loop {
             let id = NEXT_WALK_ID.fetch_add(1, AtomicOrdering::Relaxed);
@@ -399,7 +430,7 @@ impl SnapshotWalk {
                     group.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 }
                 for (k, o) in &group {
-                    put_record(&mut self.out, k, o);
+                    put_stored(&mut self.out, k, o);
                 }
                 self.records += group.len() as u64;
             } else {
@@ -416,7 +447,7 @@ impl SnapshotWalk {
                 all.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, o, r) in &all {
                     match o {
-                        Some(o) => put_record(&mut self.out, k, o),
+                        Some(o) => put_stored(&mut self.out, k, o),
                         None => self.out.extend_from_slice(r),
                     }
                 }
@@ -475,15 +506,15 @@ impl SnapshotWalk {
 
 /// The key of a record written by [`put_record`].
 fn record_key(rec: &[u8]) -> &[u8] {
-    let mut r = Reader {
-        buf: rec,
-        pos: if rec.first() == Some(&OP_EXPIRE_MS) {
-            9
-        } else {
-            0
-        },
-    };
-    // The record was written by this module, so it parses.
+    // The record was written by `put_stored`, so it parses.
+    let mut r = Reader { buf: rec, pos: 0 };
+    if rec.first() == Some(&OP_STAMP) {
+        r.pos = 1;
+        let _stamp = r.varint();
+    }
+    if rec.get(r.pos) == Some(&OP_EXPIRE_MS) {
+        r.pos += 9;
+    }
     let _tag = r.byte();
     r.bytes().unwrap_or_default()
 }
@@ -576,6 +607,11 @@ fn put_record(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 put_bytes(out, member);
             });
         }
+        Value::Stream(st) => {
+            out.push(TAG_STREAM);
+            put_bytes(out, key);
+            st.encode(out);
+        }
     }
 }
 
@@ -638,7 +674,7 @@ fn put_shape(out: &mut Vec<u8>, shape: Shape) {
 /// [`SnapshotWalk`] of the same state). `capacity` pre-sizes the buffer.
 pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
     let mut out = Vec::with_capacity(capacity.max(64));
-    header(&mut out, ks.len() as u64);
+    header(&mut out, ks);
     let classes = classes_of(ks);
     let mut group: Vec<(&[u8], &Object)> = Vec::new();
     if !ks.is_empty() {
@@ -647,7 +683,7 @@ pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
             ks.visit_class(class, classes, |k, o| group.push((k, o)));
             group.sort_unstable_by(|a, b| a.0.cmp(b.0));
             for (k, o) in &group {
-                put_record(&mut out, k, o);
+                put_stored(&mut out, k, o);
             }
         }
     }
@@ -684,7 +720,7 @@ pub fn verify(data: &[u8]) -> Result<u16, SnapshotError> {
 
 /// Rebuilds a keyspace from a snapshot, checking everything: checksum, version, tags, lengths, key count.
 pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
-    verify(data)?;
+    let version = verify(data)?;
     let body = &data[..data.len() - 4];
     let mut r = Reader {
         buf: body,
@@ -692,11 +728,29 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
     };
     let count = r.varint()?;
     let mut ks = Keyspace::new();
+    if version >= 2 {
+        let epoch = r.varint()?;
+        let n = r.count()?;
+        let mut deleted = Vec::with_capacity(n.min(crate::keyspace::WATCH_BUCKETS));
+        for _ in 0..n {
+            let bucket = r.usize()?;
+            if bucket >= crate::keyspace::WATCH_BUCKETS {
+                return err(format!("deleted-key bucket {bucket} out of range"));
+            }
+            deleted.push((bucket, r.varint()?));
+        }
+        ks.restore_watch_state(epoch, &deleted);
+    }
     // Snapshot keys get an access time of 0: `lru` is not replicated state.
     let ctx = ExecCtx::for_write(0, 0);
     let mut records = 0u64;
     loop {
         let mut op = r.byte()?;
+        let mut stamp = 0u32;
+        if op == OP_STAMP && version >= 2 {
+            stamp = u32::try_from(r.varint()?).or_else(|_| err("stamp out of range"))?;
+            op = r.byte()?;
+        }
         let mut expire_at = NO_EXPIRE;
         if op == OP_EXPIRE_MS {
             expire_at = r.i64_le()?;
@@ -706,7 +760,7 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
             op = r.byte()?;
         }
         let value = match op {
-            OP_EOF if expire_at == NO_EXPIRE => break,
+            OP_EOF if expire_at == NO_EXPIRE && stamp == 0 => break,
             TAG_STR => {
                 let key = r.bytes()?;
                 let s = r.bytes()?;
@@ -741,6 +795,12 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
                 let key = r.bytes()?;
                 (key, read_zset(&mut r, op)?)
             }
+            TAG_STREAM => {
+                let key = r.bytes()?;
+                let st = crate::types::stream::Stream::decode(r.buf, &mut r.pos)
+                    .map_err(|e| SnapshotError(format!("bad stream: {e}")))?;
+                (key, Value::Stream(Box::new(st)))
+            }
             other => {
                 return err(format!(
                     "unknown record type {other:#04x} at byte {}",
@@ -750,6 +810,9 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         };
         let (key, value) = value;
         ks.set(&ctx, key, value, expire_at);
+        if stamp != 0 {
+            ks.restore_stamp(key, stamp);
+        }
         records += 1;
     }
     if r.pos != body.len() {
@@ -1034,7 +1097,7 @@ mod tests {
     fn list_snapshot(value: &[u8]) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(TAG_LIST);
         put_bytes(&mut body, b"k");
@@ -1110,11 +1173,86 @@ mod tests {
     }
 
     #[test]
+    fn streams_round_trip_with_nodes_groups_and_pending_entries() {
+        use crate::cmd::testing::run;
+        let mut ks = Keyspace::new();
+        ks.config.stream_node_limits.max_entries = 7;
+        for i in 1..=50 {
+            run(&mut ks, 1_000 + i, &["XADD", "s", "*", "f", &i.to_string()]);
+        }
+        run(&mut ks, 2_000, &["XDEL", "s", "1010-0", "1020-0"]);
+        run(&mut ks, 2_000, &["XGROUP", "CREATE", "s", "g", "0"]);
+        run(
+            &mut ks,
+            2_100,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "a",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_200,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "b",
+                "COUNT",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATECONSUMER", "s", "g", "idle"],
+        );
+        run(
+            &mut ks,
+            2_300,
+            &["XGROUP", "CREATE", "s", "empty", "$", "ENTRIESREAD", "3"],
+        );
+        run(&mut ks, 2_300, &["XADD", "e", "1-1", "f", "v"]);
+        run(&mut ks, 2_300, &["XDEL", "e", "1-1"]);
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(entries(&back), entries(&ks));
+        assert_eq!(
+            back.get_raw(b"s").map(|o| &o.value),
+            ks.get_raw(b"s").map(|o| &o.value)
+        );
+        // Approximate trimming, which depends on node boundaries, does the same on both.
+        let (mut a, mut b) = (ks, back);
+        assert_eq!(
+            run(&mut a, 3_000, &["XTRIM", "s", "MAXLEN", "~", "20"]),
+            run(&mut b, 3_000, &["XTRIM", "s", "MAXLEN", "~", "20"])
+        );
+        assert_eq!(entries(&a), entries(&b));
+        // A damaged stream record is refused, never half loaded.
+        let data = dump(&a);
+        let body = &data[..data.len() - 4];
+        for cut in (MAGIC.len() + 3..body.len()).step_by(7) {
+            let mut short = body[..cut].to_vec();
+            short.push(OP_EOF);
+            assert!(load(&Unsealed(short).seal()).is_err(), "{cut}");
+        }
+    }
+
+    #[test]
     fn malformed_sorted_sets_are_refused() {
         let zset = |tag: u8, count: u64, items: &[(f64, &[u8])]| {
             let mut body = Vec::new();
             body.extend_from_slice(MAGIC);
-            body.extend_from_slice(&VERSION.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
             put_varint(&mut body, 1);
             body.push(tag);
             put_bytes(&mut body, b"z");
@@ -1164,6 +1302,32 @@ mod tests {
     }
 
     #[test]
+    fn watch_state_round_trips() {
+        let mut ks = Keyspace::new();
+        let ctx = ExecCtx::for_write(0, 0);
+        ks.begin_entry();
+        ks.set(&ctx, b"a", Value::Int(1), NO_EXPIRE);
+        ks.begin_entry();
+        ks.set(&ctx, b"b", Value::Int(2), NO_EXPIRE);
+        ks.set(&ctx, b"gone", Value::Int(3), NO_EXPIRE);
+        ks.begin_entry();
+        ks.remove(b"gone");
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(back.watch_state(), ks.watch_state());
+        assert_eq!(back.epoch(), 3);
+        assert_eq!(back.get_raw(b"a").unwrap().stamp, 1);
+        assert_eq!(back.get_raw(b"b").unwrap().stamp, 2);
+        // The restored replica decides a watch as the original does.
+        let w = crate::exec::Watched {
+            key: bytes::Bytes::from_static(b"gone"),
+            epoch: 1,
+            live: false,
+        };
+        assert!(!ks.watch_holds(&w, 0));
+        assert!(!back.watch_holds(&w, 0));
+    }
+
+    #[test]
     fn truncation_is_detected() {
         let data = dump(&sample());
         for n in [0, 5, 10, 13, data.len() / 2, data.len() - 1] {
@@ -1174,17 +1338,17 @@ mod tests {
     #[test]
     fn newer_version_and_unknown_tag_are_refused() {
         let mut data = dump(&sample()).to_vec();
-        data[8] = 2;
+        data[8] = 3;
         let body_len = data.len() - 4;
         let crc = crc32fast::hash(&data[..body_len]);
         data[body_len..].copy_from_slice(&crc.to_le_bytes());
         let e = load(&data).err().expect("refused");
-        assert!(e.0.contains("version 2"), "{e}");
+        assert!(e.0.contains("version 3"), "{e}");
 
         // A well-formed snapshot holding a record of a type this build does not know.
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(9);
         put_bytes(&mut body, b"k");
@@ -1198,7 +1362,7 @@ mod tests {
     fn hostile_lengths_do_not_allocate() {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 1);
         body.push(TAG_STR);
         put_varint(&mut body, u64::MAX);
@@ -1211,7 +1375,7 @@ mod tests {
     fn wrong_key_count_and_duplicates_are_refused() {
         let mut body = Vec::new();
         body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
         put_varint(&mut body, 2);
         for _ in 0..2 {
             body.push(TAG_INT);
@@ -1314,6 +1478,8 @@ mod tests {
     /// One random write: modify in place (through `lookup`, as commands do), replace, delete, add, expire,
     /// rename, or a field deadline purge.
     fn random_write(ks: &mut Keyspace, ctx: &ExecCtx, mix: &mut Mix, keys: u64) {
+        // Each write its own entry, so stamps (WATCH's state, in the snapshot too) change as well.
+        ks.begin_entry();
         let k = format!("k:{}", mix.below(keys + keys / 2)).into_bytes();
         match mix.below(8) {
             0 => {
@@ -1323,6 +1489,7 @@ mod tests {
                         Value::Int(i) => *i = i.wrapping_add(1),
                         _ => {}
                     }
+                    ks.touch(&k);
                 }
             }
             1 => ks.set(ctx, &k, Value::Str(b"replaced".to_vec()), NO_EXPIRE),
@@ -1486,6 +1653,12 @@ mod tests {
         let ks = sample();
         for (k, o) in ks.iter() {
             assert_eq!(record_key(&record_bytes(k, o)), k);
+            let mut stamped = o.clone();
+            stamped.stamp = 300;
+            let mut rec = Vec::new();
+            put_stored(&mut rec, k, &stamped);
+            assert_eq!(rec[0], OP_STAMP);
+            assert_eq!(record_key(&rec), k);
         }
     }
 
@@ -1583,7 +1756,7 @@ mod tests {
         fn with_record(record: impl FnOnce(&mut Vec<u8>)) -> Result<Keyspace, SnapshotError> {
             let mut body = Vec::new();
             body.extend_from_slice(MAGIC);
-            body.extend_from_slice(&VERSION.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
             put_varint(&mut body, 1);
             record(&mut body);
             body.push(OP_EOF);

@@ -70,6 +70,11 @@ pub enum NodeCommand {
     Readonly,
     Readwrite,
     Wait,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 /// Command flags, as `COMMAND INFO` names them.
@@ -250,6 +255,23 @@ pub struct CommandSpec {
     pub doc: Doc,
     /// For a command that may block (BLPOP, ...): where it waits when it finds nothing ([`crate::blocking`]).
     pub block_on: Option<crate::blocking::BlockFn>,
+    /// Which of its keys a write command may change (WATCH counts those as touched when it changed anything).
+    pub writes: Writes,
+}
+
+/// Which keys of a write command may change: Redis' key-spec `RW`/`OW` versus `RO` flags, reduced to what
+/// WATCH needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writes {
+    /// Any of them (the default).
+    AllKeys,
+    /// Only the first key (a destination before its sources: SUNIONSTORE, ZRANGESTORE, BITOP).
+    FirstKey,
+    /// Only the last key (COPY's destination).
+    LastKey,
+    /// Only the key the reply names first: a pop from the first non-empty of several keys (BLPOP, LMPOP,
+    /// BZPOPMIN, ZMPOP, ...), whose reply starts with the key it popped from.
+    PoppedKey,
 }
 
 impl CommandSpec {
@@ -276,6 +298,7 @@ impl CommandSpec {
                 complexity: "O(1)",
             },
             block_on: None,
+            writes: Writes::AllKeys,
         }
     }
 
@@ -323,6 +346,12 @@ impl CommandSpec {
     /// Declares where the command waits when it may block and finds nothing to serve.
     pub const fn blocks_on(mut self, f: crate::blocking::BlockFn) -> CommandSpec {
         self.block_on = Some(f);
+        self
+    }
+
+    /// Declares that only some of the keys may change ([`Writes`]).
+    pub const fn writes(mut self, w: Writes) -> CommandSpec {
+        self.writes = w;
         self
     }
 

@@ -18,6 +18,8 @@ pub enum Value {
     List(Box<crate::list::List>),
     /// A sorted set (16 bytes: `Value` stays 24).
     ZSet(crate::zset::ZSet),
+    /// A stream (boxed: `Value` stays 24 bytes).
+    Stream(Box<crate::types::stream::Stream>),
 }
 
 impl Value {
@@ -39,6 +41,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -52,6 +55,7 @@ impl Value {
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -111,6 +111,7 @@ pub fn list(conn: &mut Conn, args: &[Bytes]) -> Frame {
     } else {
         conn.node.clients.all()
     };
+    crate::multi::refresh_dirty_flags(&conn.node);
     let mut out = String::with_capacity(clients.len() * 256);
     for c in clients {
         out.push_str(&c.describe());
@@ -122,6 +123,7 @@ pub fn list(conn: &mut Conn, args: &[Bytes]) -> Frame {
 /// `CLIENT INFO`.
 pub fn info(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     mark_running(conn, "client|info");
+    crate::multi::refresh_dirty_flags(&conn.node);
     let mut line = conn.handle.describe();
     line.push('\n');
     verbatim(line)

@@ -179,6 +179,7 @@ pub fn hello(conn: &mut Conn, args: &[Bytes]) -> Frame {
 
 /// `RESET`: back to a fresh connection's state (RESP2, no name, authenticated only if no password is set).
 pub fn reset(conn: &mut Conn, _args: &[Bytes]) -> Frame {
+    crate::multi::reset(conn);
     conn.set_protocol(Protocol::Resp2);
     conn.authenticated = !conn.node.hot.auth_required.load(Ordering::Relaxed);
     {

@@ -203,6 +203,7 @@ fn clients(node: &Node, out: &mut String) {
         .map(|c| c.omem.load(Ordering::Relaxed))
         .max()
         .unwrap_or(0);
+    let (watching, watched_keys) = crate::multi::watch_counts(node);
     fields!(out,
         "connected_clients" => all.len(),
         "cluster_connections" => 0,
@@ -214,6 +215,8 @@ fn clients(node: &Node, out: &mut String) {
         "clients_in_timeout_table" => node.blocking.with_timeout(),
         "total_blocking_keys" => node.blocking.blocking_keys(),
         "total_blocking_keys_on_nokey" => 0,
+        "watching_clients" => watching,
+        "total_watched_keys" => watched_keys,
     );
 }
 

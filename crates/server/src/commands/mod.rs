@@ -67,13 +67,19 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         Role => replication::role(conn, args),
         Readonly => replication::readonly(conn, args),
         Readwrite => replication::readwrite(conn, args),
-        Save | Wait => Frame::error("ERR command must run asynchronously"),
+        Multi => crate::multi::multi(conn, args),
+        Discard => crate::multi::discard(conn, args),
+        Unwatch => crate::multi::unwatch(conn, args),
+        Save | Wait | Exec | Watch => Frame::error("ERR command must run asynchronously"),
     }
 }
 
 /// Whether the command waits for the shard (a snapshot, replicas) and must run through [`run_async`].
 pub fn is_async(cmd: NodeCommand) -> bool {
-    matches!(cmd, NodeCommand::Save | NodeCommand::Wait)
+    matches!(
+        cmd,
+        NodeCommand::Save | NodeCommand::Wait | NodeCommand::Exec | NodeCommand::Watch
+    )
 }
 
 /// Runs a node command that waits for the shard.
@@ -81,6 +87,8 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
     match cmd {
         NodeCommand::Save => replication::save(conn, args).await,
         NodeCommand::Wait => replication::wait(conn, args).await,
+        NodeCommand::Exec => crate::multi::exec(conn, args).await,
+        NodeCommand::Watch => crate::multi::watch(conn, args).await,
         other => run(conn, other, args),
     }
 }

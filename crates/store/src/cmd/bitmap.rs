@@ -12,7 +12,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 use crate::value::Value;
 
 /// Table rows of this family.
@@ -76,6 +76,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         Handler::Keyspace(bitop),
     )
     .keys(2, -1, 1)
+    .writes(Writes::FirstKey)
     .doc(
         "bitmap",
         "2.6.0",

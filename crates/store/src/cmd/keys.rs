@@ -8,7 +8,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 
 const DEL_COMPLEXITY: &str = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).";
 const UNLINK_COMPLEXITY: &str = "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.";
@@ -194,6 +194,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         Handler::Keyspace(copy),
     )
     .keys(1, 2, 1)
+    .writes(Writes::LastKey)
     .doc(
         "generic",
         "6.2.0",

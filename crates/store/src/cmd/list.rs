@@ -15,7 +15,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::list::{Elem, End, List};
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 use crate::value::Value;
 
 const RO: u32 = flags::READONLY;
@@ -164,6 +164,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("lmpop", -4, W, L, Handler::Keyspace(lmpop))
         .keys_fn(0, 0, 0, lmpop_keys)
+        .writes(Writes::PoppedKey)
         .doc(
             "list",
             "7.0.0",
@@ -172,6 +173,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("blpop", -3, W | NOSCRIPT | BLOCKING, L, Handler::Keyspace(blpop))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bpop_block)
         .doc(
             "list",
@@ -181,6 +183,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("brpop", -3, W | NOSCRIPT | BLOCKING, L, Handler::Keyspace(brpop))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bpop_block)
         .doc(
             "list",
@@ -220,6 +223,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec::new("blmpop", -5, W | BLOCKING, L, Handler::Keyspace(blmpop))
         .keys_fn(0, 0, 0, blmpop_keys)
+        .writes(Writes::PoppedKey)
         .blocks_on(blmpop_block)
         .doc(
             "list",

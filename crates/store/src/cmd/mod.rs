@@ -15,7 +15,9 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
+pub mod transactions;
 pub mod zset;
 
 /// Every family's declarations; the table is built from these.
@@ -30,6 +32,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     debug::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.
@@ -230,6 +234,30 @@ mod tests {
         "+",
         "incr",
         "ch",
+        "streams",
+        "group",
+        "g",
+        "c",
+        "$",
+        ">",
+        "mkstream",
+        "entriesread",
+        "nomkstream",
+        "minid",
+        "~",
+        "=",
+        "justid",
+        "force",
+        "idle",
+        "retrycount",
+        "lastid",
+        "full",
+        "noack",
+        "block",
+        "0-1",
+        "1-1",
+        "(1-1",
+        "18446744073709551615-18446744073709551615",
     ];
 
     /// Every keyspace command (and subcommand) run with random argument lists around its arity: whatever a
@@ -260,7 +288,8 @@ mod tests {
                 while args.len() < argc {
                     // Existing keys often enough that handlers get past "no such key".
                     let w = if rng.below(4) == 0 {
-                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig"][rng.below(9) as usize]
+                        ["k", "n", "b", "h", "s", "i", "l", "z", "zbig", "x"]
+                            [rng.below(10) as usize]
                     } else {
                         WORDS[rng.below(WORDS.len() as u64) as usize]
                     };
@@ -278,6 +307,11 @@ mod tests {
                     &["sadd", "i", "1", "2"],
                     &["rpush", "l", "a", "1", "b", "-2", "a"],
                     &["zadd", "z", "1", "a", "2", "b", "-inf", "c"],
+                    &["xadd", "x", "1-1", "a", "1"],
+                    &["xadd", "x", "2-1", "a", "2", "b", "3"],
+                    &["xgroup", "create", "x", "g", "0"],
+                    &["xreadgroup", "group", "g", "c", "streams", "x", ">"],
+                    &["xdel", "x", "1-1"],
                 ] {
                     let setup: Vec<Bytes> =
                         setup.iter().map(|s| Bytes::from(s.to_string())).collect();

@@ -15,7 +15,7 @@ use crate::cmd::{is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 use crate::types::set::{Member, Set};
 use crate::value::Value;
 
@@ -113,6 +113,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("sinterstore", -3, W | DENYOOM, S, Handler::Keyspace(sinterstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",
@@ -124,6 +125,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("set", "1.0.0", UNION_COMPLEXITY, "Add multiple sets"),
     CommandSpec::new("sunionstore", -3, W | DENYOOM, S, Handler::Keyspace(sunionstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",
@@ -135,6 +137,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("set", "1.0.0", UNION_COMPLEXITY, "Subtract multiple sets"),
     CommandSpec::new("sdiffstore", -3, W | DENYOOM, S, Handler::Keyspace(sdiffstore))
         .keys(1, -1, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "set",
             "1.0.0",

@@ -15,7 +15,7 @@ use crate::cmd::{arg_i64, is, reply};
 use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
-use crate::table::{acl, flags, CommandSpec, Handler};
+use crate::table::{acl, flags, CommandSpec, Handler, Writes};
 use crate::types::set::{Member, Set};
 use crate::value::Value;
 use crate::zset::{Limits, ZSet};
@@ -120,6 +120,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zrangestore", -5, W | DENYOOM, Z, Handler::Keyspace(zrangestore))
         .keys(1, 2, 1)
+        .writes(Writes::FirstKey)
         .doc(
             "sorted_set",
             "6.2.0",
@@ -224,6 +225,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zunionstore", -4, W | DENYOOM, Z, Handler::Keyspace(zunionstore))
         .keys_fn(1, 1, 1, keys_store)
+        .writes(Writes::FirstKey)
         .doc(
             "sorted_set",
             "2.0.0",
@@ -232,6 +234,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zinterstore", -4, W | DENYOOM, Z, Handler::Keyspace(zinterstore))
         .keys_fn(1, 1, 1, keys_store)
+        .writes(Writes::FirstKey)
         .doc(
             "sorted_set",
             "2.0.0",
@@ -240,6 +243,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zdiffstore", -4, W | DENYOOM, Z, Handler::Keyspace(zdiffstore))
         .keys_fn(1, 1, 1, keys_store)
+        .writes(Writes::FirstKey)
         .doc(
             "sorted_set",
             "6.2.0",
@@ -272,6 +276,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zmpop", -4, W, Z, Handler::Keyspace(zmpop))
         .keys_fn(0, 0, 0, keys_numkeys_first)
+        .writes(Writes::PoppedKey)
         .doc(
             "sorted_set",
             "7.0.0",
@@ -280,6 +285,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzpopmin", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmin))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzpop_block)
         .doc(
             "sorted_set",
@@ -289,6 +295,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzpopmax", -3, W | NOSCRIPT | FAST | BLOCKING, Z, Handler::Keyspace(bzpopmax))
         .keys(1, -2, 1)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzpop_block)
         .doc(
             "sorted_set",
@@ -298,6 +305,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("bzmpop", -5, W | BLOCKING, Z, Handler::Keyspace(bzmpop))
         .keys_fn(0, 0, 0, keys_bzmpop)
+        .writes(Writes::PoppedKey)
         .blocks_on(bzmpop_block)
         .doc(
             "sorted_set",

@@ -5,11 +5,13 @@
 //! - `listpack`: field/value pairs in one allocation, for small hashes (Redis' listpack / listpackex).
 //! - `hash`: [`hash::Hash`], a listpack or a hash table, with per-field deadlines (Redis 7.4).
 //! - `set`: [`set::Set`], an intset or a hash table.
+//! - `stream`: [`stream::Stream`], nodes of packed entries under a B-tree, with consumer groups.
 
 pub mod hash;
 pub mod intset;
 pub mod listpack;
 pub mod set;
+pub mod stream;
 
 /// Appends `v` as an unsigned LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {

@@ -537,6 +537,8 @@ fn bulk_list_encodes_as_its_frames() {
             wire(&nested.expand_lists(), Protocol::Resp3)
         );
     }
+}
+
 #[test]
 fn array_maps_nest_pairs_in_resp2_and_are_maps_in_resp3() {
     both(

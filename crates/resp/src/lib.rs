@@ -144,7 +144,11 @@ impl BulkList {
         let mut pos = 0;
         for i in 0..self.count {
             // `$<len>\r\n<data>\r\n`, as `push` wrote it.
-            let nl = pos + self.encoded[pos..].iter().position(|&b| b == b'\n').unwrap_or(0);
+            let nl = pos
+                + self.encoded[pos..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(0);
             let len: usize = std::str::from_utf8(&self.encoded[pos + 1..nl - 1])
                 .ok()
                 .and_then(|d| d.parse().ok())

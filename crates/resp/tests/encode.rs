@@ -514,7 +514,7 @@ fn bulk_list_encodes_as_its_frames() {
             scored.push(members[i], scores[i]);
         }
         assert_eq!(plain.len(), n);
-        let want_plain = Frame::Array(members[..n].iter().map(|m| Frame::bulk(m)).collect());
+        let want_plain = Frame::Array(members[..n].iter().map(Frame::bulk).collect());
         let want_scored = Frame::Pairs(
             (0..n)
                 .map(|i| (Frame::bulk(members[i]), Frame::Double(scores[i])))
@@ -523,8 +523,14 @@ fn bulk_list_encodes_as_its_frames() {
         assert_eq!(plain.to_frame(), want_plain);
         assert_eq!(scored.to_frame(), want_scored);
         for proto in [Protocol::Resp2, Protocol::Resp3] {
-            assert_eq!(wire(&Frame::BulkList(plain.clone()), proto), wire(&want_plain, proto));
-            assert_eq!(wire(&Frame::BulkList(scored.clone()), proto), wire(&want_scored, proto));
+            assert_eq!(
+                wire(&Frame::BulkList(plain.clone()), proto),
+                wire(&want_plain, proto)
+            );
+            assert_eq!(
+                wire(&Frame::BulkList(scored.clone()), proto),
+                wire(&want_scored, proto)
+            );
         }
         // Nested, and expanded back into ordinary frames.
         let nested = Frame::Array(vec![Frame::bulk("k"), Frame::BulkList(scored.clone())]);

@@ -738,9 +738,7 @@ impl Keyspace {
     }
 
     /// The key table and the snapshot being written, for the snapshot walk.
-    pub(crate) fn cow_parts(
-        &mut self,
-    ) -> (&Dict<Object>, &mut Option<Box<crate::snapshot::Cow>>) {
+    pub(crate) fn cow_parts(&mut self) -> (&Dict<Object>, &mut Option<Box<crate::snapshot::Cow>>) {
         (&self.data, &mut self.cow)
     }
 

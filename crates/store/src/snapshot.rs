@@ -1553,7 +1553,10 @@ mod tests {
             assert!(steps > 5, "seed {seed}: {steps} steps");
             assert!(walk.saved_keys() > 0, "seed {seed}: no write was copied");
             let data = walk.finish().unwrap().seal();
-            assert!(data == before, "seed {seed}: the walk is not the state at its start");
+            assert!(
+                data == before,
+                "seed {seed}: the walk is not the state at its start"
+            );
             assert_eq!(entries(&load(&data).unwrap()), before_entries);
             // Writes after the walk save nothing.
             random_write(&mut ks, &ctx, &mut mix, keys);
@@ -1574,10 +1577,18 @@ mod tests {
             ks.remove(format!("k:{i}").as_bytes());
         }
         let (small, _) = ks.table_layout();
-        assert!(small < size0, "the table did not shrink: {small} vs {size0}");
+        assert!(
+            small < size0,
+            "the table did not shrink: {small} vs {size0}"
+        );
         walk.step(&mut ks, limits(100, usize::MAX)).unwrap();
         for i in 0..20_000 {
-            ks.set(&ctx, format!("new:{i}").as_bytes(), Value::Int(i), NO_EXPIRE);
+            ks.set(
+                &ctx,
+                format!("new:{i}").as_bytes(),
+                Value::Int(i),
+                NO_EXPIRE,
+            );
         }
         assert!(ks.table_layout().0 > size0, "the table did not grow");
         while !walk.step(&mut ks, limits(100, usize::MAX)).unwrap() {
@@ -1612,11 +1623,17 @@ mod tests {
         let mut first = SnapshotWalk::begin(&mut ks, 0);
         first.step(&mut ks, limits(10, usize::MAX)).unwrap();
         let mut second = SnapshotWalk::begin(&mut ks, 0);
-        assert_eq!(first.step(&mut ks, limits(10, usize::MAX)), Err(WalkAborted));
+        assert_eq!(
+            first.step(&mut ks, limits(10, usize::MAX)),
+            Err(WalkAborted)
+        );
         assert!(first.finish().is_err());
         second.abort(&mut ks);
         assert!(ks.cow_parts().1.is_none());
-        assert!(second.finish().is_err(), "an aborted walk gives no snapshot");
+        assert!(
+            second.finish().is_err(),
+            "an aborted walk gives no snapshot"
+        );
         // A keyspace replaced under the walk (a snapshot installed) fails it too.
         let mut third = SnapshotWalk::begin(&mut ks, 0);
         let mut other = filled(10);
@@ -1644,7 +1661,10 @@ mod tests {
         assert_eq!(walk.saved_keys(), 1_000);
         assert!(walk.saved_peak_bytes() >= 1_000 * SAVED_OVERHEAD);
         let retired = walk.retired.as_deref().unwrap();
-        assert_eq!(retired.saved_bytes, 0, "every saved record was written and freed");
+        assert_eq!(
+            retired.saved_bytes, 0,
+            "every saved record was written and freed"
+        );
         assert!(retired.saved.is_empty());
     }
 

@@ -1643,7 +1643,8 @@ mod tests {
             let model: Vec<(f64, Vec<u8>)> = (0..n)
                 .map(|i| ((i / 3) as f64, format!("member:{i:05}").into_bytes()))
                 .collect();
-            let entries: Vec<(f64, &[u8])> = model.iter().map(|(s, m)| (*s, m.as_slice())).collect();
+            let entries: Vec<(f64, &[u8])> =
+                model.iter().map(|(s, m)| (*s, m.as_slice())).collect();
             for z in [
                 ZSet::pack_from_sorted(entries.iter().copied()),
                 ZSet::tree_from_sorted(entries.iter().copied()),

@@ -716,7 +716,11 @@ fn bulk(m: &[u8]) -> Frame {
 /// Members alone, or members with their scores (pairs: nested in RESP3, flat in RESP2). The members are copied
 /// into one buffer and each reply element is a slice of it: one allocation per reply, not one per member.
 fn entries_reply(entries: Vec<(f64, &[u8])>, withscores: bool) -> Frame {
-    let mut list = reply_list(entries.len(), entries.iter().map(|(_, m)| m.len()).sum(), withscores);
+    let mut list = reply_list(
+        entries.len(),
+        entries.iter().map(|(_, m)| m.len()).sum(),
+        withscores,
+    );
     for (s, m) in entries {
         list.push(m, s);
     }

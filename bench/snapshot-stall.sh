@@ -3,7 +3,8 @@
 # busy with redis-benchmark (GET from 10 clients, SET from 10 more), and while BGSAVE runs measures the slowest GET and the
 # slowest SET of two probe clients that send one command at a time. Prints those next to the same probes with no
 # snapshot running, and the node's own `snapshot_longest_lock_hold_us`.
-# Usage: bench/snapshot-stall.sh [keys]   (SHOAL_BIN=path runs that binary instead of building one)
+# Usage: bench/snapshot-stall.sh [keys]   (SHOAL_BIN=path runs that binary instead of building one; LOADERS=0
+# leaves out the redis-benchmark load, for a light run on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,11 +62,13 @@ for name, l in lat.items():
 EOF
 }
 
-redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t get -d 20 -q >/dev/null 2>&1 &
-LOAD_PID=$!
-redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t set -d 20 -q >/dev/null 2>&1 &
-LOAD_PID="$LOAD_PID $!"
-sleep 1
+if [ "${LOADERS:-1}" != 0 ]; then
+    redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t get -d 20 -q >/dev/null 2>&1 &
+    LOAD_PID=$!
+    redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t set -d 20 -q >/dev/null 2>&1 &
+    LOAD_PID="$LOAD_PID $!"
+    sleep 1
+fi
 echo "--- under load, no snapshot (3 s)"
 probe 3
 echo "--- under load, BGSAVE of $KEYS keys"

@@ -3,7 +3,8 @@
 # busy with redis-benchmark (GET from 10 clients, SET from 10 more), and while BGSAVE runs measures the slowest GET and the
 # slowest SET of two probe clients that send one command at a time. Prints those next to the same probes with no
 # snapshot running, and the node's own `snapshot_longest_lock_hold_us`.
-# Usage: bench/snapshot-stall.sh [keys]
+# Usage: bench/snapshot-stall.sh [keys]   (SHOAL_BIN=path runs that binary instead of building one; LOADERS=0
+# leaves out the redis-benchmark load, for a light run on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +14,13 @@ PORT=${SHOAL_PORT:-16580}
 if ! command -v redis-benchmark >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null
 fi
-cargo build --release -q -p server
+BIN=${SHOAL_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release -q -p server
+    BIN=${CARGO_TARGET_DIR:-target}/release/shoal-server
+fi
 WORK=$(mktemp -d)
-target/release/shoal-server --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --loglevel warning --save '' \
+"$BIN" --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --loglevel warning --save '' \
     --auto-aof-rewrite-percentage 0 &
 PID=$!
 LOAD_PID=""
@@ -57,14 +62,16 @@ for name, l in lat.items():
 EOF
 }
 
-redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t get -d 20 -q >/dev/null 2>&1 &
-LOAD_PID=$!
-redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t set -d 20 -q >/dev/null 2>&1 &
-LOAD_PID="$LOAD_PID $!"
-sleep 1
+if [ "${LOADERS:-1}" != 0 ]; then
+    redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t get -d 20 -q >/dev/null 2>&1 &
+    LOAD_PID=$!
+    redis-benchmark -p "$PORT" -c 10 -n 100000000 -r "$KEYS" -t set -d 20 -q >/dev/null 2>&1 &
+    LOAD_PID="$LOAD_PID $!"
+    sleep 1
+fi
 echo "--- under load, no snapshot (3 s)"
 probe 3
 echo "--- under load, BGSAVE of $KEYS keys"
 ( sleep 0.5; redis-cli -p "$PORT" bgsave >/dev/null ) &
 probe 4
-redis-cli -p "$PORT" info persistence | grep -E "rdb_saves|rdb_last_bgsave_status|snapshot_longest_lock_hold_us" | tr -d '\r'
+redis-cli -p "$PORT" info persistence | grep -E "rdb_saves|rdb_last_bgsave_status|snapshot_" | tr -d '\r'

@@ -186,13 +186,15 @@ async fn snapshot_1m() {
         let r = group.snapshot(Duration::from_secs(60)).await.unwrap();
         println!(
             "snapshot {round}: {} keys, {:.1} MB, longest lock hold {:.2} ms ({} holds, {:.1} ms in all), \
-             copy (applies paused) {:.1} ms, total {:.1} ms",
+             walk (applies go on) {:.1} ms, {} keys copied by writes ({:.1} MB at most), total {:.1} ms",
             r.keys,
             r.bytes as f64 / 1e6,
             r.longest_hold.as_secs_f64() * 1000.0,
             r.lock_holds,
             r.lock_held.as_secs_f64() * 1000.0,
             r.copy.as_secs_f64() * 1000.0,
+            r.saved_keys,
+            r.saved_peak_bytes as f64 / 1e6,
             r.total.as_secs_f64() * 1000.0
         );
     }

@@ -24,14 +24,19 @@ pub struct SnapshotReport {
     pub keys: u64,
     /// Size of the snapshot data in bytes.
     pub bytes: u64,
-    /// How long the keyspace lock was held in all, over every chunk of the copy.
+    /// How long the keyspace lock was held in all, over every step of the walk.
     pub lock_held: Duration,
-    /// The longest single hold of the keyspace lock: the most a read of the shard waited for the snapshot.
+    /// The longest single hold of the keyspace lock: the most a read or a write of the shard waited for the
+    /// snapshot.
     pub longest_hold: Duration,
-    /// Times the lock was taken for the copy.
+    /// Times the lock was taken for the walk.
     pub lock_holds: u64,
-    /// The whole copy, during which no entry was applied (reads ran between chunks).
+    /// The whole walk over the keyspace, during which reads and applies went on between steps.
     pub copy: Duration,
+    /// Keys a write changed before the walk reached them, whose state at the snapshot's index was copied first.
+    pub saved_keys: u64,
+    /// Most bytes those copies held at once: the memory the snapshot cost beyond its own buffer.
+    pub saved_peak_bytes: u64,
     /// The whole build: copy, checksum, write and fsync of the file.
     pub total: Duration,
 }
@@ -137,6 +142,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// The state machine of one shard group over the keyspace the server serves from.
 pub struct ShardStateMachine {
     keyspace: Arc<Mutex<Keyspace>>,
+    /// Held by the snapshot walk while it runs: installing a snapshot replaces the keyspace, so it waits.
+    walking: Arc<tokio::sync::Mutex<()>>,
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
     file: SnapshotFile,
@@ -152,6 +159,7 @@ impl ShardStateMachine {
     ) -> io::Result<ShardStateMachine> {
         let mut sm = ShardStateMachine {
             keyspace,
+            walking: Arc::new(tokio::sync::Mutex::new(())),
             last_applied: None,
             last_membership: StoredMembership::default(),
             file,
@@ -189,60 +197,72 @@ impl ShardStateMachine {
     }
 }
 
-/// Most keys copied under one hold of the keyspace lock.
-pub const COPY_CHUNK_KEYS: usize = 5_000;
-/// Most bytes copied under one hold of the keyspace lock (a chunk of large values ends early).
-pub const COPY_CHUNK_BYTES: usize = 2 << 20;
+/// Most keys written under one hold of the keyspace lock.
+pub const STEP_KEYS: usize = 1_000;
+/// Most bytes written under one hold of the keyspace lock (a step of large values ends early).
+pub const STEP_BYTES: usize = 256 << 10;
+/// Longest a step holds the keyspace lock (give or take the keys of 64 buckets).
+pub const STEP_TIME: Duration = Duration::from_millis(1);
 
-/// What copying the keyspace cost.
+/// What walking the keyspace cost.
 #[derive(Clone, Copy, Debug, Default)]
-struct CopyCost {
+struct WalkCost {
     keys: u64,
     held: Duration,
     longest: Duration,
     holds: u64,
     copy: Duration,
+    saved_keys: u64,
+    saved_peak_bytes: u64,
 }
 
-/// Copies the keyspace a chunk at a time, releasing the lock between chunks (fairly: a waiting reader gets it
-/// next) and growing the buffer only while the lock is free. The caller must keep writes out until it returns.
-fn copy_chunked(
+/// Walks the keyspace a step at a time, releasing the lock between steps (fairly: a waiting reader or apply
+/// gets it next) and growing the buffer only while the lock is free. Writes go on between steps: the walk's
+/// copy-on-write keeps the snapshot at its starting index.
+fn walk_stepwise(
     keyspace: &Mutex<Keyspace>,
-    capacity: usize,
-) -> (Result<store::snapshot::Unsealed, io::Error>, CopyCost) {
+    mut walk: store::snapshot::SnapshotWalk,
+) -> (Result<store::snapshot::Unsealed, io::Error>, WalkCost) {
     let started = Instant::now();
-    let mut cost = CopyCost::default();
-    let mut dump = None;
+    let mut cost = WalkCost::default();
+    let limits = store::snapshot::StepLimits {
+        keys: STEP_KEYS,
+        bytes: STEP_BYTES,
+        time: STEP_TIME,
+    };
     let result = loop {
-        let ks = keyspace.lock();
+        walk.reserve(STEP_BYTES + STEP_BYTES / 2);
+        let mut ks = keyspace.lock();
         let held = Instant::now();
-        let d = dump.get_or_insert_with(|| store::snapshot::ChunkedDump::new(&ks, capacity));
-        let step = d.step(&ks, COPY_CHUNK_KEYS, COPY_CHUNK_BYTES);
+        let step = walk.step(&mut ks, limits);
         parking_lot::MutexGuard::unlock_fair(ks);
         let h = held.elapsed();
         cost.held += h;
         cost.longest = cost.longest.max(h);
         cost.holds += 1;
         match step {
-            Ok(false) => d.reserve(COPY_CHUNK_BYTES + COPY_CHUNK_BYTES / 2),
+            Ok(false) => {}
             Ok(true) => break Ok(()),
             Err(e) => break Err(io::Error::other(e)),
         }
     };
+    // What writes saved (and, after a FLUSHALL, the old table) is freed here, without the lock.
+    walk.release();
     cost.copy = started.elapsed();
-    let body = result.and_then(|()| {
-        let d = dump.ok_or_else(|| other("no dump"))?;
-        cost.keys = d.keys();
-        d.finish().map_err(io::Error::other)
-    });
+    cost.keys = walk.keys();
+    cost.saved_keys = walk.saved_keys();
+    cost.saved_peak_bytes = walk.saved_peak_bytes() as u64;
+    let body = result.and_then(|()| walk.finish().map_err(io::Error::other));
     (body, cost)
 }
 
-/// A snapshot being built: the keyspace was copied (chunk by chunk, applies paused); the rest runs without the
-/// lock and while applies go on.
+/// A snapshot being built: the walk began at `last_applied` (writes since then save what they change into it);
+/// the build walks the rest of the keyspace, then checksums and writes the file, all while applies go on.
 pub struct ShardSnapshotBuilder {
-    body: Option<io::Result<store::snapshot::Unsealed>>,
-    cost: CopyCost,
+    walk: Option<store::snapshot::SnapshotWalk>,
+    keyspace: Arc<Mutex<Keyspace>>,
+    /// Keeps a snapshot install from replacing the keyspace under the walk.
+    walking: Option<tokio::sync::OwnedMutexGuard<()>>,
     started: Instant,
     last_applied: Option<LogId>,
     last_membership: StoredMembership,
@@ -250,14 +270,33 @@ pub struct ShardSnapshotBuilder {
     stats: Arc<ApplyStats>,
 }
 
+impl Drop for ShardSnapshotBuilder {
+    /// A builder dropped before its walk ran stops writes from saving for it.
+    fn drop(&mut self) {
+        if let Some(mut walk) = self.walk.take() {
+            walk.abort(&mut self.keyspace.lock());
+            drop(walk);
+        }
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let body = self
-            .body
+        let walk = self
+            .walk
             .take()
             .ok_or_else(|| other("snapshot builder used twice"))
-            .and_then(|b| b)
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        let keyspace = self.keyspace.clone();
+        // On a blocking thread, so the runtime's workers stay free; it runs to the end even if this future is
+        // dropped, and the walk then ends (and stops costing writes anything) on its own.
+        let (body, cost) =
+            match tokio::task::spawn_blocking(move || walk_stepwise(&keyspace, walk)).await {
+                Ok(r) => r,
+                Err(e) => (Err(io::Error::other(e)), WalkCost::default()),
+            };
+        self.walking = None;
+        let body = body.map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         let unique = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
@@ -282,12 +321,14 @@ impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         let report = SnapshotReport {
-            keys: self.cost.keys,
+            keys: cost.keys,
             bytes: data.len() as u64,
-            lock_held: self.cost.held,
-            longest_hold: self.cost.longest,
-            lock_holds: self.cost.holds,
-            copy: self.cost.copy,
+            lock_held: cost.held,
+            longest_hold: cost.longest,
+            lock_holds: cost.holds,
+            copy: cost.copy,
+            saved_keys: cost.saved_keys,
+            saved_peak_bytes: cost.saved_peak_bytes,
             total: self.started.elapsed(),
         };
         tracing::info!(
@@ -297,6 +338,8 @@ impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
             longest_hold_us = report.longest_hold.as_micros() as u64,
             lock_holds = report.lock_holds,
             copy_ms = report.copy.as_millis() as u64,
+            saved_keys = report.saved_keys,
+            saved_peak_bytes = report.saved_peak_bytes,
             total_ms = report.total.as_millis() as u64,
             "snapshot built"
         );
@@ -345,29 +388,24 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Applies are paused for the whole copy: this runs on the state machine's task and holds `&mut self`,
-        // so openraft applies nothing until it returns, and the copy is exactly the state at `last_applied`.
-        // Only applies write this keyspace (a replicated shard sends every write, expiry included, through the
-        // log), so between chunks, with the lock free, only reads run; they never change the table's layout,
-        // which keeps the chunked walk exact. (A write from elsewhere that changes the key count or the table size is
-        // detected and fails the build; one that only replaces a value would not be.) The copy runs on a blocking thread so the runtime's workers stay free meanwhile.
+        // This runs on the state machine's task between two applies, so the walk begins exactly at
+        // `last_applied`; beginning is O(1) under the lock. From then on every write to a key the walk has not
+        // reached copies the key's state first (`store::snapshot::SnapshotWalk`), so applies never wait for
+        // the snapshot beyond one short step of the walk.
+        let walking = self.walking.clone().lock_owned().await;
         let hint = self
             .stats
             .last_snapshot
             .lock()
             .as_ref()
             .map_or(0, |r| r.bytes as usize + r.bytes as usize / 8);
-        let started = Instant::now();
-        let keyspace = self.keyspace.clone();
-        let (body, cost) =
-            match tokio::task::spawn_blocking(move || copy_chunked(&keyspace, hint)).await {
-                Ok(r) => r,
-                Err(e) => (Err(io::Error::other(e)), CopyCost::default()),
-            };
+        let mut walk = store::snapshot::SnapshotWalk::begin(&mut self.keyspace.lock(), 0);
+        walk.reserve(hint);
         ShardSnapshotBuilder {
-            body: Some(body),
-            cost,
-            started,
+            walk: Some(walk),
+            keyspace: self.keyspace.clone(),
+            walking: Some(walking),
+            started: Instant::now(),
             last_applied: self.last_applied,
             last_membership: self.last_membership.clone(),
             file: self.file.clone(),
@@ -391,6 +429,8 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
         // Decode (and verify) before touching anything; persist before the keyspace changes, so a crash never
         // leaves a keyspace newer than what a restart can rebuild.
         let ks = store::snapshot::load(&data).map_err(|e| err(&e))?;
+        // A snapshot being built walks the keyspace about to be replaced: let it finish first.
+        let _walking = self.walking.clone().lock_owned().await;
         let file = self.file.clone();
         let m = meta.clone();
         tokio::task::spawn_blocking(move || file.save(&m, &data))

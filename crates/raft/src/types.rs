@@ -101,6 +101,7 @@ fn to_wire(f: &Frame) -> WireFrame {
             text: text.clone(),
         },
         Frame::Push(v) => WireFrame::Push(list(v)),
+        Frame::BulkList(l) => to_wire(&l.to_frame()),
         Frame::ArrayMap(v) => {
             WireFrame::ArrayMap(v.iter().map(|(a, b)| (to_wire(a), to_wire(b))).collect())
         }

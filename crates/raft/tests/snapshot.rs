@@ -191,7 +191,7 @@ async fn snapshot_taken_while_reads_hammer_is_an_exact_image() {
         let mut g = ks.lock();
         let ctx = ExecCtx::for_write(1_000, 0);
         let mut i = 0u64;
-        while g.len() < 5 * raft::state_machine::COPY_CHUNK_KEYS || !g.table_layout().1 {
+        while g.len() < 5 * raft::state_machine::STEP_KEYS || !g.table_layout().1 {
             let k = format!("key:{i}");
             let v = match i % 3 {
                 0 => Value::Int(i as i64 - 50_000),
@@ -263,4 +263,94 @@ async fn snapshot_taken_while_reads_hammer_is_an_exact_image() {
     );
     let back = Arc::new(Mutex::new(store::snapshot::load(data).unwrap()));
     assert_eq!(contents(&back), contents(&ks));
+}
+
+fn command_entry(index: u64, args: &[String]) -> Entry<raft::TypeConfig> {
+    let op = store::exec::Op::Command(
+        args.iter()
+            .map(|a| bytes::Bytes::copy_from_slice(a.as_bytes()))
+            .collect(),
+    );
+    Entry::<raft::TypeConfig> {
+        log_id: log_id(1, index),
+        payload: EntryPayload::Normal(store::exec::LogEntry {
+            time_ms: 3_000,
+            seed: index,
+            ops: vec![op].into(),
+            wire: Default::default(),
+        }),
+    }
+}
+
+/// Applies go on while the snapshot is walked (copy-on-write), and the snapshot is still exactly the state at
+/// the index it reports: byte for byte the dump taken before the first of those applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_is_the_state_at_its_index_while_applies_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = Arc::new(Mutex::new(Keyspace::new()));
+    let mut sm = ShardStateMachine::open(
+        ks.clone(),
+        SnapshotFile::new(dir.path().join("a.snap")).unwrap(),
+    )
+    .unwrap();
+    let members = Membership::new(vec![[1u64].into_iter().collect()], None);
+    sm.apply(vec![Entry::<raft::TypeConfig> {
+        log_id: log_id(1, 3),
+        payload: EntryPayload::Membership(members),
+    }])
+    .await
+    .unwrap();
+    {
+        let mut g = ks.lock();
+        let ctx = ExecCtx::for_write(1_000, 0);
+        for i in 0..20 * raft::state_machine::STEP_KEYS {
+            g.set(
+                &ctx,
+                format!("key:{i}").as_bytes(),
+                Value::Str(format!("value {i}").into_bytes()),
+                NO_EXPIRE,
+            );
+        }
+    }
+    let want = store::snapshot::dump(&ks.lock());
+    let want_contents = contents(&ks);
+
+    // Overwrite, append to, delete and add keys all over the table, one entry at a time: first between the
+    // walk's start and its first step, then while it runs, until the build ends.
+    let mut builder = sm.get_snapshot_builder().await;
+    let mut x = 7u64;
+    let mut next = |index: u64| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let k = format!("key:{}", (x >> 33) % 30_000);
+        let args: Vec<String> = match index % 4 {
+            0 => vec!["SET".into(), k, "new".into()],
+            1 => vec!["APPEND".into(), k, "+more".into()],
+            2 => vec!["DEL".into(), k],
+            _ => vec!["SET".into(), format!("added:{index}"), "x".into()],
+        };
+        command_entry(index, &args)
+    };
+    let mut index = 4;
+    while index < 200 {
+        sm.apply(vec![next(index)]).await.unwrap();
+        index += 1;
+    }
+    let build = tokio::spawn(async move { builder.build_snapshot().await });
+    while !build.is_finished() {
+        sm.apply(vec![next(index)]).await.unwrap();
+        index += 1;
+        tokio::task::yield_now().await;
+    }
+    let snap = build.await.unwrap().unwrap();
+
+    assert_eq!(snap.meta.last_log_id, Some(log_id(1, 3)));
+    let data = snap.snapshot.get_ref();
+    assert!(*data == want, "the snapshot is not the state at its index");
+    let back = Arc::new(Mutex::new(store::snapshot::load(data).unwrap()));
+    assert_eq!(contents(&back), want_contents);
+    let report = sm.stats().last_snapshot.lock().clone().expect("report");
+    assert_eq!(report.keys, want_contents.len() as u64);
+    assert!(report.saved_keys > 0, "{report:?}");
 }

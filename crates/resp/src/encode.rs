@@ -79,6 +79,7 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
                 encode(item, proto, out);
             }
         }
+        Frame::BulkList(l) => bulk_list(l, proto, out),
         Frame::Push(items) => {
             let kind = match proto {
                 Protocol::Resp2 => b'*',
@@ -164,6 +165,50 @@ fn header(kind: u8, len: u64, out: &mut BytesMut) {
     out.reserve(1 + d.len() + 2);
     out.put_u8(kind);
     out.extend_from_slice(d);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A [`crate::BulkList`]: one copy of its encoded strings, with each score after its string when it has them.
+fn bulk_list(l: &crate::BulkList, proto: Protocol, out: &mut BytesMut) {
+    let Some(scored) = l.scored.as_deref() else {
+        header(b'*', l.count as u64, out);
+        out.extend_from_slice(&l.encoded);
+        return;
+    };
+    match proto {
+        Protocol::Resp2 => header(b'*', l.count as u64 * 2, out),
+        Protocol::Resp3 => header(b'*', l.count as u64, out),
+    }
+    out.reserve(l.encoded.len() + l.count * 12);
+    let mut start = 0;
+    for (&score, &end) in scored.scores.iter().zip(&scored.ends) {
+        if proto == Protocol::Resp3 {
+            out.extend_from_slice(b"*2\r\n");
+        }
+        out.extend_from_slice(&l.encoded[start..end]);
+        start = end;
+        let mut buf = [0u8; MAX_DOUBLE_LEN];
+        let n = write_double(score, &mut buf);
+        match proto {
+            Protocol::Resp2 => bulk(&buf[..n], out),
+            Protocol::Resp3 => line(b',', &buf[..n], out),
+        }
+    }
+}
+
+/// Appends `data` as a bulk string to a plain buffer (what [`crate::BulkList`] holds).
+pub(crate) fn bulk_into(data: &[u8], out: &mut Vec<u8>) {
+    // The header is built on the stack and copied with the data: three copies, one capacity check.
+    let mut head = [0u8; 24];
+    head[0] = b'$';
+    let mut digits = itoa::Buffer::new();
+    let d = digits.format(data.len()).as_bytes();
+    head[1..1 + d.len()].copy_from_slice(d);
+    head[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
+    let head = &head[..3 + d.len()];
+    out.reserve(head.len() + data.len() + 2);
+    out.extend_from_slice(head);
+    out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -75,6 +75,106 @@ pub enum Frame {
     Push(Vec<Frame>),
     /// `%N` in RESP3, `*N` of two-element `[key, value]` arrays in RESP2 (XREAD and XREADGROUP replies).
     ArrayMap(Vec<(Frame, Frame)>),
+    /// An array of bulk strings (or of (bulk string, double) pairs, as [`Frame::Pairs`] encodes them) held in
+    /// their wire form in one buffer: a long range reply without a frame and an allocation per element.
+    BulkList(BulkList),
+}
+
+/// Bulk strings already encoded (`$len\r\n...\r\n`, the same in RESP2 and RESP3), optionally each with a
+/// score; see [`Frame::BulkList`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BulkList {
+    encoded: Vec<u8>,
+    count: usize,
+    /// With scores: each element's score and where its encoding ends in `encoded`.
+    scored: Option<Box<Scores>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Scores {
+    scores: Vec<f64>,
+    ends: Vec<usize>,
+}
+
+impl BulkList {
+    /// An empty list of bulk strings, with room for `count` of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> BulkList {
+        BulkList {
+            encoded: Vec::with_capacity(bytes + count * 8),
+            count: 0,
+            scored: None,
+        }
+    }
+
+    /// An empty list of (bulk string, score) pairs, with room for `count` of `bytes` bytes in all.
+    pub fn with_scores(count: usize, bytes: usize) -> BulkList {
+        BulkList {
+            scored: Some(Box::new(Scores {
+                scores: Vec::with_capacity(count),
+                ends: Vec::with_capacity(count),
+            })),
+            ..BulkList::with_capacity(count, bytes)
+        }
+    }
+
+    /// Appends a bulk string; with scores, `score` goes with it (otherwise it is ignored).
+    #[inline]
+    pub fn push(&mut self, data: &[u8], score: f64) {
+        encode::bulk_into(data, &mut self.encoded);
+        self.count += 1;
+        if let Some(s) = self.scored.as_deref_mut() {
+            s.scores.push(score);
+            s.ends.push(self.encoded.len());
+        }
+    }
+
+    /// Number of elements (pairs, with scores).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements with their scores (`None` without scores), decoded back.
+    pub fn items(&self) -> Vec<(Bytes, Option<f64>)> {
+        let mut out = Vec::with_capacity(self.count);
+        let mut pos = 0;
+        for i in 0..self.count {
+            // `$<len>\r\n<data>\r\n`, as `push` wrote it.
+            let nl = pos
+                + self.encoded[pos..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(0);
+            let len: usize = std::str::from_utf8(&self.encoded[pos + 1..nl - 1])
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
+            let data = Bytes::copy_from_slice(&self.encoded[nl + 1..nl + 1 + len]);
+            pos = nl + 1 + len + 2;
+            out.push((data, self.scored.as_ref().map(|s| s.scores[i])));
+        }
+        out
+    }
+
+    /// The same reply as ordinary frames: an [`Frame::Array`] of bulk strings, or [`Frame::Pairs`] of bulk
+    /// strings and doubles.
+    pub fn to_frame(&self) -> Frame {
+        let items = self.items();
+        if self.scored.is_some() {
+            Frame::Pairs(
+                items
+                    .into_iter()
+                    .map(|(b, s)| (Frame::Bulk(b), Frame::Double(s.unwrap_or(0.0))))
+                    .collect(),
+            )
+        } else {
+            Frame::Array(items.into_iter().map(|(b, _)| Frame::Bulk(b)).collect())
+        }
+    }
 }
 
 impl Frame {
@@ -111,5 +211,26 @@ impl Frame {
     /// Whether this frame is an error reply.
     pub fn is_error(&self) -> bool {
         matches!(self, Frame::Error(_))
+    }
+
+    /// The frame with every [`Frame::BulkList`] in it turned into ordinary frames ([`BulkList::to_frame`]):
+    /// what code that inspects replies element by element wants.
+    pub fn expand_lists(self) -> Frame {
+        let list = |v: Vec<Frame>| v.into_iter().map(Frame::expand_lists).collect();
+        let pairs = |v: Vec<(Frame, Frame)>| {
+            v.into_iter()
+                .map(|(a, b)| (a.expand_lists(), b.expand_lists()))
+                .collect()
+        };
+        match self {
+            Frame::BulkList(l) => l.to_frame(),
+            Frame::Array(v) => Frame::Array(list(v)),
+            Frame::Set(v) => Frame::Set(list(v)),
+            Frame::Push(v) => Frame::Push(list(v)),
+            Frame::Map(v) => Frame::Map(pairs(v)),
+            Frame::ArrayMap(v) => Frame::ArrayMap(pairs(v)),
+            Frame::Pairs(v) => Frame::Pairs(pairs(v)),
+            other => other,
+        }
     }
 }

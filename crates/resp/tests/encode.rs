@@ -500,6 +500,51 @@ fn fuzz_garbage_replies_never_panic() {
     }
 }
 
+/// A packed list of bulk strings encodes exactly as the frames it stands for, with and without scores.
+#[test]
+fn bulk_list_encodes_as_its_frames() {
+    use resp::BulkList;
+    let members: [&[u8]; 5] = [b"a", b"", b"member:999", &[0u8, 13, 10, 255], &[b'x'; 300]];
+    let scores = [1.0, -0.0, 2.5, f64::INFINITY, -1e300];
+    for n in [0, 1, 5] {
+        let mut plain = BulkList::with_capacity(n, 0);
+        let mut scored = BulkList::with_scores(n, 0);
+        for i in 0..n {
+            plain.push(members[i], scores[i]);
+            scored.push(members[i], scores[i]);
+        }
+        assert_eq!(plain.len(), n);
+        let want_plain = Frame::Array(members[..n].iter().map(Frame::bulk).collect());
+        let want_scored = Frame::Pairs(
+            (0..n)
+                .map(|i| (Frame::bulk(members[i]), Frame::Double(scores[i])))
+                .collect(),
+        );
+        assert_eq!(plain.to_frame(), want_plain);
+        assert_eq!(scored.to_frame(), want_scored);
+        for proto in [Protocol::Resp2, Protocol::Resp3] {
+            assert_eq!(
+                wire(&Frame::BulkList(plain.clone()), proto),
+                wire(&want_plain, proto)
+            );
+            assert_eq!(
+                wire(&Frame::BulkList(scored.clone()), proto),
+                wire(&want_scored, proto)
+            );
+        }
+        // Nested, and expanded back into ordinary frames.
+        let nested = Frame::Array(vec![Frame::bulk("k"), Frame::BulkList(scored.clone())]);
+        assert_eq!(
+            nested.clone().expand_lists(),
+            Frame::Array(vec![Frame::bulk("k"), want_scored.clone()])
+        );
+        assert_eq!(
+            wire(&nested, Protocol::Resp3),
+            wire(&nested.expand_lists(), Protocol::Resp3)
+        );
+    }
+}
+
 #[test]
 fn array_maps_nest_pairs_in_resp2_and_are_maps_in_resp3() {
     both(

@@ -133,6 +133,10 @@ pub struct Persistence {
     pub base_size: AtomicU64,
     /// Longest keyspace lock hold of the last snapshot, in microseconds.
     pub last_longest_hold_us: AtomicU64,
+    /// Keys of the last snapshot that writes changed before its walk reached them (copied first).
+    pub last_saved_keys: AtomicU64,
+    /// Most bytes those copies held at once during the last snapshot.
+    pub last_saved_peak_bytes: AtomicU64,
 }
 
 /// The node's shard group with its storage.
@@ -407,6 +411,10 @@ impl Replication {
                 p.dirty_at_save.store(dirty, Ordering::Relaxed);
                 p.last_longest_hold_us
                     .store(report.longest_hold.as_micros() as u64, Ordering::Relaxed);
+                p.last_saved_keys
+                    .store(report.saved_keys, Ordering::Relaxed);
+                p.last_saved_peak_bytes
+                    .store(report.saved_peak_bytes, Ordering::Relaxed);
                 // Counted once the next save may start, so a client that sees the count can ask for another.
                 p.in_progress.store(false, Ordering::Release);
                 p.saves.fetch_add(1, Ordering::Relaxed);
@@ -417,6 +425,7 @@ impl Replication {
                     keys = report.keys,
                     bytes = report.bytes,
                     longest_hold_us = report.longest_hold.as_micros() as u64,
+                    saved_keys = report.saved_keys,
                     total_ms = report.total.as_millis() as u64,
                     "DB saved on disk"
                 );

@@ -511,6 +511,50 @@ impl<V> Dict<V> {
         v
     }
 
+    /// The hash `key` is placed by; `hash & (n - 1)` is its bucket in a table of `n` buckets.
+    pub(crate) fn hash_of(&self, key: &[u8]) -> u64 {
+        self.hash(key) as u64
+    }
+
+    /// Visits every entry whose hash is `class` modulo `classes` (a power of two), whatever the table's size
+    /// or resize progress: the buckets `class + i * classes` of a table at least that large, or the entries of
+    /// bucket `class` modulo the size of a smaller one whose hash matches. Walking classes `0..classes` in
+    /// order therefore visits each entry once, and which classes are done does not depend on the layout, so
+    /// the walk stays exact while the table grows, shrinks and rehashes between two classes.
+    pub(crate) fn visit_class<'a>(
+        &'a self,
+        class: usize,
+        classes: usize,
+        mut f: impl FnMut(&'a [u8], &'a V),
+    ) {
+        debug_assert!(classes.is_power_of_two() && class < classes);
+        for t in &self.tables {
+            if t.used == 0 {
+                continue;
+            }
+            let size = t.size();
+            if size >= classes {
+                let mut i = class;
+                while i < size {
+                    for (k, v) in (Chain {
+                        cur: t.buckets[i].as_deref(),
+                    }) {
+                        f(k, v);
+                    }
+                    i += classes;
+                }
+            } else {
+                for (k, v) in (Chain {
+                    cur: t.buckets[class & t.mask()].as_deref(),
+                }) {
+                    if self.hash(k) & (classes - 1) == class {
+                        f(k, v);
+                    }
+                }
+            }
+        }
+    }
+
     /// A random entry, chosen with `rng` (Redis' `dictGetFairRandomKey`): samples up to 15 entries from
     /// neighbouring buckets and picks one, which is fairer than picking a bucket then a chain element.
     pub fn random(&self, rng: &mut Rng) -> Option<(&[u8], &V)> {

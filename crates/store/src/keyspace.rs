@@ -138,6 +138,8 @@ pub struct Keyspace {
     ready_hook: Option<ReadyHook>,
     /// Keyspace events of the running entry or reads, for [`Keyspace::flush_events`].
     events: Vec<crate::notify::KeyEvent>,
+    /// The snapshot being written, while one is: writes save what they are about to change into it.
+    cow: Option<Box<crate::snapshot::Cow>>,
     /// Entries applied so far: the version WATCH observes ([`crate::exec::Watched`]). Replicated state.
     epoch: u64,
     /// WATCH's memory of deleted keys: per bucket of key hashes ([`WATCH_BUCKETS`]), the newest epoch at which
@@ -282,6 +284,7 @@ impl Keyspace {
     /// Deletes the fields of the hash under `key` that are past their deadline at `now_ms`, and the key when
     /// no field is left: the write path's form of field expiry. Returns how many fields went.
     pub fn purge_due_fields(&mut self, key: &[u8], now_ms: i64) -> usize {
+        self.before_write(key);
         let Some(o) = self.data.get_mut(key) else {
             return 0;
         };
@@ -355,6 +358,10 @@ impl Keyspace {
     /// Lookup without statistics, for writes and for commands that only inspect metadata. In a write context an
     /// expired key is deleted here, deterministically (the time is the entry's).
     pub fn lookup(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&mut Object> {
+        // The caller may change the object through the reference: a snapshot being written copies it first.
+        if ctx.write {
+            self.before_write(key);
+        }
         // SAFETY: see `live`; nothing touched the table since.
         self.live(ctx, key).map(|mut o| unsafe { o.as_mut() })
     }
@@ -479,6 +486,7 @@ impl Keyspace {
             Some(old) => old.lru,
             None => access.created(ctx.now_ms),
         };
+        self.before_write(key);
         let obj = Object {
             value,
             expire_at,
@@ -518,6 +526,7 @@ impl Keyspace {
 
     /// Deletes `key`, returning its object (even if it had expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Object> {
+        self.before_write(key);
         let old = self.data.remove(key)?;
         if matches!(old.value, Value::Stream(_)) {
             // Clients blocked in XREADGROUP on a deleted stream get an error (Redis' signalDeletedKeyAsReady).
@@ -536,6 +545,7 @@ impl Keyspace {
     /// Sets the deadline of an existing key; returns false if the key is absent. A deadline in the past
     /// deletes the key (as Redis does, counting no expiry).
     pub fn set_expire(&mut self, ctx: &ExecCtx, key: &[u8], expire_at: i64) -> bool {
+        self.before_write(key);
         let stamp = self.epoch as u32;
         let Some(o) = self.lookup(ctx, key) else {
             return false;
@@ -555,6 +565,7 @@ impl Keyspace {
 
     /// Removes the deadline of a key; returns whether it had one.
     pub fn persist(&mut self, ctx: &ExecCtx, key: &[u8]) -> bool {
+        self.before_write(key);
         let stamp = self.epoch as u32;
         match self.lookup(ctx, key) {
             Some(o) if o.expire_at != NO_EXPIRE => {
@@ -579,6 +590,7 @@ impl Keyspace {
         // `to` may hold an expired object: deleting it through expiry keeps the expired_keys count as Redis'.
         self.expire_on_write(ctx, to);
         self.remove(to);
+        // `remove` lets a snapshot being written note `to` (absent now) as written, so it leaves `to` out.
         let Some(mut obj) = self.remove(from) else {
             return false;
         };
@@ -617,7 +629,11 @@ impl Keyspace {
             let slot = &mut self.deleted[watch_bucket(k)];
             *slot = (*slot).max(stamp_epoch(self.epoch, o.stamp));
         }
-        self.data.clear();
+        match self.cow.as_deref_mut() {
+            // The snapshot being written keeps the old table, which nothing changes any more.
+            Some(cow) => cow.freeze(&mut self.data),
+            None => self.data.clear(),
+        }
         self.volatile.clear();
         self.field_volatile.clear();
     }
@@ -635,6 +651,8 @@ impl Keyspace {
     /// Records that `key` was written by the running entry, if it exists (the keys of a write command that
     /// changed something: Redis' `signalModifiedKey`).
     pub fn touch(&mut self, key: &[u8]) {
+        // The stamp is snapshot state too.
+        self.before_write(key);
         let stamp = self.epoch as u32;
         if let Some(o) = self.data.get_mut(key) {
             o.stamp = stamp;
@@ -724,6 +742,7 @@ impl Keyspace {
 
     /// Sets the stamp of `key` as a snapshot recorded it.
     pub fn restore_stamp(&mut self, key: &[u8], stamp: u32) {
+        self.before_write(key);
         if let Some(o) = self.data.get_mut(key) {
             o.stamp = stamp;
         }
@@ -756,6 +775,29 @@ impl Keyspace {
             }
         }
         out
+    }
+
+    /// Lets a snapshot being written save `key`'s state before a write changes it (see [`crate::snapshot`]).
+    #[inline]
+    fn before_write(&mut self, key: &[u8]) {
+        if let Some(cow) = self.cow.as_deref_mut() {
+            cow.before_write(&self.data, key);
+        }
+    }
+
+    /// Visits the keys of one hash class (see [`Dict::visit_class`]), for the snapshot walk.
+    pub(crate) fn visit_class<'a>(
+        &'a self,
+        class: usize,
+        classes: usize,
+        f: impl FnMut(&'a [u8], &'a Object),
+    ) {
+        self.data.visit_class(class, classes, f)
+    }
+
+    /// The key table and the snapshot being written, for the snapshot walk.
+    pub(crate) fn cow_parts(&mut self) -> (&Dict<Object>, &mut Option<Box<crate::snapshot::Cow>>) {
+        (&self.data, &mut self.cow)
     }
 
     /// One step of a SCAN over all keys: visits the entries of the cursor's bucket(s), returns the next cursor.

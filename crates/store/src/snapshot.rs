@@ -48,15 +48,20 @@
 //! Every key is written, including keys past their deadline that expiry has not deleted yet: they are part of
 //! the replicated state, and a replica restored from the snapshot must be identical to the leader.
 //!
-//! Writing is split so a caller can hold the keyspace lock only briefly: [`ChunkedDump`] copies the keyspace a
-//! chunk at a time (the lock may be released between chunks as long as nothing writes), and
-//! [`Unsealed::seal`] computes the checksum afterwards, without the lock. [`dump_unsealed`] is the one-go form.
+//! Records come in a canonical order: by hash class (the key's hash modulo the key table's bucket count when the
+//! snapshot began), then by key bytes, so the bytes are a function of the state and that count alone.
+//!
+//! Writing is split so a caller holds the keyspace lock only briefly and writes go on meanwhile:
+//! [`SnapshotWalk`] writes the keyspace a step at a time with copy-on-write of the keys it has yet to reach
+//! (see [`Cow`]), and [`Unsealed::seal`] computes the checksum afterwards, without the lock. [`dump_unsealed`]
+//! is the one-go form.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::time::{Duration, Instant};
 
-use std::collections::BTreeSet;
-
-use crate::dict::Shape;
+use crate::dict::{Dict, Shape};
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, Object, NO_EXPIRE};
 use crate::types::hash::{Field, Hash, Table};
@@ -137,69 +142,230 @@ impl Unsealed {
     }
 }
 
-/// A snapshot written in steps, so a caller can release the keyspace lock between them.
-///
-/// The walk calls the table's SCAN step for cursors 0, 1, 2, ... up to the bucket count of the (smaller) table:
-/// a SCAN step for cursor `c` visits that table's bucket `c` and, mid-resize, every bucket of the larger table
-/// that `c` expands to. So over a table whose layout does not change every entry is visited exactly once, and
-/// in bucket order, which walks memory far better than SCAN's reverse-binary order. (The layout of a
-/// [`crate::dict::Dict`] changes only in inserts, removes, `clear` and explicit rehash steps: never in reads.) So the caller must keep writes out from
-/// [`ChunkedDump::new`] to the last [`ChunkedDump::step`]; reads may run between steps. A write that changes
-/// the key count or the table size in between is detected and the dump refused; one that only replaces a value
-/// is not, which is why the pause is the caller's duty.
-#[derive(Debug)]
-pub struct ChunkedDump {
-    out: Vec<u8>,
-    bucket: usize,
-    buckets: usize,
-    records: u64,
-    expected: u64,
-    layout: (usize, bool),
-    done: bool,
+/// Limits of one [`SnapshotWalk::step`]: it stops after the class where one of them is reached.
+#[derive(Clone, Copy, Debug)]
+pub struct StepLimits {
+    /// Most keys written.
+    pub keys: usize,
+    /// Most bytes written.
+    pub bytes: usize,
+    /// Longest time spent (checked every few classes). Only where the walk pauses depends on it, never what
+    /// it writes.
+    pub time: Duration,
 }
 
-/// The keyspace changed while a [`ChunkedDump`] was being written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangedDuringDump;
+impl StepLimits {
+    /// No limit: the rest of the walk in one step.
+    pub const NONE: StepLimits = StepLimits {
+        keys: usize::MAX,
+        bytes: usize::MAX,
+        time: Duration::MAX,
+    };
+}
 
-impl fmt::Display for ChangedDuringDump {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the keyspace was written while a snapshot was being copied")
+/// Classes visited between two looks at the clock.
+const CLASSES_PER_CLOCK_CHECK: usize = 64;
+
+/// Source of walk ids, so that objects a finished walk stamped are never mistaken for a later walk's.
+static NEXT_WALK_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The copy-on-write side of a snapshot being written, kept in the [`Keyspace`] while the walk runs.
+///
+/// The walk visits the key table by *class*: the hash modulo `classes`, the table's bucket count when the walk
+/// began. Classes below `cursor` are written. The first write to a key of a class not yet written first saves
+/// the key's record as it was when the walk began, or, for a key absent then, notes the key as new; the walk
+/// writes saved records in place of the table's objects for those keys and leaves new keys out. Which classes are done depends only on the hash, never on the table's layout, so
+/// the table may grow, shrink and rehash between steps (see [`crate::dict::Dict::visit_class`]).
+#[derive(Debug)]
+pub struct Cow {
+    id: u32,
+    classes: usize,
+    cursor: usize,
+    /// Keys written before the walk reached their class, by class.
+    saved: BTreeMap<usize, Vec<Saved>>,
+    saved_keys: u64,
+    saved_bytes: usize,
+    peak_bytes: usize,
+    /// The table as it was when `FLUSHALL` emptied the keyspace mid-walk: the walk goes on over it.
+    frozen: Option<Dict<Object>>,
+}
+
+/// A key a write touched before the walk reached it.
+#[derive(Debug)]
+enum Saved {
+    /// It existed when the walk began: its record as it was then.
+    Record(Vec<u8>),
+    /// It did not: the walk leaves it out.
+    New(Box<[u8]>),
+}
+
+impl Saved {
+    fn key(&self) -> &[u8] {
+        match self {
+            Saved::Record(r) => record_key(r),
+            Saved::New(k) => k,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        SAVED_OVERHEAD
+            + match self {
+                Saved::Record(r) => r.capacity(),
+                Saved::New(k) => k.len(),
+            }
     }
 }
 
-impl std::error::Error for ChangedDuringDump {}
-
-impl ChunkedDump {
-    /// Starts a dump of `ks` (writing the header); `capacity` pre-sizes the buffer (the size of the previous
-    /// snapshot is a good guess).
-    pub fn new(ks: &Keyspace, capacity: usize) -> ChunkedDump {
-        let mut out = Vec::with_capacity(capacity.max(64));
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        put_varint(&mut out, ks.len() as u64);
-        let (epoch, deleted) = ks.watch_state();
-        put_varint(&mut out, epoch);
-        put_varint(&mut out, deleted.len() as u64);
-        for (bucket, e) in deleted {
-            put_varint(&mut out, bucket as u64);
-            put_varint(&mut out, e);
+impl Cow {
+    /// Saves `key`'s record (or notes it as new) unless the walk already wrote its class or an earlier write
+    /// saved it. Called before every change to `key`, insertions included.
+    pub(crate) fn before_write(&mut self, data: &Dict<Object>, key: &[u8]) {
+        if self.frozen.is_some() {
+            return;
         }
-        let (slots, resizing) = ks.table_layout();
-        // Mid-resize the slots are the sum of two powers of two; the smaller is the lowest set bit.
-        let buckets = if resizing {
-            slots & slots.wrapping_neg()
-        } else {
-            slots
+        let class = data.hash_of(key) as usize & (self.classes - 1);
+        if class < self.cursor {
+            return;
+        }
+        let list = self.saved.entry(class).or_default();
+        if list.iter().any(|s| s.key() == key) {
+            return;
+        }
+        let saved = match data.get(key) {
+            Some(obj) => {
+                let mut rec = Vec::new();
+                put_stored(&mut rec, key, obj);
+                self.saved_keys += 1;
+                Saved::Record(rec)
+            }
+            None => Saved::New(key.into()),
         };
-        ChunkedDump {
+        self.saved_bytes += saved.bytes();
+        self.peak_bytes = self.peak_bytes.max(self.saved_bytes);
+        list.push(saved);
+    }
+
+    /// Hands the table to the walk, leaving `data` empty: what `FLUSHALL` does while a walk runs.
+    pub(crate) fn freeze(&mut self, data: &mut Dict<Object>) {
+        if self.frozen.is_none() {
+            self.frozen = Some(std::mem::take(data));
+        } else {
+            data.clear();
+        }
+    }
+}
+
+/// Bytes a saved key costs beyond its buffer: its entry and a share of the map's nodes (an estimate).
+const SAVED_OVERHEAD: usize = 32;
+
+/// A snapshot written in steps while writes go on between them: the state at the moment of
+/// [`SnapshotWalk::begin`], byte for byte what [`dump`] gives of that state.
+///
+/// Records come in class order (hash modulo the table's bucket count at the start; see [`Cow`]) and by key
+/// bytes within a class, so the bytes depend only on the state and the table's size, not on what was written
+/// while the walk ran. Memory besides the output: a write to a key the walk has yet to reach keeps one copy of
+/// that key's record until the walk gets there (so at most one extra copy of each key that existed at the
+/// start, and far less when writes are spread out); a key created meanwhile keeps a copy of its name until
+/// then; a `FLUSHALL` keeps the old table until the walk ends.
+#[derive(Debug)]
+pub struct SnapshotWalk {
+    id: u32,
+    out: Vec<u8>,
+    classes: usize,
+    records: u64,
+    expected: u64,
+    done: bool,
+    /// The copy-on-write state once the walk finished, to be dropped without the lock.
+    retired: Option<Box<Cow>>,
+    saved_keys: u64,
+    peak_bytes: usize,
+}
+
+/// The snapshot walk was cancelled (another one began, or the keyspace was replaced), or its records do not add
+/// up to the keys it began with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkAborted;
+
+impl fmt::Display for WalkAborted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the snapshot walk was cancelled or lost track of the keyspace")
+    }
+}
+
+impl std::error::Error for WalkAborted {}
+
+/// Bucket count of the table, the smaller one mid-resize (there the slots are the sum of two powers of two,
+/// and the smaller is the lowest set bit).
+fn classes_of(ks: &Keyspace) -> usize {
+    let (slots, resizing) = ks.table_layout();
+    if resizing {
+        slots & slots.wrapping_neg()
+    } else {
+        slots
+    }
+}
+
+/// Magic, version, key count and WATCH's state: all of the snapshot before its records.
+fn header(out: &mut Vec<u8>, ks: &Keyspace) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    put_varint(out, ks.len() as u64);
+    let (epoch, deleted) = ks.watch_state();
+    put_varint(out, epoch);
+    put_varint(out, deleted.len() as u64);
+    for (bucket, e) in deleted {
+        put_varint(out, bucket as u64);
+        put_varint(out, e);
+    }
+}
+
+/// A key's record as stored in a snapshot: its WATCH stamp when non-zero, then [`put_record`].
+fn put_stored(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
+    if obj.stamp != 0 {
+        out.push(OP_STAMP);
+        put_varint(out, u64::from(obj.stamp));
+    }
+    put_record(out, key, obj);
+}
+
+impl SnapshotWalk {
+    /// Starts a snapshot of `ks` as it is now (writing the header; O(1)) and makes writes save what they change
+    /// until the walk is done. A walk already running is cancelled. `capacity` pre-sizes the output (the
+    /// size of the previous snapshot is a good guess).
+    pub fn begin(ks: &mut Keyspace, capacity: usize) -> SnapshotWalk {
+        let mut out = Vec::with_capacity(capacity.max(64));
+        header(&mut out, ks);
+        let classes = classes_of(ks);
+        let id = loop {
+            let id = NEXT_WALK_ID.fetch_add(1, AtomicOrdering::Relaxed);
+            if id != 0 {
+                break id;
+            }
+        };
+        let done = ks.is_empty();
+        let (_, cow) = ks.cow_parts();
+        *cow = (!done).then(|| {
+            Box::new(Cow {
+                id,
+                classes,
+                cursor: 0,
+                saved: BTreeMap::new(),
+                saved_keys: 0,
+                saved_bytes: 0,
+                peak_bytes: 0,
+                frozen: None,
+            })
+        });
+        SnapshotWalk {
+            id,
             out,
-            bucket: 0,
-            buckets,
+            classes,
             records: 0,
             expected: ks.len() as u64,
-            layout: ks.table_layout(),
-            done: ks.is_empty(),
+            done,
+            retired: None,
+            saved_keys: 0,
+            peak_bytes: 0,
         }
     }
 
@@ -213,64 +379,144 @@ impl ChunkedDump {
         self.records
     }
 
-    /// Makes room for at least `bytes` more without reallocating: call it without the lock, so that the copy
+    /// Keys whose record a write saved before the walk reached them.
+    pub fn saved_keys(&self) -> u64 {
+        self.saved_keys
+    }
+
+    /// Most bytes the saved records held at once (an estimate: buffers plus bookkeeping).
+    pub fn saved_peak_bytes(&self) -> usize {
+        self.peak_bytes
+    }
+
+    /// Makes room for at least `bytes` more without reallocating: call it without the lock, so that a step
     /// under the lock never stops to move the whole buffer.
     pub fn reserve(&mut self, bytes: usize) {
         self.out.reserve(bytes);
     }
 
-    /// Writes the next keys, stopping after the bucket where `max_keys` keys or `max_bytes` bytes are reached
-    /// (buckets hold about one entry, so a step overshoots by a few keys at most). Returns whether the dump is
-    /// complete.
-    pub fn step(
-        &mut self,
-        ks: &Keyspace,
-        max_keys: usize,
-        max_bytes: usize,
-    ) -> Result<bool, ChangedDuringDump> {
-        if ks.len() as u64 != self.expected || ks.table_layout() != self.layout {
-            return Err(ChangedDuringDump);
-        }
+    /// Writes the next classes of keys until a limit is reached; returns whether the walk is complete (and
+    /// then writes no longer save anything).
+    pub fn step(&mut self, ks: &mut Keyspace, limits: StepLimits) -> Result<bool, WalkAborted> {
         if self.done {
             return Ok(true);
         }
+        let (data, slot) = ks.cow_parts();
+        let Some(cow) = slot.as_deref_mut().filter(|c| c.id == self.id) else {
+            return Err(WalkAborted);
+        };
+        let started = Instant::now();
         let start_len = self.out.len();
         let start_records = self.records;
-        let out = &mut self.out;
-        let records = &mut self.records;
-        loop {
-            if self.bucket >= self.buckets {
-                self.done = true;
-                break;
-            }
-            ks.scan(self.bucket as u64, |key, obj| {
-                if obj.stamp != 0 {
-                    out.push(OP_STAMP);
-                    put_varint(out, u64::from(obj.stamp));
+        let Cow {
+            cursor,
+            saved,
+            saved_bytes,
+            frozen,
+            ..
+        } = cow;
+        let table = frozen.as_ref().unwrap_or(data);
+        let mut group: Vec<(&[u8], &Object)> = Vec::new();
+        while *cursor < self.classes {
+            let class = *cursor;
+            group.clear();
+            table.visit_class(class, self.classes, |k, o| group.push((k, o)));
+            let mine = match saved.first_key_value() {
+                Some((&c, _)) if c == class => saved.remove(&class).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if mine.is_empty() {
+                if group.len() > 1 {
+                    group.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 }
-                put_record(out, key, obj);
-                *records += 1;
-            });
-            self.bucket += 1;
-            if (*records - start_records) as usize >= max_keys || out.len() - start_len >= max_bytes
+                for (k, o) in &group {
+                    put_stored(&mut self.out, k, o);
+                }
+                self.records += group.len() as u64;
+            } else {
+                // The table's objects of keys no write touched, and the saved records, merged by key.
+                let mut all: Vec<(&[u8], Option<&Object>, &[u8])> = group
+                    .iter()
+                    .filter(|(k, _)| !mine.iter().any(|s| s.key() == *k))
+                    .map(|&(k, o)| (k, Some(o), &[][..]))
+                    .chain(mine.iter().filter_map(|s| match s {
+                        Saved::Record(r) => Some((record_key(r), None, &r[..])),
+                        Saved::New(_) => None,
+                    }))
+                    .collect();
+                all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (k, o, r) in &all {
+                    match o {
+                        Some(o) => put_stored(&mut self.out, k, o),
+                        None => self.out.extend_from_slice(r),
+                    }
+                }
+                self.records += all.len() as u64;
+                *saved_bytes -= mine.iter().map(Saved::bytes).sum::<usize>();
+            }
+            *cursor += 1;
+            if (self.records - start_records) as usize >= limits.keys
+                || self.out.len() - start_len >= limits.bytes
+                || (class % CLASSES_PER_CLOCK_CHECK == CLASSES_PER_CLOCK_CHECK - 1
+                    && started.elapsed() >= limits.time)
             {
                 break;
             }
         }
-        if self.done && self.records != self.expected {
-            return Err(ChangedDuringDump);
+        if *cursor < self.classes {
+            return Ok(false);
         }
-        Ok(self.done)
+        // Done: writes stop saving. The state (a frozen table maybe) is dropped by the caller, unlocked.
+        self.done = true;
+        self.retired = slot.take();
+        if let Some(c) = &self.retired {
+            self.saved_keys = c.saved_keys;
+            self.peak_bytes = c.peak_bytes;
+        }
+        if self.records != self.expected {
+            return Err(WalkAborted);
+        }
+        Ok(true)
     }
 
-    /// The finished body (all but the checksum); fails if the walk is not complete.
-    pub fn finish(mut self) -> Result<Unsealed, ChangedDuringDump> {
+    /// Cancels the walk: writes stop saving for it. Does nothing if another walk replaced it.
+    pub fn abort(&mut self, ks: &mut Keyspace) {
+        let (_, slot) = ks.cow_parts();
+        if slot.as_ref().is_some_and(|c| c.id == self.id) {
+            self.retired = slot.take();
+        }
+        self.done = true;
+        self.expected = u64::MAX;
+    }
+
+    /// Frees what the walk kept for writes (call it without the lock: it may hold a whole old table).
+    pub fn release(&mut self) {
+        self.retired = None;
+    }
+
+    /// The finished body (all but the checksum); fails if the walk did not complete.
+    pub fn finish(mut self) -> Result<Unsealed, WalkAborted> {
         if !self.done || self.records != self.expected {
-            return Err(ChangedDuringDump);
+            return Err(WalkAborted);
         }
         self.out.push(OP_EOF);
-        Ok(Unsealed(self.out))
+        Ok(Unsealed(std::mem::take(&mut self.out)))
     }
+}
+
+/// The key of a record written by [`put_record`].
+fn record_key(rec: &[u8]) -> &[u8] {
+    // The record was written by `put_stored`, so it parses.
+    let mut r = Reader { buf: rec, pos: 0 };
+    if rec.first() == Some(&OP_STAMP) {
+        r.pos = 1;
+        let _stamp = r.varint();
+    }
+    if rec.get(r.pos) == Some(&OP_EXPIRE_MS) {
+        r.pos += 9;
+    }
+    let _tag = r.byte();
+    r.bytes().unwrap_or_default()
 }
 
 /// One key's record as a snapshot holds it (its value, type and deadline): the input of `DEBUG DIGEST`.
@@ -425,18 +671,24 @@ fn put_shape(out: &mut Vec<u8>, shape: Shape) {
 }
 
 /// Writes the whole keyspace into a buffer, all but the checksum, in one go (the same bytes as a
-/// [`ChunkedDump`] of the same state). `capacity` pre-sizes the buffer.
+/// [`SnapshotWalk`] of the same state). `capacity` pre-sizes the buffer.
 pub fn dump_unsealed(ks: &Keyspace, capacity: usize) -> Unsealed {
-    let mut d = ChunkedDump::new(ks, capacity);
-    // Nothing can change `ks` while it is borrowed here, so neither call can fail.
-    match d.step(ks, usize::MAX, usize::MAX) {
-        Ok(true) => {}
-        other => unreachable!("a dump under one borrow cannot see a change: {other:?}"),
+    let mut out = Vec::with_capacity(capacity.max(64));
+    header(&mut out, ks);
+    let classes = classes_of(ks);
+    let mut group: Vec<(&[u8], &Object)> = Vec::new();
+    if !ks.is_empty() {
+        for class in 0..classes {
+            group.clear();
+            ks.visit_class(class, classes, |k, o| group.push((k, o)));
+            group.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (k, o) in &group {
+                put_stored(&mut out, k, o);
+            }
+        }
     }
-    match d.finish() {
-        Ok(u) => u,
-        Err(e) => unreachable!("{e}"),
-    }
+    out.push(OP_EOF);
+    Unsealed(out)
 }
 
 /// Writes the whole keyspace as a finished snapshot.
@@ -1138,21 +1390,30 @@ mod tests {
         assert!(e.0.contains("header says 3"), "{e}");
     }
 
-    fn chunked(ks: &Keyspace, max_keys: usize, max_bytes: usize) -> (Vec<u8>, usize) {
-        let mut d = ChunkedDump::new(ks, 0);
+    fn limits(keys: usize, bytes: usize) -> StepLimits {
+        StepLimits {
+            keys,
+            bytes,
+            time: Duration::MAX,
+        }
+    }
+
+    fn walked(ks: &mut Keyspace, max_keys: usize, max_bytes: usize) -> (Vec<u8>, usize) {
+        let mut d = SnapshotWalk::begin(ks, 0);
         let mut steps = 0;
         while !d.is_done() {
             d.reserve(1 << 10);
             steps += 1;
             assert!(steps < 1_000_000, "walk does not end");
-            d.step(ks, max_keys, max_bytes).unwrap();
+            d.step(ks, limits(max_keys, max_bytes)).unwrap();
         }
         assert_eq!(d.keys(), ks.len() as u64);
+        assert_eq!(d.saved_keys(), 0);
         (d.finish().unwrap().seal(), steps)
     }
 
     #[test]
-    fn chunked_dump_equals_one_go_dump_mid_resize_too() {
+    fn walk_equals_one_go_dump_mid_resize_too() {
         let ctx = ExecCtx::for_write(1_000, 0);
         let mut ks = sample();
         let mut i = 0u64;
@@ -1178,7 +1439,7 @@ mod tests {
                 (usize::MAX, 64),
                 (1000, 1000),
             ] {
-                let (data, steps) = chunked(&ks, max_keys, max_bytes);
+                let (data, steps) = walked(&mut ks, max_keys, max_bytes);
                 assert_eq!(
                     data,
                     dump(&ks),
@@ -1191,27 +1452,234 @@ mod tests {
     }
 
     #[test]
-    fn chunked_dump_refuses_a_keyspace_written_between_steps() {
-        let ctx = ExecCtx::for_write(1_000, 0);
-        let mut ks = sample();
-        let mut d = ChunkedDump::new(&ks, 0);
-        assert_eq!(d.step(&ks, 2, usize::MAX), Ok(false));
-        ks.set(&ctx, b"new", Value::Int(1), NO_EXPIRE);
-        assert_eq!(d.step(&ks, 2, usize::MAX), Err(ChangedDuringDump));
+    fn walk_of_empty_keyspace() {
+        let mut ks = Keyspace::new();
+        let d = SnapshotWalk::begin(&mut ks, 0);
+        assert!(d.is_done());
+        assert_eq!(d.finish().unwrap().seal(), dump(&ks));
+        // Nothing is left for writes to save into.
+        ks.set(&ExecCtx::for_write(0, 0), b"k", Value::Int(1), NO_EXPIRE);
+        assert!(ks.cow_parts().1.is_none());
+    }
 
-        // A remove between steps is caught too; the finished walk gives nothing.
-        let mut d = ChunkedDump::new(&ks, 0);
-        ks.remove(b"new");
-        assert_eq!(d.step(&ks, usize::MAX, usize::MAX), Err(ChangedDuringDump));
-        assert!(d.finish().is_err(), "an incomplete walk gives no snapshot");
+    /// A small deterministic generator for the write mixes below.
+    struct Mix(u64);
+
+    impl Mix {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// One random write: modify in place (through `lookup`, as commands do), replace, delete, add, expire,
+    /// rename, or a field deadline purge.
+    fn random_write(ks: &mut Keyspace, ctx: &ExecCtx, mix: &mut Mix, keys: u64) {
+        // Each write its own entry, so stamps (WATCH's state, in the snapshot too) change as well.
+        ks.begin_entry();
+        let k = format!("k:{}", mix.below(keys + keys / 2)).into_bytes();
+        match mix.below(8) {
+            0 => {
+                if let Some(o) = ks.lookup(ctx, &k) {
+                    match &mut o.value {
+                        Value::Str(s) => s.extend_from_slice(b"+appended"),
+                        Value::Int(i) => *i = i.wrapping_add(1),
+                        _ => {}
+                    }
+                    ks.touch(&k);
+                }
+            }
+            1 => ks.set(ctx, &k, Value::Str(b"replaced".to_vec()), NO_EXPIRE),
+            2 | 3 => {
+                ks.remove(&k);
+            }
+            4 => ks.set(ctx, &k, Value::Int(mix.below(1000) as i64), 50_000),
+            5 => {
+                ks.set_expire(ctx, &k, 90_000);
+            }
+            6 => {
+                let to = format!("k:{}", mix.below(keys * 2)).into_bytes();
+                ks.rename(ctx, &k, &to);
+            }
+            _ => {
+                ks.persist(ctx, &k);
+            }
+        }
+    }
+
+    fn filled(keys: u64) -> Keyspace {
+        let ctx = ExecCtx::for_write(1_000, 0);
+        let mut ks = Keyspace::new();
+        for i in 0..keys {
+            let v = if i % 3 == 0 {
+                Value::Int(i as i64)
+            } else {
+                Value::Str(format!("value {i}").into_bytes())
+            };
+            ks.set(&ctx, format!("k:{i}").as_bytes(), v, NO_EXPIRE);
+        }
+        ks
+    }
+
+    /// The heart of copy-on-write: whatever writes run between steps (keys changed in place, replaced,
+    /// deleted, added, renamed, the table growing, shrinking and rehashing under the walk), the walk gives the
+    /// exact bytes a one-go dump gave at its start.
+    #[test]
+    fn walk_is_the_state_at_its_start_whatever_writes_run_during_it() {
+        let ctx = ExecCtx::for_write(2_000, 0);
+        for (seed, keys, writes_per_step, max_keys) in [
+            (1u64, 2_000u64, 5u64, 50usize),
+            (2, 2_000, 40, 10),
+            (3, 500, 200, 7),
+            (4, 3_000, 1, 1),
+            (5, 1_000, 1_000, 100),
+        ] {
+            let mut ks = filled(keys);
+            let mut mix = Mix(seed);
+            let before = dump(&ks);
+            let before_entries = entries(&ks);
+            let mut walk = SnapshotWalk::begin(&mut ks, 0);
+            let mut steps = 0;
+            while !walk.is_done() {
+                for _ in 0..writes_per_step {
+                    random_write(&mut ks, &ctx, &mut mix, keys);
+                }
+                walk.step(&mut ks, limits(max_keys, usize::MAX)).unwrap();
+                steps += 1;
+            }
+            assert!(steps > 5, "seed {seed}: {steps} steps");
+            assert!(walk.saved_keys() > 0, "seed {seed}: no write was copied");
+            let data = walk.finish().unwrap().seal();
+            assert!(
+                data == before,
+                "seed {seed}: the walk is not the state at its start"
+            );
+            assert_eq!(entries(&load(&data).unwrap()), before_entries);
+            // Writes after the walk save nothing.
+            random_write(&mut ks, &ctx, &mut mix, keys);
+            assert!(ks.cow_parts().1.is_none());
+        }
+    }
+
+    /// Deleting most keys mid-walk shrinks the table (and adding many grows it) under the walk.
+    #[test]
+    fn walk_survives_shrinking_and_growing_tables() {
+        let ctx = ExecCtx::for_write(2_000, 0);
+        let mut ks = filled(4_000);
+        let before = dump(&ks);
+        let (size0, _) = ks.table_layout();
+        let mut walk = SnapshotWalk::begin(&mut ks, 0);
+        walk.step(&mut ks, limits(100, usize::MAX)).unwrap();
+        for i in 0..3_900 {
+            ks.remove(format!("k:{i}").as_bytes());
+        }
+        let (small, _) = ks.table_layout();
+        assert!(
+            small < size0,
+            "the table did not shrink: {small} vs {size0}"
+        );
+        walk.step(&mut ks, limits(100, usize::MAX)).unwrap();
+        for i in 0..20_000 {
+            ks.set(
+                &ctx,
+                format!("new:{i}").as_bytes(),
+                Value::Int(i),
+                NO_EXPIRE,
+            );
+        }
+        assert!(ks.table_layout().0 > size0, "the table did not grow");
+        while !walk.step(&mut ks, limits(100, usize::MAX)).unwrap() {
+            ks.set(&ctx, b"k:3999", Value::Int(-1), NO_EXPIRE);
+        }
+        assert!(walk.finish().unwrap().seal() == before);
     }
 
     #[test]
-    fn chunked_dump_of_empty_keyspace() {
-        let ks = Keyspace::new();
-        let d = ChunkedDump::new(&ks, 0);
-        assert!(d.is_done());
-        assert_eq!(d.finish().unwrap().seal(), dump(&ks));
+    fn flushall_during_a_walk_keeps_the_old_table_for_it() {
+        let ctx = ExecCtx::for_write(2_000, 0);
+        let mut ks = filled(2_000);
+        let before = dump(&ks);
+        let mut walk = SnapshotWalk::begin(&mut ks, 0);
+        walk.step(&mut ks, limits(300, usize::MAX)).unwrap();
+        ks.remove(b"k:1999");
+        ks.clear();
+        ks.set(&ctx, b"k:5", Value::Int(5), NO_EXPIRE);
+        assert_eq!(ks.len(), 1);
+        while !walk.step(&mut ks, limits(300, usize::MAX)).unwrap() {
+            ks.clear();
+            ks.set(&ctx, b"k:7", Value::Int(7), NO_EXPIRE);
+        }
+        walk.release();
+        assert!(walk.finish().unwrap().seal() == before);
+        assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn a_new_walk_cancels_the_running_one() {
+        let mut ks = filled(1_000);
+        let mut first = SnapshotWalk::begin(&mut ks, 0);
+        first.step(&mut ks, limits(10, usize::MAX)).unwrap();
+        let mut second = SnapshotWalk::begin(&mut ks, 0);
+        assert_eq!(
+            first.step(&mut ks, limits(10, usize::MAX)),
+            Err(WalkAborted)
+        );
+        assert!(first.finish().is_err());
+        second.abort(&mut ks);
+        assert!(ks.cow_parts().1.is_none());
+        assert!(
+            second.finish().is_err(),
+            "an aborted walk gives no snapshot"
+        );
+        // A keyspace replaced under the walk (a snapshot installed) fails it too.
+        let mut third = SnapshotWalk::begin(&mut ks, 0);
+        let mut other = filled(10);
+        assert_eq!(third.step(&mut other, StepLimits::NONE), Err(WalkAborted));
+    }
+
+    /// A write to a key the walk has not reached copies it once, and the copy goes when the walk passes it.
+    #[test]
+    fn saved_records_are_counted_once_and_freed() {
+        let ctx = ExecCtx::for_write(2_000, 0);
+        let mut ks = filled(1_000);
+        let mut walk = SnapshotWalk::begin(&mut ks, 0);
+        for _ in 0..3 {
+            for i in 0..1_000 {
+                ks.set(&ctx, format!("k:{i}").as_bytes(), Value::Int(0), NO_EXPIRE);
+            }
+        }
+        {
+            let (_, cow) = ks.cow_parts();
+            let c = cow.as_deref().unwrap();
+            assert_eq!(c.saved_keys, 1_000);
+            assert!(c.saved_bytes > 0);
+        }
+        walk.step(&mut ks, StepLimits::NONE).unwrap();
+        assert_eq!(walk.saved_keys(), 1_000);
+        assert!(walk.saved_peak_bytes() >= 1_000 * SAVED_OVERHEAD);
+        let retired = walk.retired.as_deref().unwrap();
+        assert_eq!(
+            retired.saved_bytes, 0,
+            "every saved record was written and freed"
+        );
+        assert!(retired.saved.is_empty());
+    }
+
+    #[test]
+    fn record_key_reads_back_the_key() {
+        let ks = sample();
+        for (k, o) in ks.iter() {
+            assert_eq!(record_key(&record_bytes(k, o)), k);
+            let mut stamped = o.clone();
+            stamped.stamp = 300;
+            let mut rec = Vec::new();
+            put_stored(&mut rec, k, &stamped);
+            assert_eq!(rec[0], OP_STAMP);
+            assert_eq!(record_key(&rec), k);
+        }
     }
 
     /// A keyspace with every hash and set encoding, field deadlines and a table caught mid-resize.

@@ -184,6 +184,25 @@ fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
     (score, &buf[p..p + len], p + len)
 }
 
+/// Bytes of the score for each score kind (the tag's high three bits).
+const SCORE_BYTES: [u8; 8] = [0, 1, 2, 4, 4, 8, 8, 8];
+
+/// The position `n` entries after `pos`: the skip of a reverse walk, with a fast path for members short enough
+/// that their length is in the tag.
+#[inline]
+fn skip_entries(buf: &[u8], mut pos: usize, n: usize) -> usize {
+    for _ in 0..n {
+        let tag = buf[pos];
+        let len = (tag & 0x1f) as usize;
+        if len < LEN_IN_TAG {
+            pos += 1 + SCORE_BYTES[(tag >> 5) as usize] as usize + len;
+        } else {
+            pos = entry_end(buf, pos);
+        }
+    }
+    pos
+}
+
 /// Where the entry at `pos` ends, reading only its tag and length (what skipping over it needs).
 fn entry_end(buf: &[u8], pos: usize) -> usize {
     let tag = buf[pos];
@@ -352,17 +371,6 @@ impl<'a> PackRef<'a> {
             n += 1;
         }
         n
-    }
-
-    /// Offsets of every entry, for walking backwards.
-    fn offsets(self) -> Vec<usize> {
-        let mut out = Vec::with_capacity(self.len);
-        let mut pos = 0;
-        while pos < self.buf.len() {
-            out.push(pos);
-            pos = entry_end(self.buf, pos);
-        }
-        out
     }
 }
 
@@ -784,24 +792,46 @@ fn walk_rev<'a>(
     }
 }
 
+/// Most entries a reverse walk of a leaf remembers on the stack; longer walks allocate.
+const REV_STACK: usize = 32;
+
+/// Visits up to `*take` entries of a packed buffer in reverse, starting `skip` entries before its end. Entries
+/// can only be found from the front, so it skips forward to the first entry it will visit, remembering the
+/// offsets of those it visits (on the stack for a short walk, such as a top 10), then visits them backwards.
 fn pack_walk_rev<'a>(
     p: PackRef<'a>,
     skip: usize,
     take: &mut usize,
     f: &mut impl FnMut(f64, &'a [u8]),
 ) {
-    if skip >= p.len {
+    if skip >= p.len || *take == 0 {
         return;
     }
-    let offsets = p.offsets();
-    for &pos in offsets[..p.len - skip].iter().rev() {
-        if *take == 0 {
-            break;
+    let end = p.len - skip;
+    let want = (*take).min(end);
+    let mut pos = skip_entries(p.buf, 0, end - want);
+    let mut visit = |offsets: &[usize]| {
+        for &o in offsets.iter().rev() {
+            let (s, m, _) = decode(p.buf, o);
+            f(s, m);
         }
-        let (s, m, _) = decode(p.buf, pos);
-        f(s, m);
-        *take -= 1;
+    };
+    if want <= REV_STACK {
+        let mut offsets = [0usize; REV_STACK];
+        for o in offsets[..want].iter_mut() {
+            *o = pos;
+            pos = skip_entries(p.buf, pos, 1);
+        }
+        visit(&offsets[..want]);
+    } else {
+        let mut offsets = Vec::with_capacity(want);
+        for _ in 0..want {
+            offsets.push(pos);
+            pos = skip_entries(p.buf, pos, 1);
+        }
+        visit(&offsets);
     }
+    *take -= want;
 }
 
 /// Heap bytes under `n`, each allocation counted as glibc malloc sizes it.
@@ -1603,6 +1633,31 @@ mod tests {
             let c = z.clone();
             c.check();
             assert_eq!(c, z);
+        }
+    }
+
+    /// Reverse ranges of every length around the stack buffer's size, from every position, in both encodings.
+    #[test]
+    fn reverse_ranges_of_any_length_match_the_model() {
+        for n in [5usize, 100, 3000] {
+            let model: Vec<(f64, Vec<u8>)> = (0..n)
+                .map(|i| ((i / 3) as f64, format!("member:{i:05}").into_bytes()))
+                .collect();
+            let entries: Vec<(f64, &[u8])> =
+                model.iter().map(|(s, m)| (*s, m.as_slice())).collect();
+            for z in [
+                ZSet::pack_from_sorted(entries.iter().copied()),
+                ZSet::tree_from_sorted(entries.iter().copied()),
+            ] {
+                for a in (0..n).step_by(n / 5 + 1).chain([n - 1]) {
+                    for k in [1, 9, 10, 31, 32, 33, 64, 500, n] {
+                        let mut got = Vec::new();
+                        z.for_range(a, a + k, true, |s, m| got.push((s, m.to_vec())));
+                        let want: Vec<_> = model.iter().rev().skip(a).take(k).cloned().collect();
+                        assert_eq!(got, want, "{} of {n}: {a}..{}", z.encoding(), a + k);
+                    }
+                }
+            }
         }
     }
 

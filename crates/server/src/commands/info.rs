@@ -303,6 +303,8 @@ fn persistence(node: &Node, out: &mut String) {
         "aof_fsync_policy" => r.storage.flusher().policy().as_str(),
         "aof_fsyncs" => flush.flushes,
         "snapshot_longest_lock_hold_us" => p.last_longest_hold_us.load(Ordering::Relaxed),
+        "snapshot_cow_saved_keys" => p.last_saved_keys.load(Ordering::Relaxed),
+        "snapshot_cow_peak_bytes" => p.last_saved_peak_bytes.load(Ordering::Relaxed),
     );
 }
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use resp::Frame;
+use resp::{BulkList, Frame};
 
 use crate::blocking::{parse_timeout, unserved, Block};
 use crate::cmd::{arg_i64, is, reply};
@@ -717,26 +717,23 @@ fn bulk(m: &[u8]) -> Frame {
 /// Members alone, or members with their scores (pairs: nested in RESP3, flat in RESP2). The members are copied
 /// into one buffer and each reply element is a slice of it: one allocation per reply, not one per member.
 fn entries_reply(entries: Vec<(f64, &[u8])>, withscores: bool) -> Frame {
-    let mut all = Vec::with_capacity(entries.iter().map(|(_, m)| m.len()).sum());
-    for (_, m) in &entries {
-        all.extend_from_slice(m);
+    let mut list = reply_list(
+        entries.len(),
+        entries.iter().map(|(_, m)| m.len()).sum(),
+        withscores,
+    );
+    for (s, m) in entries {
+        list.push(m, s);
     }
-    let all = Bytes::from(all);
-    let mut at = 0;
-    let mut member = |m: &[u8]| {
-        let f = Frame::Bulk(all.slice(at..at + m.len()));
-        at += m.len();
-        f
-    };
+    Frame::BulkList(list)
+}
+
+/// An empty range reply for `count` members of `bytes` bytes in all: members alone, or with their scores.
+fn reply_list(count: usize, bytes: usize, withscores: bool) -> BulkList {
     if withscores {
-        Frame::Pairs(
-            entries
-                .into_iter()
-                .map(|(s, m)| (member(m), Frame::Double(s)))
-                .collect(),
-        )
+        BulkList::with_scores(count, bytes)
     } else {
-        Frame::Array(entries.into_iter().map(|(_, m)| member(m)).collect())
+        BulkList::with_capacity(count, bytes)
     }
 }
 
@@ -1286,11 +1283,15 @@ fn zrange_generic(
         Parsed::Score(r) => apply_limit(flip(score_span(z, &r)), offset, limit),
         Parsed::Lex(r) => apply_limit(flip(lex_span(z, &r)), offset, limit),
     };
+    let Some(dst) = store else {
+        // Straight from the walk into the reply's buffer.
+        let count = end.saturating_sub(start);
+        let mut list = reply_list(count, count * 16, withscores);
+        z.for_range(start, end, rev, |s, m| list.push(m, s));
+        return Ok(Frame::BulkList(list));
+    };
     let mut entries: Vec<(f64, &[u8])> = Vec::with_capacity(end.saturating_sub(start));
     z.for_range(start, end, rev, |s, m| entries.push((s, m)));
-    let Some(dst) = store else {
-        return Ok(entries_reply(entries, withscores));
-    };
     if rev {
         entries.reverse();
     }

@@ -1,8 +1,10 @@
 //! Shoal's cluster layer: hash slots (`slot`), the cluster metadata and slot map (`meta`), and the one routing
-//! decision every command goes through in cluster mode (`route`). It knows nothing of command semantics: the
+//! decision every command goes through in cluster mode (`route`); the metadata Raft group's state machine
+//! (`meta_group`). It knows nothing of command semantics: the
 //! server hands it a command's keys, taken from the command table's key specs.
 
 pub mod meta;
+pub mod meta_group;
 pub mod route;
 pub mod slot;
 

@@ -223,6 +223,27 @@ impl ShardGroup {
     where
         N: RaftNetworkFactory<TypeConfig>,
     {
+        let file = SnapshotFile::new(storage.snapshot_path(config.group_id))
+            .map_err(StartError::Storage)?;
+        let sm = ShardStateMachine::open(keyspace, file).map_err(StartError::Storage)?;
+        let apply_stats = sm.stats();
+        ShardGroup::start_with(storage, sm, apply_stats, network, config).await
+    }
+
+    /// Starts (or restarts) a group over another state machine than a keyspace (the cluster's metadata group):
+    /// the same log, transport, proposer and read barrier. `apply_stats` is the state machine's: the proposer
+    /// reads the last applied entry's time from it so that stamps never go backwards.
+    pub async fn start_with<N, SM>(
+        storage: &NodeStorage,
+        sm: SM,
+        apply_stats: Arc<ApplyStats>,
+        network: N,
+        config: GroupConfig,
+    ) -> Result<ShardGroup, StartError>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+        SM: openraft::storage::RaftStateMachine<TypeConfig>,
+    {
         let raft_config = Arc::new(
             config
                 .raft
@@ -231,10 +252,6 @@ impl ShardGroup {
                 .map_err(|e| StartError::Config(e.to_string()))?,
         );
         let log = LogStore::open(storage, config.group_id).map_err(StartError::Storage)?;
-        let file = SnapshotFile::new(storage.snapshot_path(config.group_id))
-            .map_err(StartError::Storage)?;
-        let sm = ShardStateMachine::open(keyspace, file).map_err(StartError::Storage)?;
-        let apply_stats = sm.stats();
         let raft = Raft::new(config.node_id, raft_config, network, log, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;

@@ -3,6 +3,7 @@
 //! (`meta_group`). It knows nothing of command semantics: the
 //! server hands it a command's keys, taken from the command table's key specs.
 
+pub mod gossip;
 pub mod meta;
 pub mod meta_group;
 pub mod route;
@@ -12,5 +13,6 @@ pub use meta::{
     node_name, shard_name, Metadata, Migration, NodeId, NodeInfo, ShardId, ShardInfo, SlotMap,
     META_GROUP,
 };
+pub use gossip::{pick_leader, Gossip, LeaderNews};
 pub use route::{route, Redirect, Request, Route, View};
 pub use slot::{crc16, hash_tag, key_slot, Slot, SLOTS};

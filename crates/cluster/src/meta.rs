@@ -214,13 +214,22 @@ impl Metadata {
             }
             meta.nodes.insert(node.id, node);
         }
+        // redis-cli's split, so a Shoal cluster of N shards has the ranges a Redis cluster of N masters has.
+        let per_shard = SLOTS as f64 / shards as f64;
+        let mut cursor = 0.0f64;
+        let mut first = 0usize;
         for s in 0..shards {
             let id = s as ShardId + 1;
             let replicas = (0..replicas).map(|j| ((s + j) % n) as NodeId + 1).collect();
             meta.shards.insert(id, ShardInfo { id, replicas });
-            let start = s * SLOTS / shards;
-            let end = (s + 1) * SLOTS / shards - 1;
-            meta.slots.assign(start as Slot, end as Slot, id);
+            let mut last = (cursor + per_shard - 1.0).round() as usize;
+            if last > SLOTS - 1 || s == shards - 1 {
+                last = SLOTS - 1;
+            }
+            last = last.max(first);
+            meta.slots.assign(first as Slot, last as Slot, id);
+            first = last + 1;
+            cursor += per_shard;
         }
         Ok(meta)
     }
@@ -305,13 +314,18 @@ mod tests {
         assert_eq!(m.slots.assigned(), SLOTS);
         assert_eq!(
             m.slots.ranges(),
-            vec![(0, 5460, 1), (5461, 10921, 2), (10922, 16383, 3)]
+            vec![(0, 5460, 1), (5461, 10922, 2), (10923, 16383, 3)]
         );
         assert_eq!(m.shards[&1].replicas, vec![1, 2, 3]);
         assert_eq!(m.shards[&2].replicas, vec![2, 3, 1]);
         assert_eq!(m.shards[&3].replicas, vec![3, 1, 2]);
         assert_eq!(m.shards_of(2), vec![1, 2, 3]);
-        // Redis' own split for 3 masters.
+        // The split is redis-cli's (`--cluster create` with 3 masters gives the ranges above).
+        for shards in [1, 2, 5, 7, 16, 100, 16384] {
+            let m = Metadata::layout(vec![node(1)], shards, 1).unwrap();
+            assert_eq!(m.slots.assigned(), SLOTS);
+            assert_eq!(m.slots.ranges().len(), shards);
+        }
         let m = Metadata::layout(vec![node(1), node(2), node(3), node(4)], 8, 2).unwrap();
         for s in m.shards.values() {
             assert_ne!(s.replicas[0], s.replicas[1]);

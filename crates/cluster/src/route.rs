@@ -264,7 +264,7 @@ mod tests {
     }
 
     // Slots: "foo" 12182 (shard 3), "bar" 5061 (shard 1), "hello" 866 (shard 1), "key" 12539 (shard 3),
-    // "{user1000}.x" 3443 (shard 1); shard 1 owns 0-5460, 2 owns 5461-10921, 3 owns 10922-16383.
+    // "{user1000}.x" 3443 (shard 1); shard 1 owns 0-5460, 2 owns 5461-10922, 3 owns 10923-16383.
 
     #[test]
     fn keyless_commands_run_here() {

@@ -64,7 +64,10 @@ impl LeaderNews {
 /// The leader to route to: this node's own Raft state for a shard it hosts (`local`: leader if known, and the
 /// term), unless gossip names a leader of a later term (this replica is behind, e.g. cut off); gossip alone for
 /// the others.
-pub fn pick_leader(local: Option<(Option<NodeId>, u64)>, news: Option<(NodeId, u64)>) -> Option<NodeId> {
+pub fn pick_leader(
+    local: Option<(Option<NodeId>, u64)>,
+    news: Option<(NodeId, u64)>,
+) -> Option<NodeId> {
     match (local, news) {
         (Some((_, term)), Some((l, t))) if t > term => Some(l),
         (Some((l, _)), _) => l,
@@ -106,6 +109,9 @@ mod tests {
             leaders: vec![(1, 2, 9)],
         };
         assert_eq!(Gossip::decode(&g.encode()), Some(g));
-        assert_eq!(Gossip::decode(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), None);
+        assert_eq!(
+            Gossip::decode(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
+            None
+        );
     }
 }

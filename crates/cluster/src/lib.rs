@@ -9,10 +9,10 @@ pub mod meta_group;
 pub mod route;
 pub mod slot;
 
+pub use gossip::{pick_leader, Gossip, LeaderNews};
 pub use meta::{
     node_name, shard_name, Metadata, Migration, NodeId, NodeInfo, ShardId, ShardInfo, SlotMap,
     META_GROUP,
 };
-pub use gossip::{pick_leader, Gossip, LeaderNews};
 pub use route::{route, Redirect, Request, Route, View};
 pub use slot::{crc16, hash_tag, key_slot, Slot, SLOTS};

@@ -25,6 +25,9 @@ use crate::state_machine::{ApplyStats, ShardStateMachine, SnapshotFile, Snapshot
 use crate::types::typ::{Raft, RaftMetrics};
 use crate::types::{GroupId, Node, NodeId, Replies, TypeConfig};
 
+/// Heartbeat rounds a read barrier tries before reporting that no quorum answered.
+const READ_ROUNDS: u32 = 5;
+
 /// Why a write (or a linearizable read) was not served here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteError {
@@ -360,7 +363,27 @@ impl ShardGroup {
                         }
                         std::mem::take(&mut r.waiting)
                     };
-                    let res = match inner.raft.ensure_linearizable().await {
+                    // A heartbeat round can miss its quorum without any leadership change (an acknowledgement
+                    // later than the heartbeat timeout on a loaded machine): a few more rounds before giving up.
+                    let mut attempts = 0;
+                    let outcome = loop {
+                        let r = inner.raft.ensure_linearizable().await;
+                        attempts += 1;
+                        let quorum_missed = matches!(
+                            &r,
+                            Err(RaftError::APIError(
+                                openraft::error::CheckIsLeaderError::QuorumNotEnough(_)
+                            ))
+                        );
+                        if !quorum_missed || attempts >= READ_ROUNDS {
+                            break r;
+                        }
+                        let m = inner.raft.metrics();
+                        if m.borrow().current_leader != Some(inner.config.node_id) {
+                            break r;
+                        }
+                    };
+                    let res = match outcome {
                         Ok(_) => Ok(()),
                         Err(RaftError::APIError(e)) => {
                             let m = inner.raft.metrics().borrow().clone();

@@ -141,8 +141,8 @@ pub const PARAMS: &[Param] = &[
     p("daemonize", Kind::Enum(&["no"]), "no", false),
     p("pidfile", Kind::Str, "", false),
     p("io-threads", Kind::Int(1, 128), "1", false),
-    // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
-    p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
+    // Cluster mode: the node hosts replicas of several shards and waits for `shoal-server cluster create`.
+    p("cluster-enabled", Kind::Bool, "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
     // Encoding thresholds, with Redis' built-in defaults (its sample redis.conf lowers the first to 128).
     Param {

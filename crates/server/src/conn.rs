@@ -21,7 +21,8 @@ use tracing::{debug, Instrument};
 use crate::blocking::TIMED_OUT;
 use crate::clients::ClientHandle;
 use crate::node::{unix_ms, CommandStat, Node};
-use crate::replication::{not_served, Replication};
+use crate::replication::Replication;
+use crate::routing::{self, Target};
 
 /// Most commands run in one batch before replies are flushed, bounding the output buffer of a deep pipeline.
 const MAX_BATCH: usize = 1024;
@@ -65,6 +66,8 @@ pub struct Conn {
     pub closing: bool,
     /// Set by `READONLY`: the client accepts stale reads from a replica (cluster mode redirects otherwise).
     pub readonly: bool,
+    /// Set by `ASKING`, for the next command only: it may run on a slot being imported here.
+    pub asking: bool,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -131,14 +134,29 @@ impl Conn {
         !self.closing
     }
 
-    /// Whether the command at `args` is a keyspace command of the given kind that may run now.
-    fn same_run(&self, args: &[Bytes], write: bool) -> Option<&'static CommandSpec> {
+    /// Whether the command at `args` is a keyspace command of the given kind that may run now, on `target`.
+    fn same_run(
+        &self,
+        args: &[Bytes],
+        write: bool,
+        target: &Target,
+    ) -> Option<&'static CommandSpec> {
         let spec = store::cmd::resolve(args).ok()?;
         let auth_ok = self.authenticated
             || spec.flags & flags::NO_AUTH != 0
             || !self.node.hot.auth_required.load(Ordering::Relaxed);
-        (auth_ok && matches!(spec.handler, Handler::Keyspace(_)) && spec.is_write() == write)
-            .then_some(spec)
+        (auth_ok
+            && matches!(spec.handler, Handler::Keyspace(_))
+            && spec.is_write() == write
+            && routing::same_target(&self.node, target, spec, args, self.readonly))
+        .then_some(spec)
+    }
+
+    /// The routing step: the shard a keyspace command runs on, or the reply it gets instead (a cluster redirect).
+    /// `ASKING` counts for this command only.
+    fn route(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<Target, Frame> {
+        let asking = std::mem::take(&mut self.asking);
+        routing::route(&self.node, spec, args, self.readonly, asking)
     }
 
     /// Runs a batch of commands in order and appends their replies to `out`. Consecutive writes become one
@@ -147,8 +165,8 @@ impl Conn {
     /// commands after it run once it is answered.
     async fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) -> Option<Parked> {
         let node = self.node.clone();
-        let repl = node.shard.replication().cloned();
-        let mut reads_checked = false;
+        // The shard whose reads were checked (linearizable on its leader) in this batch.
+        let mut reads_checked: Option<u64> = None;
         let mut parked = None;
         self.executed = 0;
         self.last_cmd = None;
@@ -165,14 +183,37 @@ impl Conn {
                     continue;
                 }
             };
+            // ASKING counts for the next command only (a keyspace command takes it in its routing step).
+            if !matches!(
+                spec.handler,
+                Handler::Keyspace(_) | Handler::Node(store::NodeCommand::Asking)
+            ) {
+                self.asking = false;
+            }
+            let target = match spec.handler {
+                Handler::Keyspace(_) => match self.route(spec, args) {
+                    Ok(t) => Some(t),
+                    Err(reply) => {
+                        self.executed(spec, args, 0, &reply);
+                        i += 1;
+                        if !self.emit(&reply, out) {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             match spec.handler {
                 Handler::Keyspace(_) if spec.is_write() => {
+                    let target = target.expect("routed");
+                    let repl = target.shard.replication().cloned();
                     // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
                     while spec.block_on.is_none() {
                         let Some(s) = batch
                             .get(i + run.len())
-                            .and_then(|a| self.same_run(a, true))
+                            .and_then(|a| self.same_run(a, true, &target))
                         else {
                             break;
                         };
@@ -195,7 +236,7 @@ impl Conn {
                                 .collect();
                             match r.group.write(ops).await {
                                 Ok(frames) => frames,
-                                Err(e) => vec![not_served(&e); run.len()],
+                                Err(e) => vec![routing::refused(&node, &target, &e); run.len()],
                             }
                         }
                         None => vec![
@@ -237,8 +278,10 @@ impl Conn {
                     i += run.len();
                 }
                 Handler::Keyspace(_) => {
-                    if !reads_checked {
-                        if let Err(reply) = self.check_reads(repl.as_deref()).await {
+                    let target = target.expect("routed");
+                    let repl = target.shard.replication().cloned();
+                    if reads_checked != Some(target.id) {
+                        if let Err(reply) = self.check_reads(&target, repl.as_deref()).await {
                             self.executed(spec, args, 0, &reply);
                             i += 1;
                             if !self.emit(&reply, out) {
@@ -246,18 +289,18 @@ impl Conn {
                             }
                             continue;
                         }
-                        reads_checked = true;
+                        reads_checked = Some(target.id);
                     }
                     let mut run = vec![spec];
                     while let Some(s) = batch
                         .get(i + run.len())
-                        .and_then(|a| self.same_run(a, false))
+                        .and_then(|a| self.same_run(a, false, &target))
                     {
                         run.push(s);
                     }
                     let mut replies = Vec::with_capacity(run.len());
                     let expired = {
-                        let mut g = node.shard.lock();
+                        let mut g = target.shard.lock();
                         let now = unix_ms();
                         let mut start = Instant::now();
                         for (spec, args) in run.iter().zip(&batch[i..]) {
@@ -352,17 +395,34 @@ impl Conn {
     /// Makes sure reads served from this node's keyspace now are allowed: linearizable on the leader (a quorum
     /// round shared by concurrent readers, or a valid leader lease), stale on a replica (as a Redis replica
     /// serves reads).
-    async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
+    async fn check_reads(&self, target: &Target, repl: Option<&Replication>) -> Result<(), Frame> {
         let Some(r) = repl else {
             return Ok(());
         };
-        if r.sole_leader() || !r.group.is_leader() {
+        if r.sole_leader() {
+            return Ok(());
+        }
+        if !r.group.is_leader() {
+            // A replica serves stale reads, as Redis replicas do; in cluster mode only after READONLY (routing
+            // found this node leading the shard, and it has just lost the leadership).
+            if self.node.cluster().is_some() && !self.readonly {
+                let e = match r.group.leader() {
+                    Some((leader_id, addr)) => {
+                        raft::WriteError::ForwardToLeader { leader_id, addr }
+                    }
+                    None => raft::WriteError::NoLeader,
+                };
+                return Err(routing::refused(&self.node, target, &e));
+            }
             return Ok(());
         }
         if self.node.hot.lease_reads.load(Ordering::Relaxed) && r.lease_valid() {
             return Ok(());
         }
-        r.group.read_barrier().await.map_err(|e| not_served(&e))
+        r.group
+            .read_barrier()
+            .await
+            .map_err(|e| routing::refused(&self.node, target, &e))
     }
 
     fn count(&mut self, name: &'static str, usec: u64, failed: bool, rejected: bool) {
@@ -468,6 +528,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         authenticated: !auth_required,
         closing: false,
         readonly: false,
+        asking: false,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,

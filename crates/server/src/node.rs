@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -88,8 +88,10 @@ pub struct Node {
     pub config: RwLock<Config>,
     /// Hot copies of some configuration values.
     pub hot: HotConfig,
-    /// The node's single shard (single-node mode).
-    pub shard: Shard,
+    /// The node's single shard outside cluster mode (in cluster mode it stays empty: see [`Node::cluster`]).
+    pub shard: Arc<Shard>,
+    /// Cluster mode: the shards this node hosts, metadata, gossip.
+    pub cluster: OnceLock<Arc<crate::cluster::ClusterNode>>,
     /// Connected clients.
     pub clients: Clients,
     /// Counters.
@@ -124,7 +126,8 @@ impl Node {
         let node = Arc::new(Node {
             config: RwLock::new(config),
             hot: HotConfig::default(),
-            shard: Shard::new(),
+            shard: Arc::new(Shard::new()),
+            cluster: OnceLock::new(),
             clients: Clients::default(),
             stats: Stats::default(),
             command_stats: Mutex::new(HashMap::default()),
@@ -192,15 +195,41 @@ impl Node {
         if let Some(r) = self.shard.replication() {
             r.storage.flusher().set_policy(fsync);
         }
-        let mut shard = self.shard.lock();
-        let ks = &mut shard.keyspace_mut().config;
-        ks.proto_max_bulk_len = proto_max_bulk_len;
-        ks.list_max_listpack_size = list_max_listpack_size;
-        ks.list_compress_depth = list_compress_depth;
-        ks.hash_max_listpack_entries = hash_entries;
-        ks.hash_max_listpack_value = hash_value;
-        ks.set_max_intset_entries = set_entries;
-        ks.zset_limits = zset_limits;
+        if let Some(c) = self.cluster.get() {
+            c.storage().flusher().set_policy(fsync);
+        }
+        for shard in self.all_shards() {
+            let mut shard = shard.lock();
+            let ks = &mut shard.keyspace_mut().config;
+            ks.proto_max_bulk_len = proto_max_bulk_len;
+            ks.list_max_listpack_size = list_max_listpack_size;
+            ks.list_compress_depth = list_compress_depth;
+            ks.hash_max_listpack_entries = hash_entries;
+            ks.hash_max_listpack_value = hash_value;
+            ks.set_max_intset_entries = set_entries;
+            ks.zset_limits = zset_limits.clone();
+        }
+    }
+
+    /// The cluster side of the node, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterNode>> {
+        self.cluster.get()
+    }
+
+    /// The shard keyless commands and node-wide reports (DBSIZE, SCAN, INFO keyspace, ROLE, SAVE...) use: the
+    /// node's only shard, or in cluster mode the lowest shard it leads (else the lowest it hosts).
+    pub fn default_shard(&self) -> Arc<Shard> {
+        self.cluster()
+            .and_then(|c| c.default_shard())
+            .map_or_else(|| self.shard.clone(), |(_, s)| s)
+    }
+
+    /// Every shard this node holds a replica of.
+    pub fn all_shards(&self) -> Vec<Arc<Shard>> {
+        match self.cluster() {
+            Some(c) => c.shards().into_iter().map(|(_, s)| s).collect(),
+            None => vec![self.shard.clone()],
+        }
     }
 
     /// Current protocol limits for decoders.
@@ -342,6 +371,9 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     if let Some(r) = node.shard.replication() {
         r.shutdown().await;
+    }
+    if let Some(c) = node.cluster() {
+        c.shutdown().await;
     }
     info!("shoal is now ready to exit, bye bye");
 }

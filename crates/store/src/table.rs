@@ -70,6 +70,18 @@ pub enum NodeCommand {
     Readonly,
     Readwrite,
     Wait,
+    ClusterInfo,
+    ClusterMyId,
+    ClusterMyShardId,
+    ClusterNodes,
+    ClusterSlots,
+    ClusterShards,
+    ClusterKeySlot,
+    ClusterCountKeysInSlot,
+    ClusterGetKeysInSlot,
+    ClusterBootstrap,
+    ClusterHelp,
+    Asking,
 }
 
 /// Command flags, as `COMMAND INFO` names them.

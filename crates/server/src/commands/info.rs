@@ -256,7 +256,7 @@ fn memory(node: &Node, out: &mut String) {
 }
 
 fn persistence(node: &Node, out: &mut String) {
-    let Some(r) = node.shard.replication() else {
+    let Some(r) = node.default_shard().replication().cloned() else {
         fields!(out, "loading" => 1);
         return;
     };
@@ -304,7 +304,15 @@ fn persistence(node: &Node, out: &mut String) {
 
 fn stats(node: &Node, out: &mut String) {
     let s = &node.stats;
-    let ks = node.shard.lock().keyspace().stats.clone();
+    // Hits and misses of every shard the node holds.
+    let mut ks = store::keyspace::KeyspaceStats::default();
+    for shard in node.all_shards() {
+        let s = shard.lock().keyspace().stats.clone();
+        ks.keyspace_hits += s.keyspace_hits;
+        ks.keyspace_misses += s.keyspace_misses;
+        ks.expired_keys += s.expired_keys;
+        ks.expired_subkeys += s.expired_subkeys;
+    }
     let m = &node.metrics;
     fields!(out,
         "total_connections_received" => s.total_connections_received.load(Ordering::Relaxed),
@@ -344,7 +352,7 @@ fn stats(node: &Node, out: &mut String) {
 }
 
 fn replication(node: &Node, out: &mut String) {
-    let Some(r) = node.shard.replication() else {
+    let Some(r) = node.default_shard().replication().cloned() else {
         fields!(out, "role" => "master", "connected_slaves" => 0);
         return;
     };
@@ -471,7 +479,8 @@ fn errorstats(node: &Node, out: &mut String) {
 
 fn keyspace(node: &Node, out: &mut String) {
     let (keys, expires) = {
-        let shard = node.shard.lock();
+        let shard = node.default_shard();
+        let shard = shard.lock();
         let ks = shard.keyspace();
         (ks.len(), ks.volatile_len())
     };

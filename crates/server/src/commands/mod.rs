@@ -7,6 +7,7 @@
 //! - `server`: TIME, SLOWLOG, SHUTDOWN.
 //! - `introspection`: COMMAND and its subcommands, produced from the command table.
 //! - `replication`: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, ROLE, READONLY, READWRITE, WAIT.
+//! - `cluster`: CLUSTER and its subcommands, ASKING.
 
 use std::borrow::Cow;
 
@@ -17,6 +18,7 @@ use store::NodeCommand;
 use crate::conn::Conn;
 
 mod client;
+pub mod cluster;
 mod config_cmd;
 mod connection;
 mod info;
@@ -67,13 +69,27 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         Role => replication::role(conn, args),
         Readonly => replication::readonly(conn, args),
         Readwrite => replication::readwrite(conn, args),
-        Save | Wait => Frame::error("ERR command must run asynchronously"),
+        ClusterInfo => cluster::info(conn, args),
+        ClusterMyId => cluster::myid(conn, args),
+        ClusterMyShardId => cluster::myshardid(conn, args),
+        ClusterNodes => cluster::nodes(conn, args),
+        ClusterSlots => cluster::slots(conn, args),
+        ClusterShards => cluster::shards(conn, args),
+        ClusterKeySlot => cluster::keyslot(conn, args),
+        ClusterCountKeysInSlot => cluster::countkeysinslot(conn, args),
+        ClusterGetKeysInSlot => cluster::getkeysinslot(conn, args),
+        ClusterHelp => cluster::help(conn, args),
+        Asking => cluster::asking(conn, args),
+        Save | Wait | ClusterBootstrap => Frame::error("ERR command must run asynchronously"),
     }
 }
 
 /// Whether the command waits for the shard (a snapshot, replicas) and must run through [`run_async`].
 pub fn is_async(cmd: NodeCommand) -> bool {
-    matches!(cmd, NodeCommand::Save | NodeCommand::Wait)
+    matches!(
+        cmd,
+        NodeCommand::Save | NodeCommand::Wait | NodeCommand::ClusterBootstrap
+    )
 }
 
 /// Runs a node command that waits for the shard.
@@ -81,6 +97,7 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
     match cmd {
         NodeCommand::Save => replication::save(conn, args).await,
         NodeCommand::Wait => replication::wait(conn, args).await,
+        NodeCommand::ClusterBootstrap => cluster::bootstrap(conn, args).await,
         other => run(conn, other, args),
     }
 }

@@ -19,12 +19,12 @@ use cluster::{
     meta_group, pick_leader, Gossip, LeaderNews, Metadata, NodeId, ShardId, View, META_GROUP,
 };
 use parking_lot::{Mutex, RwLock};
-use raft::{GroupConfig, GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup};
+use raft::{GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::node::Node;
-use crate::replication::{fsync_policy, open_storage, Replication};
+use crate::replication::{fsync_policy, group_config, open_storage, Replication};
 use crate::shard::Shard;
 
 /// How often a node gossips with each other node.
@@ -51,6 +51,7 @@ pub struct ClusterNode {
     /// Serializes adoptions of metadata (group starts are async).
     adopting: tokio::sync::Mutex<()>,
     bus_port: u16,
+    node_timeout_ms: u64,
     gossip_sent: AtomicU64,
     gossip_received: AtomicU64,
 }
@@ -59,13 +60,14 @@ impl ClusterNode {
     /// Opens the node's storage, listens on the cluster bus, and rejoins the cluster recorded in
     /// `cluster.state` if there is one.
     pub async fn start(node: &Arc<Node>) -> Result<Arc<ClusterNode>, String> {
-        let (dir, port, cluster_port, fsync) = {
+        let (dir, port, cluster_port, fsync, node_timeout_ms) = {
             let c = node.config.read();
             (
                 PathBuf::from(c.get("dir")).join("shoal"),
                 c.get_i64("port"),
                 c.get_i64("cluster-port"),
                 fsync_policy(&c),
+                c.get_i64("cluster-node-timeout") as u64,
             )
         };
         std::fs::create_dir_all(&dir)
@@ -92,6 +94,7 @@ impl ClusterNode {
             view: RwLock::new(Arc::new(View::default())),
             adopting: tokio::sync::Mutex::new(()),
             bus_port,
+            node_timeout_ms,
             gossip_sent: AtomicU64::new(0),
             gossip_received: AtomicU64::new(0),
         });
@@ -332,6 +335,7 @@ impl ClusterNode {
                 &self.peers,
                 self.registry.clone(),
                 Vec::new(),
+                self.node_timeout_ms,
             )
             .await?;
             shard.set_replication(repl.clone());
@@ -374,7 +378,12 @@ impl ClusterNode {
         let (sm, state) =
             meta_group::MetaStateMachine::open(&self.storage).map_err(|e| e.to_string())?;
         let stats = sm.stats();
-        let config = GroupConfig::new(META_GROUP, me, meta.nodes[&me].member_addr());
+        let config = group_config(
+            META_GROUP,
+            me,
+            meta.nodes[&me].member_addr(),
+            self.node_timeout_ms,
+        );
         let group = ShardGroup::start_with(
             &self.storage,
             sm,
@@ -431,10 +440,11 @@ impl ClusterNode {
         let shards = self.shards.read();
         let mut leaders = HashMap::new();
         for id in meta.shards.keys() {
+            // The server metrics: openraft publishes them before the full metrics, and the watcher wakes on them.
             let local = shards.get(id).and_then(|s| s.replication()).map(|r| {
-                let m = r.group.raft().metrics();
+                let m = r.group.raft().server_metrics();
                 let m = m.borrow();
-                (m.current_leader, m.current_term)
+                (m.current_leader, m.vote.leader_id().term)
             });
             if let Some(l) = pick_leader(local, news.get(*id)) {
                 leaders.insert(*id, l);

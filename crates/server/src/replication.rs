@@ -158,7 +158,7 @@ impl Replication {
     /// Opens the storage under `dir`, restores the snapshot and log into the node's keyspace, starts the Raft
     /// group and its gRPC endpoint (when there are peers), and initializes a new group.
     pub async fn start(node: &Arc<Node>) -> Result<Arc<Replication>, String> {
-        let (dir, node_id, peers, port, cluster_port, fsync) = {
+        let (dir, node_id, peers, port, cluster_port, fsync, node_timeout) = {
             let c = node.config.read();
             let peers = parse_peers(c.get("shard-replicas"))?;
             (
@@ -168,6 +168,7 @@ impl Replication {
                 c.get_i64("port"),
                 c.get_i64("cluster-port"),
                 fsync_policy(&c),
+                c.get_i64("cluster-node-timeout") as u64,
             )
         };
         let node_id: NodeId = if peers.is_empty() {
@@ -213,6 +214,7 @@ impl Replication {
             &GrpcPeers::new(),
             registry.clone(),
             peers.clone(),
+            node_timeout,
         )
         .await?;
         let group = repl.group.clone();
@@ -292,8 +294,9 @@ impl Replication {
         peers_net: &GrpcPeers,
         registry: GrpcRegistry,
         peers: Vec<Peer>,
+        node_timeout_ms: u64,
     ) -> Result<Arc<Replication>, String> {
-        let mut gc = GroupConfig::new(group_id, node_id, member_addr);
+        let mut gc = group_config(group_id, node_id, member_addr, node_timeout_ms);
         // Snapshots follow Redis' triggers (`save`, `auto-aof-rewrite-*`, SAVE, BGSAVE, BGREWRITEAOF).
         gc.raft.snapshot_policy = openraft::SnapshotPolicy::Never;
         let group = ShardGroup::start(&storage, keyspace, peers_net.network(group_id), gc)
@@ -457,6 +460,22 @@ impl Replication {
             t.abort();
         }
     }
+}
+
+/// The settings of a group on this node: `cluster-node-timeout` (ms) is the minimum election timeout, 1.5 times
+/// it the maximum, a quarter of it the heartbeat (100 gives openraft's timing of 25 / 100-150 ms).
+pub fn group_config(
+    group_id: u64,
+    node_id: NodeId,
+    addr: String,
+    node_timeout_ms: u64,
+) -> GroupConfig {
+    let mut gc = GroupConfig::new(group_id, node_id, addr);
+    let t = node_timeout_ms.max(20);
+    gc.raft.election_timeout_min = t;
+    gc.raft.election_timeout_max = t + t / 2;
+    gc.raft.heartbeat_interval = (t / 4).max(5);
+    gc
 }
 
 /// Opens the node's log and snapshot store under `dir` with the fsync policy.

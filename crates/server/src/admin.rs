@@ -163,9 +163,8 @@ fn create(args: &[String]) -> Result<String, String> {
     }
     for (n, c) in &mut clients {
         let id = n.id.to_string();
-        match c.call(&[b"CLUSTER", b"BOOTSTRAP", id.as_bytes(), &blob])? {
-            Frame::Error(e) => return Err(format!("{}: {e}", n.client_addr())),
-            _ => {}
+        if let Frame::Error(e) = c.call(&[b"CLUSTER", b"BOOTSTRAP", id.as_bytes(), &blob])? {
+            return Err(format!("{}: {e}", n.client_addr()));
         }
     }
     let deadline = Instant::now() + opts.timeout;

@@ -325,6 +325,15 @@ impl ClusterNode {
             if self.shards.read().contains_key(&id) {
                 continue;
             }
+            let info = &meta.shards[&id];
+            // Staggered election priority: the other replicas wait half as long again before standing, so after
+            // a lost heartbeat the preferred leader (the first replica, spread evenly by `cluster create`) is the
+            // first candidate and leaders stay spread across the nodes.
+            let timeout = if info.replicas.first() == Some(&me) {
+                self.node_timeout_ms
+            } else {
+                self.node_timeout_ms + self.node_timeout_ms / 2
+            };
             let shard = Arc::new(Shard::new());
             let repl = Replication::launch(
                 self.storage.clone(),
@@ -335,13 +344,12 @@ impl ClusterNode {
                 &self.peers,
                 self.registry.clone(),
                 Vec::new(),
-                self.node_timeout_ms,
+                timeout,
             )
             .await?;
             shard.set_replication(repl.clone());
             self.shards.write().insert(id, shard);
             node.refresh_hot_config();
-            let info = &meta.shards[&id];
             if create && info.replicas.first() == Some(&me) {
                 let members = members(&meta, &info.replicas);
                 if repl

@@ -207,7 +207,7 @@ impl Node {
             ks.hash_max_listpack_entries = hash_entries;
             ks.hash_max_listpack_value = hash_value;
             ks.set_max_intset_entries = set_entries;
-            ks.zset_limits = zset_limits.clone();
+            ks.zset_limits = zset_limits;
         }
     }
 

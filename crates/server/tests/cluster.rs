@@ -258,6 +258,18 @@ fn cluster_create_serves_every_slot_with_redis_formats() {
         assert_eq!(slot, 3443);
     }
 
+    // Leaders are spread: each node leads one shard (CLUSTER NODES: three masters with one range each).
+    eventually("one shard led by each node", || {
+        let mut c = procs[0].conn()?;
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).ok()?;
+        let masters = nodes
+            .lines()
+            .filter(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("master")))
+            .filter(|l| l.split(' ').count() == 9)
+            .count();
+        (masters == 3).then_some(())
+    });
+
     // The cluster client writes one key in every slot and reads every one back.
     let client = cluster_client(&procs);
     let keys = key_per_slot();

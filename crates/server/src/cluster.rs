@@ -366,6 +366,8 @@ impl ClusterNode {
                 }
             }
             tokio::spawn(watch_leadership(Arc::downgrade(self), repl.group.clone()));
+            let shard = self.shard(id).expect("just added");
+            tokio::spawn(shard.blocking.clone().serve_shard(node.clone(), shard));
             tokio::spawn(crate::replication::cron(node.clone(), repl));
         }
         let voters = meta.meta_voters();
@@ -411,34 +413,6 @@ impl ClusterNode {
         *self.meta_group.lock() = Some(group.clone());
         tokio::spawn(follow_meta_group(Arc::downgrade(self), group, state));
         Ok(())
-    }
-
-    /// Proposes a change of the metadata through the metadata group: `change` edits a copy of the current
-    /// metadata, which is committed only if no other change came first. Must run on a voter of the group; the
-    /// group's leader commits it (a follower's proposal is refused with the leader's address).
-    pub async fn propose(
-        &self,
-        change: impl FnOnce(&mut Metadata) -> Result<(), String>,
-    ) -> Result<Arc<Metadata>, String> {
-        let group = self
-            .meta_group
-            .lock()
-            .clone()
-            .ok_or("this node holds no replica of the metadata group")?;
-        group.read_barrier().await.map_err(|e| e.to_string())?;
-        let current = self.meta();
-        let mut next = (*current).clone();
-        change(&mut next)?;
-        next.epoch = current.epoch + 1;
-        next.validate()?;
-        let replies = group
-            .write(vec![meta_group::cas_op(current.epoch, &next)])
-            .await
-            .map_err(|e| e.to_string())?;
-        match replies.first() {
-            Some(resp::Frame::Error(e)) => Err(e.to_string()),
-            _ => Ok(Arc::new(next)),
-        }
     }
 
     /// Rebuilds the routing view from the metadata, this node's Raft state and the leaders heard of.

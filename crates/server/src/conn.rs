@@ -49,6 +49,8 @@ struct Parked {
     usec: u64,
     /// Its last reply, from the blocked-client registry.
     reply: oneshot::Receiver<Frame>,
+    /// That registry (its shard's).
+    registry: Arc<crate::blocking::Blocking>,
     deadline: Option<tokio::time::Instant>,
 }
 
@@ -248,7 +250,7 @@ impl Conn {
                     for (k, ((spec, args), reply)) in run.iter().zip(cmds).zip(&replies).enumerate()
                     {
                         if is_would_block(reply) {
-                            match self.park(spec, args) {
+                            match self.park(&target.shard.blocking, spec, args) {
                                 Some((reply, deadline)) => {
                                     // CLIENT LIST shows the command it waits in, as Redis does.
                                     self.last_cmd = Some(store::table::table().full_name(spec));
@@ -257,6 +259,7 @@ impl Conn {
                                         spec,
                                         usec,
                                         reply,
+                                        registry: target.shard.blocking.clone(),
                                         deadline,
                                     });
                                     break 'batch;
@@ -361,6 +364,7 @@ impl Conn {
     /// its last reply will come from and when it times out.
     fn park(
         &mut self,
+        registry: &crate::blocking::Blocking,
         spec: &'static CommandSpec,
         args: &[Bytes],
     ) -> Option<(oneshot::Receiver<Frame>, Option<tokio::time::Instant>)> {
@@ -372,10 +376,7 @@ impl Conn {
             None
         };
         self.handle.blocked.store(true, Ordering::Relaxed);
-        let reply = self
-            .node
-            .blocking
-            .register(self.handle.id, block, args.to_vec());
+        let reply = registry.register(self.handle.id, block, args.to_vec());
         Some((reply, deadline))
     }
 
@@ -576,7 +577,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                 {
                     wait_parked(&node, &handle, &mut p, &mut rd, &mut inbuf, killed.as_mut()).await
                 } else {
-                    node.blocking.cancel(handle.id, None);
+                    p.registry.cancel(handle.id, None);
                     None
                 };
                 let Some(reply) = reply else {
@@ -708,8 +709,9 @@ async fn wait_parked(
     inbuf: &mut BytesMut,
     mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> Option<Frame> {
+    let registry = p.registry.clone();
     let gone = || {
-        node.blocking.cancel(handle.id, None);
+        registry.cancel(handle.id, None);
         None
     };
     if handle.killed.load(Ordering::Relaxed) {
@@ -726,7 +728,7 @@ async fn wait_parked(
             _ = sleep_until(p.deadline) => {
                 // The registry answers (a null, or the element if a pop was already under way).
                 p.deadline = None;
-                node.blocking.cancel(handle.id, Some(TIMED_OUT));
+                p.registry.cancel(handle.id, Some(TIMED_OUT));
             }
             r = read_more(rd, inbuf, have_room) => match r {
                 Ok(Some(0)) | Err(_) => return gone(),

@@ -114,7 +114,8 @@ pub struct Node {
     pub replid: String,
     /// `used_memory` when the node was created (`used_memory_startup`).
     pub memory_startup: usize,
-    /// Clients blocked on keys (BLPOP, ...).
+    /// Clients blocked on keys of the node's only shard (BLPOP, ...): `shard.blocking`. In cluster mode each
+    /// hosted shard has its own registry.
     pub blocking: Arc<crate::blocking::Blocking>,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -123,10 +124,12 @@ impl Node {
     /// A node with `config`, not yet listening.
     pub fn new(config: Config) -> Arc<Node> {
         let (shutdown_tx, _) = watch::channel(false);
+        let shard = Arc::new(Shard::new());
         let node = Arc::new(Node {
             config: RwLock::new(config),
             hot: HotConfig::default(),
-            shard: Arc::new(Shard::new()),
+            blocking: shard.blocking.clone(),
+            shard,
             cluster: OnceLock::new(),
             clients: Clients::default(),
             stats: Stats::default(),
@@ -139,11 +142,8 @@ impl Node {
             metrics: Metrics::default(),
             replid: make_run_id(),
             memory_startup: crate::alloc::allocated(),
-            blocking: Arc::default(),
             shutdown_tx,
         });
-        let hook = node.blocking.ready_hook();
-        node.shard.lock().keyspace_mut().set_ready_hook(Some(hook));
         node.refresh_hot_config();
         node
     }
@@ -222,6 +222,13 @@ impl Node {
         self.cluster()
             .and_then(|c| c.default_shard())
             .map_or_else(|| self.shard.clone(), |(_, s)| s)
+    }
+
+    /// `CLIENT UNBLOCK`: ends `client`'s wait in whichever shard's registry holds it.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        self.all_shards()
+            .iter()
+            .any(|s| s.blocking.unblock(client, error))
     }
 
     /// Every shard this node holds a replica of.

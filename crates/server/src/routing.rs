@@ -28,10 +28,6 @@ pub struct Target {
     pub slot: Option<u16>,
 }
 
-/// Refusal of blocking commands in cluster mode, until the blocked-client registry serves several shards.
-pub const BLOCKING_IN_CLUSTER: Frame =
-    Frame::error("ERR blocking commands are not supported in cluster mode yet");
-
 /// Routes one keyspace command. `Err` is the reply the client gets instead (a redirect or a refusal).
 pub fn route(
     node: &Node,
@@ -47,9 +43,6 @@ pub fn route(
             slot: None,
         });
     };
-    if spec.block_on.is_some() {
-        return Err(BLOCKING_IN_CLUSTER);
-    }
     // Malformed arguments: the command runs where keyless ones do and gives its own error.
     let positions = spec.key_positions(args).unwrap_or_default();
     let keys: Vec<&[u8]> = positions
@@ -68,11 +61,14 @@ pub fn route(
             .is_some_and(|s| s.lock().keyspace().get_raw(key).is_some())
     };
     match cluster::route(&view, &req, &present) {
-        Route::Keyless => Ok(Target {
-            shard: node.default_shard(),
-            id: c.default_shard().map_or(0, |(id, _)| id),
-            slot: None,
-        }),
+        Route::Keyless => {
+            let (id, shard) = c.default_shard().unwrap_or((0, node.shard.clone()));
+            Ok(Target {
+                shard,
+                id,
+                slot: None,
+            })
+        }
         Route::Local(id) => match c.shard(id) {
             Some(shard) => Ok(Target {
                 shard,

@@ -365,6 +365,34 @@ fn cluster_create_serves_every_slot_with_redis_formats() {
         Some(())
     });
 
+    // Blocking commands wait on their shard's leader and are served by a push through the cluster client.
+    let qslot = cluster::key_slot(b"queue");
+    let waiter = eventually("BLPOP parks on the leader", || {
+        let leader = leader_of(&procs[0], qslot)?;
+        let other = *ports.iter().find(|p| **p != leader)?;
+        let line = reply_line(other, &["BLPOP", "queue", "1"])?;
+        assert!(line.starts_with(&format!("-MOVED {qslot} ")), "{line}");
+        let mut c = raw(&procs, leader);
+        Some(std::thread::spawn(move || {
+            redis::cmd("BLPOP")
+                .arg("queue")
+                .arg(10)
+                .query::<Option<(String, String)>>(&mut c)
+        }))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut con = client.get_connection().unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("queue")
+        .arg("job")
+        .query(&mut con)
+        .unwrap();
+    match waiter.join().unwrap() {
+        Ok(got) => assert_eq!(got, Some(("queue".into(), "job".into()))),
+        // A leader change while it waited (possible on a loaded machine) ends the wait with TRYAGAIN.
+        Err(e) => assert_eq!(e.code(), Some("TRYAGAIN"), "{e}"),
+    }
+
     // ASKING does not make a slot that is not being imported servable.
     eventually("ASKING without a migration", || {
         let leader = leader_of(&procs[0], slot)?;

@@ -209,10 +209,10 @@ fn clients(node: &Node, out: &mut String) {
         "maxclients" => node.hot.maxclients.load(Ordering::Relaxed),
         "client_recent_max_input_buffer" => max_in,
         "client_recent_max_output_buffer" => max_out,
-        "blocked_clients" => node.blocking.blocked_clients(),
+        "blocked_clients" => blocked(node, |b| b.blocked_clients()),
         "tracking_clients" => 0,
-        "clients_in_timeout_table" => node.blocking.with_timeout(),
-        "total_blocking_keys" => node.blocking.blocking_keys(),
+        "clients_in_timeout_table" => blocked(node, |b| b.with_timeout()),
+        "total_blocking_keys" => blocked(node, |b| b.blocking_keys()),
         "total_blocking_keys_on_nokey" => 0,
     );
 }
@@ -253,6 +253,11 @@ fn memory(node: &Node, out: &mut String) {
         "mem_fragmentation_bytes" => rss as i64 - used as i64,
         "mem_allocator" => "libc",
     );
+}
+
+/// A blocked-client count summed over the registries of every shard the node holds.
+fn blocked(node: &Node, f: impl Fn(&crate::blocking::Blocking) -> usize) -> usize {
+    node.all_shards().iter().map(|s| f(&s.blocking)).sum()
 }
 
 fn persistence(node: &Node, out: &mut String) {

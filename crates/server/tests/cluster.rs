@@ -534,3 +534,44 @@ fn shard_leader_killed_under_cluster_client_load_loses_nothing() {
     }
     assert!(sizes.values().all(|n| *n >= 1), "{sizes:?}");
 }
+
+#[test]
+fn a_cluster_restarted_from_its_directories_serves_its_data() {
+    let _g = serial();
+    let mut procs = start_cluster(3, 3, 2);
+    let client = cluster_client(&procs);
+    let keys: Vec<String> = (0..300).map(|i| format!("restart:{i}")).collect();
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg(k).ignore();
+    }
+    let () = pipelined(&client, &pipe);
+    // SIGKILL every node, then start them again: each rejoins its shards from `cluster.state` and its logs.
+    for p in &mut procs {
+        p.kill9();
+    }
+    for p in &mut procs {
+        p.start();
+    }
+    for p in &procs {
+        p.wait_ready(Duration::from_secs(20));
+        eventually("cluster_state ok after the restart", || {
+            (info_field(p, "cluster_state")? == "ok").then_some(())
+        });
+        assert_eq!(
+            eventually("epoch", || info_field(p, "cluster_current_epoch")),
+            "1"
+        );
+    }
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("GET").arg(k);
+    }
+    let got: Vec<Option<String>> = pipelined(&cluster_client(&procs), &pipe);
+    for (k, v) in keys.iter().zip(got) {
+        assert_eq!(v.as_deref(), Some(k.as_str()));
+    }
+    // Two replicas per shard: each node holds two of the three shards.
+    let s = eventually("CLUSTER SLOTS", || slots(&procs[0]));
+    assert!(s.iter().all(|(_, _, nodes)| nodes.len() == 2), "{s:?}");
+}

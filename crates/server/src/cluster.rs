@@ -605,3 +605,106 @@ async fn follow_meta_group(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cluster::NodeInfo;
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out: {what}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_node_adopts_newer_metadata_and_newer_leaders_from_gossip() {
+        let dir = std::env::temp_dir().join(format!("shoal-cluster-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (port, bus) = (free_port(), free_port());
+        let args: Vec<String> = [
+            "--dir",
+            &dir.display().to_string(),
+            "--port",
+            &port.to_string(),
+            "--cluster-port",
+            &bus.to_string(),
+            "--cluster-enabled",
+            "yes",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let node = Node::new(crate::config::Config::from_args(&args).unwrap());
+        let c = ClusterNode::start(&node).await.unwrap();
+        let _ = node.cluster.set(c.clone());
+        assert_eq!(c.me(), 0);
+        let me = NodeInfo {
+            id: 0,
+            host: "127.0.0.1".into(),
+            port,
+            bus_port: bus,
+        };
+        let first = Metadata::layout(vec![me.clone()], 1, 1).unwrap();
+        c.bootstrap(1, first.clone()).await.unwrap();
+        // Running it again with the same layout is accepted; another identity is refused.
+        c.bootstrap(1, first.clone()).await.unwrap();
+        assert!(c.bootstrap(2, first.clone()).await.is_err());
+        wait_for("this node leads shard 1", || {
+            c.view().leaders.get(&1) == Some(&1)
+        })
+        .await;
+
+        // A newer epoch heard by gossip is adopted and recorded; an older one is ignored.
+        let mut next = first.clone();
+        next.epoch = 2;
+        next.nodes.insert(
+            2,
+            NodeInfo {
+                id: 2,
+                host: "127.0.0.1".into(),
+                port: 1,
+                bus_port: 2,
+            },
+        );
+        let news = |epoch: u64, meta: &Metadata, leaders: Vec<(ShardId, NodeId, u64)>| {
+            Gossip {
+                from: 2,
+                epoch,
+                meta: meta.encode(),
+                leaders,
+            }
+            .encode()
+        };
+        c.receive(&news(2, &next, Vec::new()));
+        wait_for("epoch 2 adopted", || c.meta().epoch == 2).await;
+        assert_eq!(*c.meta(), next);
+        c.receive(&news(1, &first, Vec::new()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(c.meta().epoch, 2);
+        assert_eq!(c.load_state().unwrap(), Some((1, next.clone())));
+        assert!(c.last_seen(2).is_some());
+
+        // A leader of a later term than this node's own Raft state wins the routing view; an older one does not.
+        c.receive(&news(2, &next, vec![(1, 2, 1)]));
+        assert_eq!(c.view().leaders.get(&1), Some(&1));
+        c.receive(&news(2, &next, vec![(1, 2, 1_000)]));
+        assert_eq!(c.view().leaders.get(&1), Some(&2));
+
+        node.shutdown();
+        c.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

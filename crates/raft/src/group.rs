@@ -25,6 +25,9 @@ use crate::state_machine::{ApplyStats, ShardStateMachine, SnapshotFile, Snapshot
 use crate::types::typ::{Raft, RaftMetrics};
 use crate::types::{GroupId, Node, NodeId, Replies, TypeConfig};
 
+/// Heartbeat rounds a read barrier tries before reporting that no quorum answered.
+const READ_ROUNDS: u32 = 5;
+
 /// Why a write (or a linearizable read) was not served here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteError {
@@ -224,6 +227,27 @@ impl ShardGroup {
     where
         N: RaftNetworkFactory<TypeConfig>,
     {
+        let file = SnapshotFile::new(storage.snapshot_path(config.group_id))
+            .map_err(StartError::Storage)?;
+        let sm = ShardStateMachine::open(keyspace, file).map_err(StartError::Storage)?;
+        let apply_stats = sm.stats();
+        ShardGroup::start_with(storage, sm, apply_stats, network, config).await
+    }
+
+    /// Starts (or restarts) a group over another state machine than a keyspace (the cluster's metadata group):
+    /// the same log, transport, proposer and read barrier. `apply_stats` is the state machine's: the proposer
+    /// reads the last applied entry's time from it so that stamps never go backwards.
+    pub async fn start_with<N, SM>(
+        storage: &NodeStorage,
+        sm: SM,
+        apply_stats: Arc<ApplyStats>,
+        network: N,
+        config: GroupConfig,
+    ) -> Result<ShardGroup, StartError>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+        SM: openraft::storage::RaftStateMachine<TypeConfig>,
+    {
         let raft_config = Arc::new(
             config
                 .raft
@@ -233,10 +257,6 @@ impl ShardGroup {
         );
         let log = LogStore::open(storage, config.group_id).map_err(StartError::Storage)?;
         let log_cache_bytes = log.cache_bytes();
-        let file = SnapshotFile::new(storage.snapshot_path(config.group_id))
-            .map_err(StartError::Storage)?;
-        let sm = ShardStateMachine::open(keyspace, file).map_err(StartError::Storage)?;
-        let apply_stats = sm.stats();
         let raft = Raft::new(config.node_id, raft_config, network, log, sm)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -346,7 +366,27 @@ impl ShardGroup {
                         }
                         std::mem::take(&mut r.waiting)
                     };
-                    let res = match inner.raft.ensure_linearizable().await {
+                    // A heartbeat round can miss its quorum without any leadership change (an acknowledgement
+                    // later than the heartbeat timeout on a loaded machine): a few more rounds before giving up.
+                    let mut attempts = 0;
+                    let outcome = loop {
+                        let r = inner.raft.ensure_linearizable().await;
+                        attempts += 1;
+                        let quorum_missed = matches!(
+                            &r,
+                            Err(RaftError::APIError(
+                                openraft::error::CheckIsLeaderError::QuorumNotEnough(_)
+                            ))
+                        );
+                        if !quorum_missed || attempts >= READ_ROUNDS {
+                            break r;
+                        }
+                        let m = inner.raft.metrics();
+                        if m.borrow().current_leader != Some(inner.config.node_id) {
+                            break r;
+                        }
+                    };
+                    let res = match outcome {
                         Ok(_) => Ok(()),
                         Err(RaftError::APIError(e)) => {
                             let m = inner.raft.metrics().borrow().clone();

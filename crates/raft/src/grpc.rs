@@ -33,7 +33,7 @@ pub mod pb {
 
 use pb::raft_bus_client::RaftBusClient;
 use pb::raft_bus_server::{RaftBus, RaftBusServer};
-use pb::{Kind, RaftReply, RaftRequest};
+use pb::{GossipMessage, Kind, RaftReply, RaftRequest};
 
 /// Largest gRPC message accepted or sent: a snapshot chunk (openraft's `snapshot_max_chunk_size`, 3 MiB by
 /// default) or a large append, with room to spare over tonic's 4 MiB default.
@@ -67,6 +67,24 @@ impl GrpcPeers {
         GrpcNetwork {
             peers: self.clone(),
             group,
+        }
+    }
+
+    /// Sends one gossip message to node `target` at `addr` (its member address) and returns its answer.
+    pub async fn gossip(
+        &self,
+        target: NodeId,
+        addr: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        let channel = self.channel(target, addr).map_err(|e| e.0)?;
+        let mut client = RaftBusClient::new(channel);
+        let mut request = tonic::Request::new(GossipMessage { payload });
+        request.set_timeout(timeout);
+        match client.gossip(request).await {
+            Ok(r) => Ok(r.into_inner().payload),
+            Err(s) => Err(format!("{}: {}", s.code(), s.message())),
         }
     }
 
@@ -206,10 +224,14 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
     }
 }
 
-/// The groups this node serves to its peers. Cheap to clone.
+/// Answers a gossip message with this node's own (both opaque to the transport).
+pub type GossipHandler = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
+
+/// The groups this node serves to its peers, and its gossip handler. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct GrpcRegistry {
     groups: Arc<RwLock<HashMap<GroupId, Raft>>>,
+    gossip: Arc<RwLock<Option<GossipHandler>>>,
 }
 
 impl GrpcRegistry {
@@ -221,6 +243,11 @@ impl GrpcRegistry {
     /// Serves `raft` as group `group`.
     pub fn register(&self, group: GroupId, raft: Raft) {
         self.groups.write().insert(group, raft);
+    }
+
+    /// Answers gossip with `handler` (a node outside cluster mode answers `unimplemented`).
+    pub fn set_gossip(&self, handler: GossipHandler) {
+        *self.gossip.write() = Some(handler);
     }
 
     /// Stops serving a group (do this before shutting the group down).
@@ -273,6 +300,19 @@ impl RaftBus for GrpcRegistry {
                 req.kind
             ))),
         }
+    }
+
+    async fn gossip(
+        &self,
+        request: tonic::Request<GossipMessage>,
+    ) -> Result<tonic::Response<GossipMessage>, tonic::Status> {
+        let handler = self
+            .gossip
+            .read()
+            .clone()
+            .ok_or_else(|| tonic::Status::unimplemented("this node is not in cluster mode"))?;
+        let payload = handler(request.into_inner().payload);
+        Ok(tonic::Response::new(GossipMessage { payload }))
     }
 }
 

@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::node::{unix_ms, Node};
 use crate::replication::not_served;
+use crate::shard::Shard;
 
 /// Most waiters whose commands go into one entry; the rest are served by the next round.
 const MAX_ROUND: usize = 1024;
@@ -227,11 +228,19 @@ impl Blocking {
         self.state.lock().with_timeout
     }
 
-    /// Serves blocked clients until the node stops: after each write that made keys ready (and after each
-    /// registration), proposes the commands of the waiters those keys can serve; fails every waiter when this
-    /// node is not the leader.
+    /// Serves the blocked clients of the node's only shard (outside cluster mode).
     pub async fn serve(self: Arc<Self>, node: Arc<Node>) {
-        let repl = node.shard.replication().cloned();
+        let shard = node.shard.clone();
+        self.serve_shard(node, shard).await
+    }
+
+    /// Serves blocked clients of `shard` until the node stops: after each write that made keys ready (and after
+    /// each registration), proposes the commands of the waiters those keys can serve; fails every waiter when
+    /// this node is not the shard's leader.
+    pub async fn serve_shard(self: Arc<Self>, node: Arc<Node>, shard: Arc<Shard>) {
+        let cluster = node.cluster().is_some();
+        drop(node);
+        let repl = shard.replication().cloned();
         // Changes of role, term or leader only (not every applied entry).
         let mut role = repl.as_ref().map(|r| r.group.raft().server_metrics());
         loop {
@@ -248,10 +257,10 @@ impl Blocking {
                 if !r.group.is_leader() {
                     if ready {
                         // Drained all the same, so the keyspace does not sit on a full ready list.
-                        node.shard.lock().keyspace_mut().take_ready_keys();
+                        shard.lock().keyspace_mut().take_ready_keys();
                     }
                     if self.blocked_clients() > 0 {
-                        self.fail_all(&not_leader(r));
+                        self.fail_all(&not_leader(r, cluster));
                     }
                     continue;
                 }
@@ -260,19 +269,19 @@ impl Blocking {
                 continue;
             }
             loop {
-                let (picked, keys) = self.plan(&node);
+                let (picked, keys) = self.plan(&shard);
                 if picked.is_empty() {
                     break;
                 }
-                self.run_round(&node, picked, keys).await;
+                self.run_round(&shard, cluster, picked, keys).await;
             }
         }
     }
 
     /// Drains the keyspace's ready keys and picks, for each key with waiters, the oldest idle waiters, as
     /// many as the key could serve. Returns them with the keys looked at.
-    fn plan(&self, node: &Node) -> (Vec<Picked>, Vec<Bytes>) {
-        let mut shard = node.shard.lock();
+    fn plan(&self, shard: &Shard) -> (Vec<Picked>, Vec<Bytes>) {
+        let mut shard = shard.lock();
         let ready = shard.keyspace_mut().take_ready_keys();
         let mut st = self.state.lock();
         if ready.overflowed {
@@ -346,8 +355,8 @@ impl Blocking {
 
     /// Proposes the picked waiters' commands as one entry, in order, and hands each its reply. When some were
     /// served, the keys are looked at again: what is left may serve the next waiters.
-    async fn run_round(&self, node: &Node, picked: Vec<Picked>, keys: Vec<Bytes>) {
-        let result = match node.shard.replication() {
+    async fn run_round(&self, shard: &Shard, cluster: bool, picked: Vec<Picked>, keys: Vec<Bytes>) {
+        let result = match shard.replication() {
             Some(r) => {
                 let ops = picked.iter().map(|p| Op::Retry(p.args.clone())).collect();
                 r.group.write(ops).await
@@ -377,7 +386,7 @@ impl Blocking {
             }
             other => {
                 let reply = match other {
-                    Err(e) => not_served(&e),
+                    Err(e) => refusal(&e, cluster),
                     Ok(_) => Frame::error("ERR internal error: reply count mismatch"),
                 };
                 for p in &picked {
@@ -412,10 +421,20 @@ fn cancel_locked(st: &mut State, client: u64, reply: Option<Frame>) -> bool {
 }
 
 /// The reply a write gets on this node when it is not the leader.
-fn not_leader(r: &crate::replication::Replication) -> Frame {
+fn not_leader(r: &crate::replication::Replication, cluster: bool) -> Frame {
     let e = match r.group.leader() {
         Some((leader_id, addr)) => WriteError::ForwardToLeader { leader_id, addr },
         None => WriteError::NoLeader,
     };
-    not_served(&e)
+    refusal(&e, cluster)
+}
+
+/// A waiter's reply when its shard cannot serve it here: the replica's answer, or in cluster mode `-TRYAGAIN`
+/// (a cluster client retries, and is then redirected to the new leader).
+fn refusal(e: &WriteError, cluster: bool) -> Frame {
+    match e {
+        WriteError::Fatal(_) => not_served(e),
+        _ if cluster => Frame::error_owned(cluster::Redirect::TryAgainNoLeader.message()),
+        _ => not_served(e),
+    }
 }

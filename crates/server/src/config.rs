@@ -120,6 +120,14 @@ pub const PARAMS: &[Param] = &[
     p("shard-replicas", Kind::Str, "", false),
     // Redis' name for the cluster-bus port; 0 means the client port + 10000.
     p("cluster-port", Kind::Int(0, 65535), "0", false),
+    // Redis' name for how long a silent leader is given before a replica takes over (ms): every Raft group's
+    // minimum election timeout (the maximum is 1.5 times it, the heartbeat a quarter).
+    p(
+        "cluster-node-timeout",
+        Kind::Int(20, 3_600_000),
+        "100",
+        false,
+    ),
     // How the leader proves a read is linearizable: a quorum round per batch of reads, or a leader lease.
     p(
         "read-consistency",
@@ -142,8 +150,8 @@ pub const PARAMS: &[Param] = &[
     p("daemonize", Kind::Enum(&["no"]), "no", false),
     p("pidfile", Kind::Str, "", false),
     p("io-threads", Kind::Int(1, 128), "1", false),
-    // Cluster mode arrives with the cluster crate; until then only `no` is accepted.
-    p("cluster-enabled", Kind::Enum(&["no"]), "no", false),
+    // Cluster mode: the node hosts replicas of several shards and waits for `shoal-server cluster create`.
+    p("cluster-enabled", Kind::Bool, "no", false),
     p("latency-tracking", Kind::Bool, "yes", true),
     // Encoding thresholds, with Redis' built-in defaults (its sample redis.conf lowers the first to 128).
     Param {

@@ -21,7 +21,8 @@ use tracing::{debug, Instrument};
 use crate::blocking::TIMED_OUT;
 use crate::clients::ClientHandle;
 use crate::node::{unix_ms, CommandStat, Node};
-use crate::replication::{not_served, Replication};
+use crate::replication::Replication;
+use crate::routing::{self, Target};
 
 /// Most commands run in one batch before replies are flushed, bounding the output buffer of a deep pipeline.
 const MAX_BATCH: usize = 1024;
@@ -48,6 +49,8 @@ struct Parked {
     usec: u64,
     /// Its last reply, from the blocked-client registry.
     reply: oneshot::Receiver<Frame>,
+    /// That registry (its shard's).
+    registry: Arc<crate::blocking::Blocking>,
     deadline: Option<tokio::time::Instant>,
 }
 
@@ -84,6 +87,8 @@ pub struct Conn {
     pub reply_mode: ReplyMode,
     /// The open transaction, between MULTI and EXEC/DISCARD (`crate::multi`).
     pub(crate) multi: Option<crate::multi::MultiState>,
+    /// Set by `ASKING`, for the next command only: it may run on a slot being imported here.
+    pub asking: bool,
     seed: u64,
     local_stats: Vec<(&'static str, CommandStat)>,
     executed: u64,
@@ -194,16 +199,29 @@ impl Conn {
         !self.closing
     }
 
-    /// Whether the command at `args` is a keyspace command of the given kind that may run now.
-    fn same_run(&self, args: &[Bytes], write: bool) -> Option<&'static CommandSpec> {
+    /// Whether the command at `args` is a keyspace command of the given kind that may run now, on `target`.
+    fn same_run(
+        &self,
+        args: &[Bytes],
+        write: bool,
+        target: &Target,
+    ) -> Option<&'static CommandSpec> {
         let spec = store::cmd::resolve(args).ok()?;
         let auth_ok = self.authenticated
             || spec.flags & flags::NO_AUTH != 0
             || !self.node.hot.auth_required.load(Ordering::Relaxed);
         (auth_ok
             && matches!(spec.handler, Handler::Keyspace(_))
-            && on_write_path(spec, args) == write)
-            .then_some(spec)
+            && on_write_path(spec, args) == write
+            && routing::same_target(&self.node, target, spec, args, self.readonly))
+        .then_some(spec)
+    }
+
+    /// The routing step: the shard a keyspace command runs on, or the reply it gets instead (a cluster redirect).
+    /// `ASKING` counts for this command only.
+    fn route(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Result<Target, Frame> {
+        let asking = std::mem::take(&mut self.asking);
+        routing::route(&self.node, spec, args, self.readonly, asking)
     }
 
     /// Runs a batch of commands in order and appends their replies to `out`. Consecutive writes become one
@@ -212,8 +230,8 @@ impl Conn {
     /// commands after it run once it is answered.
     async fn process(&mut self, batch: &[Vec<Bytes>], out: &mut BytesMut) -> Option<Parked> {
         let node = self.node.clone();
-        let repl = node.shard.replication().cloned();
-        let mut reads_checked = false;
+        // The shard whose reads were checked (linearizable on its leader) in this batch.
+        let mut reads_checked: Option<u64> = None;
         let mut parked = None;
         self.executed = 0;
         self.last_cmd = None;
@@ -240,6 +258,27 @@ impl Conn {
                     continue;
                 }
             };
+            // ASKING counts for the next command only (a keyspace command takes it in its routing step).
+            if !matches!(
+                spec.handler,
+                Handler::Keyspace(_) | Handler::Node(store::NodeCommand::Asking)
+            ) {
+                self.asking = false;
+            }
+            let target = match spec.handler {
+                Handler::Keyspace(_) => match self.route(spec, args) {
+                    Ok(t) => Some(t),
+                    Err(reply) => {
+                        self.executed(spec, args, 0, &reply);
+                        i += 1;
+                        if !self.emit(&reply, out) {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             match spec.handler {
                 Handler::Keyspace(_) if on_write_path(spec, args) => {
                     // Over `maxmemory`, a write that may grow memory first makes room, or is refused.
@@ -253,12 +292,14 @@ impl Conn {
                             continue;
                         }
                     }
+                    let target = target.expect("routed");
+                    let repl = target.shard.replication().cloned();
                     // A command that may block ends its run: what follows waits until it is answered.
                     let mut run = vec![spec];
                     while spec.block_on.is_none() {
                         let Some(s) = batch
                             .get(i + run.len())
-                            .and_then(|a| self.same_run(a, true))
+                            .and_then(|a| self.same_run(a, true, &target))
                         else {
                             break;
                         };
@@ -285,7 +326,7 @@ impl Conn {
                                 .collect();
                             match r.group.write(ops).await {
                                 Ok(frames) => frames,
-                                Err(e) => vec![not_served(&e); run.len()],
+                                Err(e) => vec![routing::refused(&node, &target, &e); run.len()],
                             }
                         }
                         None => vec![
@@ -297,7 +338,7 @@ impl Conn {
                     for (k, ((spec, args), reply)) in run.iter().zip(cmds).zip(&replies).enumerate()
                     {
                         if is_would_block(reply) {
-                            match self.park(spec, args, reply) {
+                            match self.park(&target.shard.blocking, spec, args, reply) {
                                 Some((reply, deadline)) => {
                                     // CLIENT LIST shows the command it waits in, as Redis does.
                                     self.last_cmd = Some(store::table::table().full_name(spec));
@@ -306,6 +347,7 @@ impl Conn {
                                         spec,
                                         usec,
                                         reply,
+                                        registry: target.shard.blocking.clone(),
                                         deadline,
                                     });
                                     break 'batch;
@@ -327,8 +369,10 @@ impl Conn {
                     i += run.len();
                 }
                 Handler::Keyspace(_) => {
-                    if !reads_checked {
-                        if let Err(reply) = self.check_reads(repl.as_deref()).await {
+                    let target = target.expect("routed");
+                    let repl = target.shard.replication().cloned();
+                    if reads_checked != Some(target.id) {
+                        if let Err(reply) = self.check_reads(&target, repl.as_deref()).await {
                             self.executed(spec, args, 0, &reply);
                             i += 1;
                             if !self.emit(&reply, out) {
@@ -336,18 +380,18 @@ impl Conn {
                             }
                             continue;
                         }
-                        reads_checked = true;
+                        reads_checked = Some(target.id);
                     }
                     let mut run = vec![spec];
                     while let Some(s) = batch
                         .get(i + run.len())
-                        .and_then(|a| self.same_run(a, false))
+                        .and_then(|a| self.same_run(a, false, &target))
                     {
                         run.push(s);
                     }
                     let mut replies = Vec::with_capacity(run.len());
                     let expired = {
-                        let mut g = node.shard.lock();
+                        let mut g = target.shard.lock();
                         let now = unix_ms();
                         let mut start = Instant::now();
                         for (spec, args) in run.iter().zip(&batch[i..]) {
@@ -422,6 +466,7 @@ impl Conn {
     /// its last reply will come from and when it times out.
     fn park(
         &mut self,
+        registry: &crate::blocking::Blocking,
         spec: &'static CommandSpec,
         args: &[Bytes],
         reply: &Frame,
@@ -436,7 +481,7 @@ impl Conn {
             None
         };
         self.handle.blocked.store(true, Ordering::Relaxed);
-        let reply = self.node.blocking.register(self.handle.id, block, retry);
+        let reply = registry.register(self.handle.id, block, retry);
         Some((reply, deadline))
     }
 
@@ -456,17 +501,38 @@ impl Conn {
     /// Makes sure reads served from this node's keyspace now are allowed: linearizable on the leader (a quorum
     /// round shared by concurrent readers, or a valid leader lease), stale on a replica (as a Redis replica
     /// serves reads).
-    pub(crate) async fn check_reads(&self, repl: Option<&Replication>) -> Result<(), Frame> {
+    pub(crate) async fn check_reads(
+        &self,
+        target: &Target,
+        repl: Option<&Replication>,
+    ) -> Result<(), Frame> {
         let Some(r) = repl else {
             return Ok(());
         };
-        if r.sole_leader() || !r.group.is_leader() {
+        if r.sole_leader() {
+            return Ok(());
+        }
+        if !r.group.is_leader() {
+            // A replica serves stale reads, as Redis replicas do; in cluster mode only after READONLY (routing
+            // found this node leading the shard, and it has just lost the leadership).
+            if self.node.cluster().is_some() && !self.readonly {
+                let e = match r.group.leader() {
+                    Some((leader_id, addr)) => {
+                        raft::WriteError::ForwardToLeader { leader_id, addr }
+                    }
+                    None => raft::WriteError::NoLeader,
+                };
+                return Err(routing::refused(&self.node, target, &e));
+            }
             return Ok(());
         }
         if self.node.hot.lease_reads.load(Ordering::Relaxed) && r.lease_valid() {
             return Ok(());
         }
-        r.group.read_barrier().await.map_err(|e| not_served(&e))
+        r.group
+            .read_barrier()
+            .await
+            .map_err(|e| routing::refused(&self.node, target, &e))
     }
 
     fn count(&mut self, name: &'static str, usec: u64, failed: bool, rejected: bool) {
@@ -596,6 +662,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
         subs: Default::default(),
         reply_mode: ReplyMode::On,
         multi: None,
+        asking: false,
         seed: (unix_ms() as u64) ^ handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         local_stats: Vec::new(),
         executed: 0,
@@ -648,7 +715,7 @@ async fn serve_inner(node: Arc<Node>, stream: TcpStream, handle: Arc<ClientHandl
                         };
                         wait_parked(&node, &handle, &mut p, io, killed.as_mut()).await
                     } else {
-                        node.blocking.cancel(handle.id, None);
+                        p.registry.cancel(handle.id, None);
                         None
                     };
                 let Some(reply) = reply else {
@@ -823,8 +890,9 @@ async fn wait_parked(
         inbuf,
         queue,
     } = io;
+    let registry = p.registry.clone();
     let gone = || {
-        node.blocking.cancel(handle.id, None);
+        registry.cancel(handle.id, None);
         None
     };
     if handle.killed.load(Ordering::Relaxed) {
@@ -841,7 +909,7 @@ async fn wait_parked(
             _ = sleep_until(p.deadline) => {
                 // The registry answers (a null, or the element if a pop was already under way).
                 p.deadline = None;
-                node.blocking.cancel(handle.id, Some(TIMED_OUT));
+                p.registry.cancel(handle.id, Some(TIMED_OUT));
             }
             r = read_more(rd, inbuf, have_room) => match r {
                 Ok(Some(0)) | Err(_) => return gone(),

@@ -35,11 +35,31 @@ pub async fn active_expiry(node: Arc<Node>) {
         let acceptable_stale = ACCEPTABLE_STALE_PERCENT - effort;
         let budget = Duration::from_millis(period_ms * (TIME_PERCENT + 2 * effort as u64) / 100);
         let start = Instant::now();
+        // Every shard this node leads shares the cycle's time budget (cluster mode hosts several).
+        for shard in node.all_shards() {
+            if start.elapsed() >= budget {
+                break;
+            }
+            cycle(&shard, samples, acceptable_stale, start, budget, &mut rng).await;
+        }
+    }
+}
+
+/// One expiry cycle over `shard`, if this node leads it: rounds of samples while enough of them had expired.
+async fn cycle(
+    shard: &crate::shard::Shard,
+    samples: usize,
+    acceptable_stale: usize,
+    start: Instant,
+    budget: Duration,
+    rng: &mut Rng,
+) {
+    {
         // Only the leader expires keys; replicas delete them when its entries arrive.
-        while let Some(repl) = node.shard.replication().filter(|r| r.group.is_leader()) {
+        while let Some(repl) = shard.replication().filter(|r| r.group.is_leader()) {
             let now = unix_ms();
             let (sampled, keys) = {
-                let shard = node.shard.lock();
+                let shard = shard.lock();
                 let ks = shard.keyspace();
                 // Keys with a deadline, and hashes whose fields have one: each kind is sampled.
                 let sampled = ks.volatile_len().min(samples) + ks.field_volatile_len().min(samples);
@@ -47,7 +67,7 @@ pub async fn active_expiry(node: Arc<Node>) {
                     break;
                 }
                 let keys: Vec<Bytes> = ks
-                    .sample_expired(now, samples, &mut rng)
+                    .sample_expired(now, samples, rng)
                     .into_iter()
                     .map(Bytes::from)
                     .collect();

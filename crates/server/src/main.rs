@@ -1,4 +1,5 @@
 //! `shoal-server [config-file] [--name value ...]`: runs one Shoal node.
+//! `shoal-server cluster create host:port ... --shards N --replicas R`: creates a cluster of running nodes.
 
 use std::process::ExitCode;
 
@@ -16,6 +17,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("--health-check") {
         return health_check(args.get(1).map_or("127.0.0.1:6379", String::as_str));
+    }
+    if args.first().map(String::as_str) == Some("cluster") {
+        return server::admin::main(&args[1..]);
     }
     let config = match Config::from_args(&args) {
         Ok(c) => c,
@@ -61,12 +65,25 @@ fn main() -> ExitCode {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind").to_string();
         let backlog = config.get_i64("tcp-backlog").clamp(0, u32::MAX as i64) as u32;
+        let cluster_mode = config.get_bool("cluster-enabled");
         let node = Node::new(config);
-        match server::replication::Replication::start(&node).await {
-            Ok(r) => node.shard.set_replication(r),
-            Err(e) => {
-                error!(error = %e, "cannot start the shard");
-                return ExitCode::from(1);
+        if cluster_mode {
+            match server::cluster::ClusterNode::start(&node).await {
+                Ok(c) => {
+                    let _ = node.cluster.set(c);
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot start cluster mode");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            match server::replication::Replication::start(&node).await {
+                Ok(r) => node.shard.set_replication(r),
+                Err(e) => {
+                    error!(error = %e, "cannot start the shard");
+                    return ExitCode::from(1);
+                }
             }
         }
         node.refresh_hot_config();

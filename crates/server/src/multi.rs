@@ -142,6 +142,9 @@ pub fn multi(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     if conn.multi.is_some() {
         return Frame::error("ERR MULTI calls can not be nested");
     }
+    if let Err(reply) = local_target(conn) {
+        return reply;
+    }
     conn.multi = Some(MultiState::default());
     conn.handle.multi.store(0, Ordering::Relaxed);
     Frame::ok()
@@ -162,6 +165,22 @@ pub fn unwatch(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     Frame::ok()
 }
 
+/// The shard a transaction runs on: the node's only shard. In cluster mode a transaction would first have to
+/// be routed as one unit (all its keys in one shard), which is not built yet: it is refused rather than run on
+/// the wrong shard.
+fn local_target(conn: &Conn) -> Result<crate::routing::Target, Frame> {
+    if conn.node.cluster().is_some() {
+        return Err(Frame::error(
+            "ERR MULTI, EXEC and WATCH are not supported in cluster mode yet",
+        ));
+    }
+    Ok(crate::routing::Target {
+        shard: conn.node.shard.clone(),
+        id: 0,
+        slot: None,
+    })
+}
+
 /// `RESET`'s part: out of MULTI, nothing watched.
 pub fn reset(conn: &mut Conn) {
     end_multi(conn);
@@ -175,8 +194,12 @@ pub async fn watch(conn: &mut Conn, args: &[Bytes]) -> Frame {
         return Frame::error("ERR WATCH inside MULTI is not allowed");
     }
     let node = conn.node.clone();
+    let target = match local_target(conn) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
     let repl = node.shard.replication().cloned();
-    if let Err(reply) = conn.check_reads(repl.as_deref()).await {
+    if let Err(reply) = conn.check_reads(&target, repl.as_deref()).await {
         return reply;
     }
     let g = node.shard.lock();
@@ -211,6 +234,10 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
         return Frame::error(EXECABORT);
     }
     let node = conn.node.clone();
+    let target = match local_target(conn) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
     let repl = node.shard.replication().cloned();
     let queued = state.queued;
     let mut replies: Vec<Option<Frame>> = vec![None; queued.len()];
@@ -243,7 +270,7 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
         }
     } else if !keyspace.is_empty() || !watched.is_empty() {
         // Reads only: served from this node's state, like any read, under one lock so they see one state.
-        if let Err(reply) = conn.check_reads(repl.as_deref()).await {
+        if let Err(reply) = conn.check_reads(&target, repl.as_deref()).await {
             return reply;
         }
         let expired = {

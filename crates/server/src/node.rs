@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -88,8 +88,10 @@ pub struct Node {
     pub config: RwLock<Config>,
     /// Hot copies of some configuration values.
     pub hot: HotConfig,
-    /// The node's single shard (single-node mode).
-    pub shard: Shard,
+    /// The node's single shard outside cluster mode (in cluster mode it stays empty: see [`Node::cluster`]).
+    pub shard: Arc<Shard>,
+    /// Cluster mode: the shards this node hosts, metadata, gossip.
+    pub cluster: OnceLock<Arc<crate::cluster::ClusterNode>>,
     /// Connected clients.
     pub clients: Clients,
     /// Counters.
@@ -112,7 +114,8 @@ pub struct Node {
     pub replid: String,
     /// `used_memory` when the node was created (`used_memory_startup`).
     pub memory_startup: usize,
-    /// Clients blocked on keys (BLPOP, ...).
+    /// Clients blocked on keys of the node's only shard (BLPOP, ...): `shard.blocking`. In cluster mode each
+    /// hosted shard has its own registry.
     pub blocking: Arc<crate::blocking::Blocking>,
     /// Pub/sub subscriptions and delivery.
     pub pubsub: Arc<crate::pubsub::PubSub>,
@@ -125,10 +128,13 @@ impl Node {
     /// A node with `config`, not yet listening.
     pub fn new(config: Config) -> Arc<Node> {
         let (shutdown_tx, _) = watch::channel(false);
+        let shard = Arc::new(Shard::new());
         let node = Arc::new(Node {
             config: RwLock::new(config),
             hot: HotConfig::default(),
-            shard: Shard::new(),
+            blocking: shard.blocking.clone(),
+            shard,
+            cluster: OnceLock::new(),
             clients: Clients::default(),
             stats: Stats::default(),
             command_stats: Mutex::new(HashMap::default()),
@@ -140,18 +146,12 @@ impl Node {
             metrics: Metrics::default(),
             replid: make_run_id(),
             memory_startup: crate::alloc::allocated(),
-            blocking: Arc::default(),
             pubsub: Arc::default(),
             evictor: Default::default(),
             shutdown_tx,
         });
-        let hook = node.blocking.ready_hook();
-        {
-            let mut shard = node.shard.lock();
-            let ks = shard.keyspace_mut();
-            ks.set_ready_hook(Some(hook));
-            ks.config.notify.sink = Some(crate::pubsub::keyspace_event_sink(node.pubsub.clone()));
-        }
+        node.shard.lock().keyspace_mut().config.notify.sink =
+            Some(crate::pubsub::keyspace_event_sink(node.pubsub.clone()));
         node.refresh_hot_config();
         node
     }
@@ -226,18 +226,51 @@ impl Node {
         if let Some(r) = self.shard.replication() {
             r.storage.flusher().set_policy(fsync);
         }
-        let mut shard = self.shard.lock();
-        let ks = &mut shard.keyspace_mut().config;
-        ks.proto_max_bulk_len = proto_max_bulk_len;
-        ks.list_max_listpack_size = list_max_listpack_size;
-        ks.list_compress_depth = list_compress_depth;
-        ks.hash_max_listpack_entries = hash_entries;
-        ks.hash_max_listpack_value = hash_value;
-        ks.set_max_intset_entries = set_entries;
-        ks.zset_limits = zset_limits;
-        ks.notify.classes = notify_classes;
-        ks.access = access;
-        ks.stream_node_limits = stream_limits;
+        if let Some(c) = self.cluster.get() {
+            c.storage().flusher().set_policy(fsync);
+        }
+        for shard in self.all_shards() {
+            let mut shard = shard.lock();
+            let ks = &mut shard.keyspace_mut().config;
+            ks.proto_max_bulk_len = proto_max_bulk_len;
+            ks.list_max_listpack_size = list_max_listpack_size;
+            ks.list_compress_depth = list_compress_depth;
+            ks.hash_max_listpack_entries = hash_entries;
+            ks.hash_max_listpack_value = hash_value;
+            ks.set_max_intset_entries = set_entries;
+            ks.zset_limits = zset_limits;
+            ks.notify.classes = notify_classes;
+            ks.access = access;
+            ks.stream_node_limits = stream_limits;
+        }
+    }
+
+    /// The cluster side of the node, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::ClusterNode>> {
+        self.cluster.get()
+    }
+
+    /// The shard keyless commands and node-wide reports (DBSIZE, SCAN, INFO keyspace, ROLE, SAVE...) use: the
+    /// node's only shard, or in cluster mode the lowest shard it leads (else the lowest it hosts).
+    pub fn default_shard(&self) -> Arc<Shard> {
+        self.cluster()
+            .and_then(|c| c.default_shard())
+            .map_or_else(|| self.shard.clone(), |(_, s)| s)
+    }
+
+    /// `CLIENT UNBLOCK`: ends `client`'s wait in whichever shard's registry holds it.
+    pub fn unblock(&self, client: u64, error: bool) -> bool {
+        self.all_shards()
+            .iter()
+            .any(|s| s.blocking.unblock(client, error))
+    }
+
+    /// Every shard this node holds a replica of.
+    pub fn all_shards(&self) -> Vec<Arc<Shard>> {
+        match self.cluster() {
+            Some(c) => c.shards().into_iter().map(|(_, s)| s).collect(),
+            None => vec![self.shard.clone()],
+        }
     }
 
     /// Current protocol limits for decoders.
@@ -381,6 +414,9 @@ pub async fn run(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     if let Some(r) = node.shard.replication() {
         r.shutdown().await;
+    }
+    if let Some(c) = node.cluster() {
+        c.shutdown().await;
     }
     info!("shoal is now ready to exit, bye bye");
 }

@@ -167,7 +167,7 @@ impl Replication {
     /// Opens the storage under `dir`, restores the snapshot and log into the node's keyspace, starts the Raft
     /// group and its gRPC endpoint (when there are peers), and initializes a new group.
     pub async fn start(node: &Arc<Node>) -> Result<Arc<Replication>, String> {
-        let (dir, node_id, peers, port, cluster_port, fsync) = {
+        let (dir, node_id, peers, port, cluster_port, fsync, node_timeout) = {
             let c = node.config.read();
             let peers = parse_peers(c.get("shard-replicas"))?;
             (
@@ -177,6 +177,7 @@ impl Replication {
                 c.get_i64("port"),
                 c.get_i64("cluster-port"),
                 fsync_policy(&c),
+                c.get_i64("cluster-node-timeout") as u64,
             )
         };
         let node_id: NodeId = if peers.is_empty() {
@@ -210,67 +211,22 @@ impl Replication {
         };
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let options = StorageOptions {
-            fsync,
-            ..StorageOptions::default()
-        };
-        let storage = NodeStorage::open(&dir, &options)
-            .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))?;
-        let mut gc = GroupConfig::new(SHARD_GROUP, node_id, me.member_addr());
-        // Snapshots follow Redis' triggers (`save`, `auto-aof-rewrite-*`, SAVE, BGSAVE, BGREWRITEAOF).
-        gc.raft.snapshot_policy = openraft::SnapshotPolicy::Never;
-        let peers_net = GrpcPeers::new();
-        let keyspace = node.shard.keyspace_arc();
+        let storage = open_storage(&dir, fsync)?;
         let started = Instant::now();
-        let group = ShardGroup::start(&storage, keyspace, peers_net.network(SHARD_GROUP), gc)
-            .await
-            .map_err(|e| e.to_string())?;
         let registry = GrpcRegistry::new();
-        registry.register(SHARD_GROUP, group.raft().clone());
-        let repl = Arc::new(Replication {
-            node_id,
-            peers: peers.clone(),
+        let repl = Replication::launch(
             storage,
-            group: group.clone(),
-            persistence: Persistence::default(),
-            registry,
-            bus: parking_lot::Mutex::new(None),
-            sole_leader: AtomicBool::new(false),
-            live_log_entries: AtomicU64::new(0),
-        });
-        {
-            let repl = Arc::downgrade(&repl);
-            let mut rx = group.raft().metrics();
-            tokio::spawn(async move {
-                loop {
-                    let (sole, live) = {
-                        let m = rx.borrow_and_update();
-                        let mut voters = m.membership_config.membership().voter_ids();
-                        let sole = m.state == openraft::ServerState::Leader
-                            && m.current_leader == Some(node_id)
-                            && voters.next() == Some(node_id)
-                            && voters.next().is_none();
-                        let last = m.last_log_index.unwrap_or(0);
-                        let purged = m.purged.map_or(0, |p| p.index);
-                        (sole, last.saturating_sub(purged))
-                    };
-                    match repl.upgrade() {
-                        Some(r) => {
-                            r.sole_leader.store(sole, Ordering::Release);
-                            r.live_log_entries.store(live, Ordering::Relaxed);
-                        }
-                        None => return,
-                    }
-                    if rx.changed().await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        let p = &repl.persistence;
-        p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
-        p.last_ok.store(true, Ordering::Relaxed);
-        p.last_secs.store(-1, Ordering::Relaxed);
+            node.shard.keyspace_arc(),
+            SHARD_GROUP,
+            node_id,
+            me.member_addr(),
+            &GrpcPeers::new(),
+            registry.clone(),
+            peers.clone(),
+            node_timeout,
+        )
+        .await?;
+        let group = repl.group.clone();
         if !peers.is_empty() {
             let listener = tokio::net::TcpListener::bind(bind_any(&me.bus_addr))
                 .await
@@ -340,6 +296,76 @@ impl Replication {
     pub fn log_memory(&self) -> u64 {
         self.group.log_cache_bytes()
             + self.live_log_entries.load(Ordering::Relaxed) * LOG_INDEX_ENTRY_BYTES
+    }
+
+    /// Starts group `group_id` over `keyspace` with the node's shared storage, transport and registry (which then
+    /// serves it to peers); the group still has to be initialized if it is new.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn launch(
+        storage: NodeStorage,
+        keyspace: Arc<parking_lot::Mutex<store::Keyspace>>,
+        group_id: u64,
+        node_id: NodeId,
+        member_addr: String,
+        peers_net: &GrpcPeers,
+        registry: GrpcRegistry,
+        peers: Vec<Peer>,
+        node_timeout_ms: u64,
+    ) -> Result<Arc<Replication>, String> {
+        let mut gc = group_config(group_id, node_id, member_addr, node_timeout_ms);
+        // Snapshots follow Redis' triggers (`save`, `auto-aof-rewrite-*`, SAVE, BGSAVE, BGREWRITEAOF).
+        gc.raft.snapshot_policy = openraft::SnapshotPolicy::Never;
+        let group = ShardGroup::start(&storage, keyspace, peers_net.network(group_id), gc)
+            .await
+            .map_err(|e| e.to_string())?;
+        registry.register(group_id, group.raft().clone());
+        let repl = Arc::new(Replication {
+            node_id,
+            peers,
+            storage,
+            group: group.clone(),
+            persistence: Persistence::default(),
+            registry,
+            bus: parking_lot::Mutex::new(None),
+            sole_leader: AtomicBool::new(false),
+            live_log_entries: AtomicU64::new(0),
+        });
+        {
+            let repl = Arc::downgrade(&repl);
+            let mut rx = group.raft().metrics();
+            tokio::spawn(async move {
+                loop {
+                    let (sole, live) = {
+                        let m = rx.borrow_and_update();
+                        let mut voters = m.membership_config.membership().voter_ids();
+                        let sole = m.state == openraft::ServerState::Leader
+                            && m.current_leader == Some(node_id)
+                            && voters.next() == Some(node_id)
+                            && voters.next().is_none();
+                        let last = m.last_log_index.unwrap_or(0);
+                        let purged = m.purged.map_or(0, |p| p.index);
+                        (sole, last.saturating_sub(purged))
+                    };
+                    match repl.upgrade() {
+                        Some(r) => {
+                            r.sole_leader.store(sole, Ordering::Release);
+                            r.live_log_entries.store(live, Ordering::Relaxed);
+                        }
+                        None => return,
+                    }
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let p = &repl.persistence;
+        p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
+        p.last_ok.store(true, Ordering::Relaxed);
+        p.last_secs.store(-1, Ordering::Relaxed);
+        p.base_size
+            .store(repl.storage.size_on_disk().unwrap_or(0), Ordering::Relaxed);
+        Ok(repl)
     }
 
     /// Whether this node is the shard's only voter and leads it: local reads need no quorum round then.
@@ -464,7 +490,34 @@ impl Replication {
     }
 }
 
-fn bind_any(bus_addr: &str) -> String {
+/// The settings of a group on this node: `cluster-node-timeout` (ms) is the minimum election timeout, 1.5 times
+/// it the maximum, a quarter of it the heartbeat (100 gives openraft's timing of 25 / 100-150 ms).
+pub fn group_config(
+    group_id: u64,
+    node_id: NodeId,
+    addr: String,
+    node_timeout_ms: u64,
+) -> GroupConfig {
+    let mut gc = GroupConfig::new(group_id, node_id, addr);
+    let t = node_timeout_ms.max(20);
+    gc.raft.election_timeout_min = t;
+    gc.raft.election_timeout_max = t + t / 2;
+    gc.raft.heartbeat_interval = (t / 4).max(5);
+    gc
+}
+
+/// Opens the node's log and snapshot store under `dir` with the fsync policy.
+pub fn open_storage(dir: &std::path::Path, fsync: FsyncPolicy) -> Result<NodeStorage, String> {
+    let options = StorageOptions {
+        fsync,
+        ..StorageOptions::default()
+    };
+    NodeStorage::open(dir, &options)
+        .map_err(|e| format!("cannot open the log in {}: {e}", dir.display()))
+}
+
+/// The address a cluster-bus listener binds for `bus_addr`.
+pub fn bind_any(bus_addr: &str) -> String {
     // Peers reach the bus on the configured host; listen on every interface of that port so containers and
     // loopback both work.
     format!("0.0.0.0:{}", bus_port(bus_addr))

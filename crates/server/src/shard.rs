@@ -20,6 +20,8 @@ pub struct Shard {
     /// `.await`. Shared with the Raft state machine, which applies entries under it.
     keyspace: Arc<Mutex<Keyspace>>,
     replication: OnceLock<Arc<Replication>>,
+    /// Clients blocked on this shard's keys (BLPOP, ...); its ready hook is the keyspace's.
+    pub blocking: Arc<crate::blocking::Blocking>,
 }
 
 /// Access to the shard for one run of reads, so a pipeline takes the lock once.
@@ -30,7 +32,10 @@ pub struct ShardGuard<'a> {
 impl Shard {
     /// An empty shard.
     pub fn new() -> Shard {
-        Shard::default()
+        let shard = Shard::default();
+        let hook = shard.blocking.ready_hook();
+        shard.keyspace.lock().set_ready_hook(Some(hook));
+        shard
     }
 
     /// Locks the shard for a run of reads or an inspection.

@@ -90,6 +90,18 @@ pub enum NodeCommand {
     Discard,
     Watch,
     Unwatch,
+    ClusterInfo,
+    ClusterMyId,
+    ClusterMyShardId,
+    ClusterNodes,
+    ClusterSlots,
+    ClusterShards,
+    ClusterKeySlot,
+    ClusterCountKeysInSlot,
+    ClusterGetKeysInSlot,
+    ClusterBootstrap,
+    ClusterHelp,
+    Asking,
 }
 
 /// Command flags, as `COMMAND INFO` names them.

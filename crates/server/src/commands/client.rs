@@ -283,7 +283,7 @@ pub fn unblock(conn: &mut Conn, args: &[Bytes]) -> Frame {
     let Some(id) = store::num::parse_i64(&args[2]) else {
         return store::errors::NOT_INTEGER;
     };
-    let unblocked = u64::try_from(id).is_ok_and(|id| conn.node.blocking.unblock(id, error));
+    let unblocked = u64::try_from(id).is_ok_and(|id| conn.node.unblock(id, error));
     Frame::Integer(unblocked as i64)
 }
 

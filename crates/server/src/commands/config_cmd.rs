@@ -122,7 +122,9 @@ pub fn resetstat(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     node.command_stats.lock().clear();
     node.error_stats.lock().clear();
     node.metrics.reset_rates();
-    node.shard.lock().keyspace_mut().stats = Default::default();
+    for shard in node.all_shards() {
+        shard.lock().keyspace_mut().stats = Default::default();
+    }
     Frame::ok()
 }
 

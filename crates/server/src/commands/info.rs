@@ -210,10 +210,10 @@ fn clients(node: &Node, out: &mut String) {
         "maxclients" => node.hot.maxclients.load(Ordering::Relaxed),
         "client_recent_max_input_buffer" => max_in,
         "client_recent_max_output_buffer" => max_out,
-        "blocked_clients" => node.blocking.blocked_clients(),
+        "blocked_clients" => blocked(node, |b| b.blocked_clients()),
         "tracking_clients" => 0,
-        "clients_in_timeout_table" => node.blocking.with_timeout(),
-        "total_blocking_keys" => node.blocking.blocking_keys(),
+        "clients_in_timeout_table" => blocked(node, |b| b.with_timeout()),
+        "total_blocking_keys" => blocked(node, |b| b.blocking_keys()),
         "total_blocking_keys_on_nokey" => 0,
         "watching_clients" => watching,
         "total_watched_keys" => watched_keys,
@@ -259,8 +259,13 @@ fn memory(node: &Node, out: &mut String) {
     );
 }
 
+/// A blocked-client count summed over the registries of every shard the node holds.
+fn blocked(node: &Node, f: impl Fn(&crate::blocking::Blocking) -> usize) -> usize {
+    node.all_shards().iter().map(|s| f(&s.blocking)).sum()
+}
+
 fn persistence(node: &Node, out: &mut String) {
-    let Some(r) = node.shard.replication() else {
+    let Some(r) = node.default_shard().replication().cloned() else {
         fields!(out, "loading" => 1);
         return;
     };
@@ -310,7 +315,15 @@ fn persistence(node: &Node, out: &mut String) {
 
 fn stats(node: &Node, out: &mut String) {
     let s = &node.stats;
-    let ks = node.shard.lock().keyspace().stats.clone();
+    // Hits and misses of every shard the node holds.
+    let mut ks = store::keyspace::KeyspaceStats::default();
+    for shard in node.all_shards() {
+        let s = shard.lock().keyspace().stats.clone();
+        ks.keyspace_hits += s.keyspace_hits;
+        ks.keyspace_misses += s.keyspace_misses;
+        ks.expired_keys += s.expired_keys;
+        ks.expired_subkeys += s.expired_subkeys;
+    }
     let m = &node.metrics;
     let (channels, patterns, shard_channels) = node.pubsub.totals();
     fields!(out,
@@ -351,7 +364,7 @@ fn stats(node: &Node, out: &mut String) {
 }
 
 fn replication(node: &Node, out: &mut String) {
-    let Some(r) = node.shard.replication() else {
+    let Some(r) = node.default_shard().replication().cloned() else {
         fields!(out, "role" => "master", "connected_slaves" => 0);
         return;
     };
@@ -478,7 +491,8 @@ fn errorstats(node: &Node, out: &mut String) {
 
 fn keyspace(node: &Node, out: &mut String) {
     let (keys, expires) = {
-        let shard = node.shard.lock();
+        let shard = node.default_shard();
+        let shard = shard.lock();
         let ks = shard.keyspace();
         (ks.len(), ks.volatile_len())
     };

@@ -8,6 +8,7 @@
 //! - `introspection`: COMMAND and its subcommands, produced from the command table.
 //! - `pubsub`: SUBSCRIBE and the other pub/sub commands, with each connection's subscriptions.
 //! - `replication`: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, ROLE, READONLY, READWRITE, WAIT.
+//! - `cluster`: CLUSTER and its subcommands, ASKING.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,7 @@ use store::NodeCommand;
 use crate::conn::Conn;
 
 mod client;
+pub mod cluster;
 mod config_cmd;
 mod connection;
 mod info;
@@ -85,7 +87,20 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         Multi => crate::multi::multi(conn, args),
         Discard => crate::multi::discard(conn, args),
         Unwatch => crate::multi::unwatch(conn, args),
-        Save | Wait | Exec | Watch => Frame::error("ERR command must run asynchronously"),
+        ClusterInfo => cluster::info(conn, args),
+        ClusterMyId => cluster::myid(conn, args),
+        ClusterMyShardId => cluster::myshardid(conn, args),
+        ClusterNodes => cluster::nodes(conn, args),
+        ClusterSlots => cluster::slots(conn, args),
+        ClusterShards => cluster::shards(conn, args),
+        ClusterKeySlot => cluster::keyslot(conn, args),
+        ClusterCountKeysInSlot => cluster::countkeysinslot(conn, args),
+        ClusterGetKeysInSlot => cluster::getkeysinslot(conn, args),
+        ClusterHelp => cluster::help(conn, args),
+        Asking => cluster::asking(conn, args),
+        Save | Wait | Exec | Watch | ClusterBootstrap => {
+            Frame::error("ERR command must run asynchronously")
+        }
     }
 }
 
@@ -108,7 +123,11 @@ pub fn run_multi(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Option<Ve
 pub fn is_async(cmd: NodeCommand) -> bool {
     matches!(
         cmd,
-        NodeCommand::Save | NodeCommand::Wait | NodeCommand::Exec | NodeCommand::Watch
+        NodeCommand::Save
+            | NodeCommand::Wait
+            | NodeCommand::Exec
+            | NodeCommand::Watch
+            | NodeCommand::ClusterBootstrap
     )
 }
 
@@ -119,6 +138,7 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
         NodeCommand::Wait => replication::wait(conn, args).await,
         NodeCommand::Exec => crate::multi::exec(conn, args).await,
         NodeCommand::Watch => crate::multi::watch(conn, args).await,
+        NodeCommand::ClusterBootstrap => cluster::bootstrap(conn, args).await,
         other => run(conn, other, args),
     }
 }

@@ -12,7 +12,7 @@ use crate::replication::Replication;
 
 fn repl(conn: &Conn) -> Result<std::sync::Arc<Replication>, Frame> {
     conn.node
-        .shard
+        .default_shard()
         .replication()
         .cloned()
         .ok_or_else(|| Frame::error("LOADING Shoal is loading the dataset in memory"))

@@ -8,6 +8,7 @@ use crate::errors;
 use crate::table::CommandSpec;
 
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod hash;
@@ -36,6 +37,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     stream::COMMANDS,
     transactions::COMMANDS,
+    cluster::COMMANDS,
 ];
 
 /// Parses an integer argument, or gives Redis' "not an integer" error.

@@ -1,0 +1,112 @@
+//! The routing step of a connection: which shard a keyspace command runs on, or the redirect it gets instead.
+//!
+//! Outside cluster mode every command runs on the node's only shard. In cluster mode the command's keys (the
+//! command table's key specs) and the connection's `ASKING`/`READONLY` state go through [`cluster::route`], the one
+//! place where slot and redirect decisions are made.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cluster::{key_slot, Redirect, Request, Route, ShardId};
+use raft::WriteError;
+use resp::Frame;
+use store::CommandSpec;
+
+use crate::node::Node;
+use crate::replication::{client_host_port, not_served};
+use crate::shard::Shard;
+
+/// Where a keyspace command runs.
+#[derive(Clone)]
+pub struct Target {
+    /// The shard.
+    pub shard: Arc<Shard>,
+    /// Its id (0 outside cluster mode).
+    pub id: ShardId,
+    /// In cluster mode, the slot of the command's first key (named by `-MOVED` if the write finds this node is
+    /// no longer the leader); `None` for keyless commands and outside cluster mode.
+    pub slot: Option<u16>,
+}
+
+/// Routes one keyspace command. `Err` is the reply the client gets instead (a redirect or a refusal).
+pub fn route(
+    node: &Node,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    readonly: bool,
+    asking: bool,
+) -> Result<Target, Frame> {
+    let Some(c) = node.cluster() else {
+        return Ok(Target {
+            shard: node.shard.clone(),
+            id: 0,
+            slot: None,
+        });
+    };
+    // Malformed arguments: the command runs where keyless ones do and gives its own error.
+    let positions = spec.key_positions(args).unwrap_or_default();
+    let keys: Vec<&[u8]> = positions
+        .iter()
+        .filter_map(|&i| args.get(i).map(|a| a.as_ref()))
+        .collect();
+    let view = c.view();
+    let req = Request {
+        keys: &keys,
+        write: spec.is_write(),
+        asking,
+        readonly,
+    };
+    let present = |shard: ShardId, key: &[u8]| {
+        c.shard(shard)
+            .is_some_and(|s| s.lock().keyspace().get_raw(key).is_some())
+    };
+    match cluster::route(&view, &req, &present) {
+        Route::Keyless => {
+            let (id, shard) = c.default_shard().unwrap_or((0, node.shard.clone()));
+            Ok(Target {
+                shard,
+                id,
+                slot: None,
+            })
+        }
+        Route::Local(id) => match c.shard(id) {
+            Some(shard) => Ok(Target {
+                shard,
+                id,
+                slot: keys.first().map(|k| key_slot(k)),
+            }),
+            None => Err(Frame::error_owned(Redirect::TryAgainNoLeader.message())),
+        },
+        Route::Refuse(r) => Err(Frame::error_owned(r.message())),
+    }
+}
+
+/// Whether `args` routes to the same shard as `target` (so it may join the same run of writes or reads).
+pub fn same_target(
+    node: &Node,
+    target: &Target,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    readonly: bool,
+) -> bool {
+    if node.cluster().is_none() {
+        return true;
+    }
+    route(node, spec, args, readonly, false).is_ok_and(|t| t.id == target.id)
+}
+
+/// The reply for a write or linearizable read the target's group could not serve here: in cluster mode a
+/// redirect to the leader it names (`-MOVED`), else the replica's answer (`-READONLY`).
+pub fn refused(node: &Node, target: &Target, e: &WriteError) -> Frame {
+    if node.cluster().is_none() {
+        return not_served(e);
+    }
+    match (e, target.slot) {
+        (WriteError::ForwardToLeader { addr, .. }, Some(slot)) if !addr.is_empty() => {
+            let (host, port) = client_host_port(addr);
+            Frame::error_owned(format!("MOVED {slot} {host}:{port}"))
+        }
+        (WriteError::Fatal(_), _) => not_served(e),
+        _ => Frame::error_owned(Redirect::TryAgainNoLeader.message()),
+    }
+}

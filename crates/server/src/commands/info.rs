@@ -323,6 +323,7 @@ fn stats(node: &Node, out: &mut String) {
         ks.keyspace_misses += s.keyspace_misses;
         ks.expired_keys += s.expired_keys;
         ks.expired_subkeys += s.expired_subkeys;
+        ks.evicted_keys += s.evicted_keys;
     }
     let m = &node.metrics;
     let (channels, patterns, shard_channels) = node.pubsub.totals();

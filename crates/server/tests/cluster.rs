@@ -34,6 +34,10 @@ fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
                     // Twice the default: fewer spurious elections when other builds load the machine.
                     "--cluster-node-timeout".to_string(),
                     "200".to_string(),
+                    // Every node is killed at once in one test: only `always` keeps what was acknowledged just
+                    // before (under everysec all replicas may lose their last second, as docs/persistence.md says).
+                    "--appendfsync".to_string(),
+                    "always".to_string(),
                 ],
             )
         })

@@ -29,7 +29,9 @@ fn random_u64() -> u64 {
 /// A port `p` such that `p` and `p + 10000` are both free now.
 pub fn free_port_pair() -> u16 {
     for _ in 0..1000 {
-        let p = 20000 + (random_u64() % 25000) as u16;
+        // Both ports below Linux's ephemeral range (32768 and up): a port freed by a killed node must not be
+        // taken by some client's outgoing connection before the node restarts on it.
+        let p = 10000 + (random_u64() % 12000) as u16;
         if TcpListener::bind(("127.0.0.1", p)).is_ok()
             && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
         {

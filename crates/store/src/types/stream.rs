@@ -177,9 +177,19 @@ impl Node {
 
     /// Every entry, deleted ones included, in order; `None` for a corrupt buffer.
     fn entries(&self, key: StreamId) -> Option<Vec<Raw<'_>>> {
+        let mut out = Vec::with_capacity((self.live + self.deleted) as usize);
+        self.each_entry(key, |e| {
+            out.push(e);
+            true
+        })?;
+        Some(out)
+    }
+
+    /// Decodes the entries in order, deleted ones included, until `f` returns false: a range that needs a few
+    /// entries of a node decodes only those. `None` for a corrupt buffer.
+    fn each_entry<'a>(&'a self, key: StreamId, mut f: impl FnMut(Raw<'a>) -> bool) -> Option<()> {
         let (master, mut pos) = self.master()?;
         let buf = &self.buf[..];
-        let mut out = Vec::with_capacity((self.live + self.deleted) as usize);
         while pos < buf.len() {
             let flags_at = pos;
             let flags = buf[pos];
@@ -209,14 +219,17 @@ impl Node {
                 }
                 p
             };
-            out.push(Raw {
+            let more = f(Raw {
                 id,
                 flags_at,
                 deleted: flags & DELETED != 0,
                 pairs,
             });
+            if !more {
+                break;
+            }
         }
-        Some(out)
+        Some(())
     }
 }
 
@@ -452,19 +465,13 @@ impl Stream {
             let first = self.nodes.range(..=start).next_back().map(|(k, _)| *k);
             let from = first.unwrap_or(start);
             for (key, node) in self.nodes.range(from..=end) {
-                let Some(entries) = node.entries(*key) else {
+                let mut done = false;
+                let decoded = node.each_entry(*key, |e| {
+                    done = e.id > end || (!e.deleted && e.id >= start && !f(e.id, e.pairs));
+                    !done
+                });
+                if done || decoded.is_none() {
                     return;
-                };
-                for e in entries {
-                    if e.id > end {
-                        return;
-                    }
-                    if e.deleted || e.id < start {
-                        continue;
-                    }
-                    if !f(e.id, e.pairs) {
-                        return;
-                    }
                 }
             }
         } else {

@@ -968,21 +968,14 @@ pub fn memory_help(args: &[Bytes]) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{err, int};
     use crate::cmd::testing::{run, run_dirty};
 
     /// A fixed "now" for the tests: 2023-11-14T22:13:20Z.
     const T: i64 = 1_700_000_000_000;
 
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
-
     fn bulk(s: &str) -> Frame {
         Frame::bulk(s)
-    }
-
-    fn err(s: &str) -> Frame {
-        Frame::error_owned(s.to_string())
     }
 
     fn args_of(args: &[&str]) -> Vec<Bytes> {

@@ -799,7 +799,9 @@ impl Admin {
             + 1;
         while moves < limit {
             self.refresh()?;
-            let Some((shard, from, to)) = next_move(&self.meta) else {
+            let Some((shard, from, to)) =
+                pending_move(&self.meta).or_else(|| next_move(&self.meta))
+            else {
                 break;
             };
             self.move_replica(shard, from, to)?;
@@ -862,6 +864,18 @@ pub fn next_move(meta: &Metadata) -> Option<(ShardId, NodeId, NodeId)> {
     None
 }
 
+/// A move an interrupted run left half done (a learner recorded): it goes on, replacing the shard's replica on the
+/// node holding the most replicas.
+fn pending_move(meta: &Metadata) -> Option<(ShardId, NodeId, NodeId)> {
+    let c = counts(meta);
+    let (&shard, l) = meta.learners.iter().next()?;
+    let from = meta.shards[&shard]
+        .replicas
+        .iter()
+        .max_by_key(|r| (c.get(r).copied().unwrap_or_default(), **r))?;
+    Some((shard, *from, *l.first()?))
+}
+
 /// Where each replica on `gone` goes when it leaves: the node with the fewest replicas (then fewest preferred
 /// leaderships) that holds none of that shard; an error naming the first shard that has nowhere to go.
 pub fn evacuation(meta: &Metadata, gone: NodeId) -> Result<Vec<(ShardId, NodeId)>, String> {
@@ -870,11 +884,16 @@ pub fn evacuation(meta: &Metadata, gone: NodeId) -> Result<Vec<(ShardId, NodeId)
     let mut plan = Vec::new();
     for s in meta.shards.values().filter(|s| s.replicas.contains(&gone)) {
         let learners = meta.learners.get(&s.id);
-        let to = c
-            .iter()
-            .filter(|(n, _)| !s.replicas.contains(n) && !learners.is_some_and(|l| l.contains(n)))
-            .min_by_key(|(n, k)| (**k, **n))
-            .map(|(n, _)| *n);
+        // A learner already catching up (an interrupted run) is where the replica goes.
+        let joining = learners.and_then(|l| l.iter().find(|n| c.contains_key(n)).copied());
+        let to = joining.or_else(|| {
+            c.iter()
+                .filter(|(n, _)| {
+                    !s.replicas.contains(n) && !learners.is_some_and(|l| l.contains(n))
+                })
+                .min_by_key(|(n, k)| (**k, **n))
+                .map(|(n, _)| *n)
+        });
         let Some(to) = to else {
             return Err(format!(
                 "cannot remove node {gone}: every other node already holds a replica of shard {} (add a node \
@@ -1172,6 +1191,12 @@ mod tests {
         for (shard, to) in plan {
             assert!(!m.shards[&shard].replicas.contains(&to));
         }
+        // An interrupted run left a learner: the replica goes there.
+        let mut m2 = m.clone();
+        m2.learners.insert(1, vec![3]);
+        m2.validate().unwrap();
+        assert_eq!(evacuation(&m2, 1).unwrap()[0], (1, 3));
+        assert_eq!(pending_move(&m2).map(|(s, _, to)| (s, to)), Some((1, 3)));
         // Nodes that hold no replica leave without moves.
         let mut m = layout(3, 3, 3);
         add(&mut m, 4);

@@ -63,6 +63,7 @@ fn start_writers(
                 let mut con = client.get_connection().unwrap();
                 let mut errors = Vec::new();
                 let mut i = 0u64;
+
                 while !stop.load(Ordering::Relaxed) {
                     let (k, v) = (format!("m{t}:{i}"), format!("v{t}:{i}:{}", i * 7919));
                     match redis::cmd("SET").arg(&k).arg(&v).query::<String>(&mut con) {
@@ -170,7 +171,12 @@ fn add_node_then_move_a_leaders_replica_onto_it_under_load_loses_nothing() {
         errors.len(),
         errors.iter().take(5).collect::<Vec<_>>()
     );
-    assert!(acked.len() > 50, "the writers made progress");
+    assert!(acked.len() > 20, "the writers made progress");
+    // Redirects and retries only (the cluster client follows them): no write failed outright.
+    assert!(
+        errors.iter().all(|e| !e.contains("ResponseError")),
+        "{errors:?}"
+    );
     check_acked(&client, &acked);
 
     // Every node shows the new placement; the old replica no longer hosts the group.
@@ -255,6 +261,32 @@ fn remove_node_moves_its_replicas_away_and_every_slot_is_still_served() {
         let () = pipelined(&client, &pipe);
     }
 
+    // The tool is killed once its first step (a learner for the first shard to move) is recorded, then run
+    // again: it carries on from the metadata.
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args(["cluster", "remove-node", "1", &addr(&procs[1])])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let interrupted = eventually("a learner recorded", || {
+        let mut c = procs[2].conn()?;
+        let blob: Vec<u8> = redis::cmd("CLUSTER")
+            .arg("MEMBERSHIP")
+            .arg("META")
+            .arg("LOCAL")
+            .query(&mut c)
+            .ok()?;
+        let meta = cluster::Metadata::decode(&blob).ok()?;
+        if !meta.learners.is_empty() {
+            return Some(true);
+        }
+        // Finished before a poll saw the step: nothing was interrupted.
+        cli.try_wait().ok()?.map(|_| false)
+    });
+    let _ = cli.kill();
+    let _ = cli.wait();
+    eprintln!("remove-node interrupted after its first step: {interrupted}");
     let out = admin(&args(&["remove-node", "1", &addr(&procs[1])]))
         .unwrap_or_else(|e| panic!("remove-node failed: {e}"));
     assert!(out.contains("[OK] Node"), "{out}");

@@ -38,14 +38,17 @@ fn nodes(p: &Proc) -> Option<Vec<(u64, u16)>> {
         .collect()
 }
 
-/// `CLUSTER MEMBERSHIP GROUP <which>` on `p`: (leader, voters, learners), or the error text.
-fn group(p: &Proc, which: &str) -> Option<Result<(i64, Vec<i64>, Vec<i64>), String>> {
+/// A Raft group as `CLUSTER MEMBERSHIP GROUP` describes it: leader (0: none known), voters, learners.
+type Group = (i64, Vec<i64>, Vec<i64>);
+
+/// `CLUSTER MEMBERSHIP GROUP <which>` on `p`, or the error text.
+fn group(p: &Proc, which: &str) -> Option<Result<Group, String>> {
     let mut c = p.conn()?;
     let v = redis::cmd("CLUSTER")
         .arg("MEMBERSHIP")
         .arg("GROUP")
         .arg(which)
-        .query::<(i64, Vec<i64>, Vec<i64>)>(&mut c);
+        .query::<Group>(&mut c);
     Some(v.map_err(|e| e.to_string()))
 }
 
@@ -343,4 +346,51 @@ fn remove_node_moves_its_replicas_away_and_every_slot_is_still_served() {
         "{e}"
     );
     assert_eq!(nodes(&procs[2]).unwrap().len(), 2);
+}
+
+#[test]
+fn add_node_with_rebalance_gives_the_new_node_its_share_of_replicas() {
+    let _g = serial();
+    let mut procs = start_cluster(3, 3, 2);
+    let client = cluster_client(&procs);
+    let keys: Vec<String> = (0..500).map(|i| format!("rebalance:{i}")).collect();
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg(k).ignore();
+    }
+    let () = pipelined(&client, &pipe);
+
+    procs.push(start_node(4));
+    let t0 = std::time::Instant::now();
+    let out = admin(&args(&[
+        "add-node",
+        &addr(&procs[3]),
+        &addr(&procs[0]),
+        "--rebalance",
+    ]))
+    .unwrap_or_else(|e| panic!("add-node --rebalance failed: {e}"));
+    eprintln!("add-node --rebalance took {:?}", t0.elapsed());
+    // Six replicas over four nodes: one moves to the new node (2, 2, 1, 1).
+    assert!(out.contains("[OK] Replicas balanced (1 moved)"), "{out}");
+    for p in &procs {
+        eventually("the new node holds one shard", || {
+            let s = slots(p)?;
+            let held = |port: u16| s.iter().filter(|(_, _, n)| n.contains(&port)).count();
+            let counts: Vec<usize> = procs.iter().map(|q| held(q.port)).collect();
+            let mut sorted = counts.clone();
+            sorted.sort_unstable();
+            (sorted == vec![1, 1, 2, 2] && counts[3] == 1).then_some(())
+        });
+    }
+    // Balanced already: running it again moves nothing.
+    let out = admin(&args(&["rebalance-replicas", &addr(&procs[3])])).unwrap();
+    assert!(out.contains("(0 moved)"), "{out}");
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("GET").arg(k);
+    }
+    let got: Vec<Option<String>> = pipelined(&cluster_client(&procs), &pipe);
+    for (k, v) in keys.iter().zip(got) {
+        assert_eq!(v.as_deref(), Some(k.as_str()));
+    }
 }

@@ -95,11 +95,16 @@ pub fn pipelined<T: redis::FromRedisValue>(
     pipe: &redis::cluster::ClusterPipeline,
 ) -> T {
     let mut last = None;
-    for _ in 0..100 {
+    for attempt in 0..100 {
+        let t = Instant::now();
         match client.get_connection().and_then(|mut c| pipe.query(&mut c)) {
             Ok(v) => return v,
             Err(e) => {
                 last = Some(e.to_string().chars().take(300).collect::<String>());
+                eprintln!(
+                    "pipeline attempt {attempt} failed after {:?}: {last:?}",
+                    t.elapsed()
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }

@@ -37,11 +37,13 @@ pub fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
 
 /// `shoal-server cluster <args>`: its standard output, or standard output and error if it failed.
 pub fn admin(args: &[String]) -> Result<String, String> {
+    let t = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
         .arg("cluster")
         .args(args)
         .output()
         .expect("run shoal-server cluster");
+    eprintln!("cluster {} took {:?}", args[0], t.elapsed());
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
         Ok(stdout)
@@ -191,9 +193,13 @@ pub fn connect(p: &Proc) -> redis::Connection {
 
 /// Retries `f` (which may meet a leader change, on a loaded machine) until it returns `Some`, up to 20 s.
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(20);
     loop {
         if let Some(v) = f() {
+            if start.elapsed() > Duration::from_secs(2) {
+                eprintln!("{what}: {:?}", start.elapsed());
+            }
             return v;
         }
         assert!(Instant::now() < deadline, "timed out: {what}");

@@ -128,18 +128,18 @@ impl ClusterNode {
         self.adopt(me, meta, false).await
     }
 
-    fn meta_group(&self) -> Option<ShardGroup> {
+    fn local_meta_group(&self) -> Option<ShardGroup> {
         self.meta_group.lock().clone()
     }
 
     /// The metadata group here if this node leads it, else the error to answer: where the leader is.
     fn meta_leader(&self) -> Result<ShardGroup, Frame> {
-        let Some(g) = self.meta_group() else {
+        let Some(g) = self.local_meta_group() else {
             return Err(Frame::error(
                 "TRYAGAIN this node is not a voter of the metadata group",
             ));
         };
-        if g.is_leader() {
+        if leads(&g) {
             return Ok(g);
         }
         Err(self.redirect(g.leader().map(|(id, _)| id)))
@@ -159,11 +159,24 @@ impl ClusterNode {
             .shard(id)
             .and_then(|s| s.replication().map(|r| r.group.clone()));
         match local {
-            Some(g) if g.is_leader() => Ok(g),
+            Some(g) if leads(&g) => Ok(g),
             Some(g) => Err(self.redirect(g.leader().map(|(l, _)| l))),
             None => Err(self.redirect(self.view().leaders.get(&id).copied())),
         }
     }
+}
+
+/// Whether this node leads `g` and is still one of its voters: a leader that has just committed a membership
+/// without itself keeps leading until it steps down, and must not be asked for another change meanwhile (openraft
+/// 0.9 asserts against that in debug builds).
+fn leads(g: &ShardGroup) -> bool {
+    let me = g.config().node_id;
+    g.is_leader()
+        && g.metrics()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == me)
 }
 
 fn write_error(e: WriteError) -> String {
@@ -314,7 +327,7 @@ pub async fn command(conn: &mut Conn, args: &[Bytes]) -> Frame {
         }
         (b"GROUP", [which]) => {
             let group = if which.eq_ignore_ascii_case(b"META") {
-                c.meta_group()
+                c.local_meta_group()
             } else {
                 match parse_id(which) {
                     Ok(id) => c
@@ -391,7 +404,8 @@ async fn set_voters(
             .filter(|l| !listed.contains(l) && !want.contains(l))
             .collect()
     };
-    if !stale.is_empty() {
+    // After a change that removed this node, the new leader drops them (the tool asks it again).
+    if !stale.is_empty() && leads(g) {
         change(ChangeMembers::RemoveNodes(stale)).await?;
     }
     Ok(())
@@ -408,10 +422,10 @@ pub async fn follow_meta_voters(c: Weak<ClusterNode>) {
         if node.node.upgrade().is_none_or(|n| n.is_shutting_down()) {
             return;
         }
-        let (Some(g), meta) = (node.meta_group(), node.meta()) else {
+        let (Some(g), meta) = (node.local_meta_group(), node.meta()) else {
             continue;
         };
-        if meta.epoch == 0 || !g.is_leader() {
+        if meta.epoch == 0 || !leads(&g) {
             continue;
         }
         let want: BTreeSet<NodeId> = meta.meta_voters().into_iter().collect();

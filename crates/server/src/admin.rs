@@ -14,13 +14,19 @@ use std::time::{Duration, Instant};
 use cluster::{Metadata, NodeInfo};
 use resp::Frame;
 
+use crate::cluster::membership;
+
 const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]";
 
 /// Runs `shoal-server cluster <args>`; prints to stdout/stderr (a command-line tool, not the server).
 pub fn main(args: &[String]) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create") => create(&args[1..]),
-        _ => Err(USAGE.to_string()),
+        Some("add-node") => membership::add_node(&args[1..]),
+        Some("move-replica") => membership::move_replica(&args[1..]),
+        Some("rebalance-replicas") => membership::rebalance_replicas(&args[1..]),
+        Some("remove-node") => membership::remove_node(&args[1..]),
+        _ => Err(format!("{USAGE}\n{}", membership::USAGE)),
     };
     match result {
         Ok(report) => {
@@ -47,7 +53,7 @@ pub struct CreateOptions {
     pub timeout: Duration,
 }
 
-fn parse_node(word: &str) -> Result<NodeInfo, String> {
+pub(crate) fn parse_node(word: &str) -> Result<NodeInfo, String> {
     let bad = || format!("invalid node address '{word}' (want host:port[@busport])");
     let (client, bus) = match word.split_once('@') {
         Some((c, b)) => (c, Some(b)),
@@ -101,13 +107,13 @@ pub fn parse_create(args: &[String]) -> Result<CreateOptions, String> {
 }
 
 /// A minimal blocking RESP client for the administration commands.
-struct Client {
+pub(crate) struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Client {
-    fn connect(addr: &str) -> Result<Client, String> {
+    pub(crate) fn connect(addr: &str) -> Result<Client, String> {
         let stream = TcpStream::connect(addr).map_err(|e| format!("cannot reach {addr}: {e}"))?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
         Ok(Client {
@@ -116,7 +122,7 @@ impl Client {
         })
     }
 
-    fn call(&mut self, args: &[&[u8]]) -> Result<Frame, String> {
+    pub(crate) fn call(&mut self, args: &[&[u8]]) -> Result<Frame, String> {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -139,7 +145,7 @@ impl Client {
     }
 }
 
-fn frame_text(f: &Frame) -> String {
+pub(crate) fn frame_text(f: &Frame) -> String {
     match f {
         Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
         Frame::Verbatim { text, .. } => String::from_utf8_lossy(text).into_owned(),

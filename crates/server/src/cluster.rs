@@ -27,6 +27,10 @@ use crate::node::Node;
 use crate::replication::{fsync_policy, group_config, open_storage, Replication};
 use crate::shard::Shard;
 
+// A child module (its file beside this one) so that it reaches the node's groups and registry.
+#[path = "membership.rs"]
+pub mod membership;
+
 /// How often a node gossips with each other node.
 const GOSSIP_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest wait for one gossip answer.
@@ -129,6 +133,7 @@ impl ClusterNode {
             info!("cluster mode: waiting for `shoal-server cluster create`");
         }
         tokio::spawn(c.clone().gossip_loop());
+        tokio::spawn(membership::follow_meta_voters(Arc::downgrade(&c)));
         Ok(c)
     }
 
@@ -309,6 +314,9 @@ impl ClusterNode {
             return Ok(());
         }
         if !meta.nodes.contains_key(&me) {
+            if mine == me && mine != 0 {
+                return self.leave().await;
+            }
             return Err(format!("node {me} is not part of that cluster"));
         }
         meta.validate()?;
@@ -321,7 +329,7 @@ impl ClusterNode {
             return Err("node stopped".into());
         };
         let addr = meta.nodes[&me].member_addr();
-        for id in meta.shards_of(me) {
+        for id in meta.hosted_by(me) {
             if self.shards.read().contains_key(&id) {
                 continue;
             }
@@ -376,6 +384,7 @@ impl ClusterNode {
         if voters.contains(&me) && self.meta_group.lock().is_none() {
             self.start_meta_group(me, &meta, &voters, create).await?;
         }
+        self.retire_shards(&meta).await;
         self.refresh_view();
         Ok(())
     }

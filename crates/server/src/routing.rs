@@ -106,6 +106,13 @@ pub fn refused(node: &Node, target: &Target, e: &WriteError) -> Frame {
             let (host, port) = client_host_port(addr);
             Frame::error_owned(format!("MOVED {slot} {host}:{port}"))
         }
+        // The shard's replica left this node while the command waited (cluster move-replica): the client
+        // retries, and is redirected.
+        (WriteError::Fatal(_), _)
+            if node.cluster().is_some_and(|c| c.shard(target.id).is_none()) =>
+        {
+            Frame::error_owned(Redirect::TryAgainNoLeader.message())
+        }
         (WriteError::Fatal(_), _) => not_served(e),
         _ => Frame::error_owned(Redirect::TryAgainNoLeader.message()),
     }

@@ -100,6 +100,8 @@ pub enum NodeCommand {
     ClusterCountKeysInSlot,
     ClusterGetKeysInSlot,
     ClusterBootstrap,
+    /// `CLUSTER MEMBERSHIP`: a step of adding, moving or removing replicas (server/src/membership.rs).
+    ClusterMembership,
     ClusterHelp,
     Asking,
 }

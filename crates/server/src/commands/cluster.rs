@@ -397,6 +397,8 @@ pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
             "    Return information about slot range mappings and the nodes associated with them.",
             "BOOTSTRAP <node-id> <metadata>",
             "    Make this node part of a new cluster (sent by `shoal-server cluster create`).",
+            "MEMBERSHIP <step> [<arg> ...]",
+            "    A step of adding, moving or removing replicas (sent by `shoal-server cluster add-node`...).",
         ],
     )
 }

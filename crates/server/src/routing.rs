@@ -92,6 +92,10 @@ pub fn same_target(
     if node.cluster().is_none() {
         return true;
     }
+    // A command answered over several shards runs on its own.
+    if crate::keyless::spans_shards(spec, args) {
+        return false;
+    }
     route(node, spec, args, readonly, false).is_ok_and(|t| t.id == target.id)
 }
 

@@ -80,6 +80,23 @@ pub fn info(conn: &mut Conn, _args: &[Bytes]) -> Frame {
         out,
         "cluster_stats_messages_sent:{sent}\r\ncluster_stats_messages_received:{received}\r\n"
     );
+    if let Some(f) = c.forwarder() {
+        // Redis' per-type bus counters for pub/sub, and Shoal's count of messages a peer's full queue (or a
+        // failed send) dropped.
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let s = &f.stats;
+        let _ = write!(
+            out,
+            "cluster_stats_messages_publish_sent:{}\r\ncluster_stats_messages_publishshard_sent:{}\r\n\
+             cluster_stats_messages_publish_received:{}\r\ncluster_stats_messages_publishshard_received:{}\r\n\
+             cluster_stats_messages_publish_dropped:{}\r\n",
+            n(&s.publish_sent),
+            n(&s.publishshard_sent),
+            n(&s.publish_received),
+            n(&s.publishshard_received),
+            n(&s.dropped),
+        );
+    }
     text(out)
 }
 

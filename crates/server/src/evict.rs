@@ -62,15 +62,19 @@ impl Default for Evictor {
 /// Memory counted against `maxmemory`: what the process allocated (Redis' `used_memory`) less what the log
 /// keeps in memory, which evicting keys cannot free (Redis leaves its AOF buffer out the same way).
 pub fn used_memory(node: &Node) -> u64 {
-    let log: u64 = match node.cluster() {
+    (crate::alloc::allocated() as u64).saturating_sub(log_memory(node))
+}
+
+/// What the logs of every hosted shard keep in memory (`mem_not_counted_for_evict`).
+pub fn log_memory(node: &Node) -> u64 {
+    match node.cluster() {
         None => node.shard.replication().map_or(0, |r| r.log_memory()),
         Some(c) => c
             .shards()
             .iter()
             .filter_map(|(_, s)| s.replication().map(|r| r.log_memory()))
             .sum(),
-    };
-    (crate::alloc::allocated() as u64).saturating_sub(log)
+    }
 }
 
 /// The shards this node may evict from (those it leads), largest first, with their groups.

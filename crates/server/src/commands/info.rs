@@ -254,7 +254,7 @@ fn memory(node: &Node, out: &mut String) {
         "maxmemory_policy" => policy,
         "mem_fragmentation_ratio" => format!("{frag:.2}"),
         "mem_fragmentation_bytes" => rss as i64 - used as i64,
-        "mem_not_counted_for_evict" => node.shard.replication().map_or(0, |r| r.log_memory()),
+        "mem_not_counted_for_evict" => crate::evict::log_memory(node),
         "mem_allocator" => "libc",
     );
 }

@@ -33,8 +33,8 @@ pub mod pb {
 
 use pb::raft_bus_client::RaftBusClient;
 use pb::raft_bus_server::{RaftBus, RaftBusServer};
-use pb::{GossipMessage, Kind, PublishAck, PublishBatch, RaftReply, RaftRequest};
 pub use pb::PublishedMessage;
+use pb::{GossipMessage, Kind, PublishAck, PublishBatch, RaftReply, RaftRequest};
 
 /// Largest gRPC message accepted or sent: a snapshot chunk (openraft's `snapshot_max_chunk_size`, 3 MiB by
 /// default) or a large append, with room to spare over tonic's 4 MiB default.

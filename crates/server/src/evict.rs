@@ -78,8 +78,17 @@ pub fn log_memory(node: &Node) -> u64 {
 }
 
 /// The shards this node may evict from (those it leads), largest first, with their groups.
-fn led_shards(node: &Node) -> Vec<(Arc<crate::shard::Shard>, Arc<crate::replication::Replication>)> {
-    let mut led: Vec<(usize, Arc<crate::shard::Shard>, Arc<crate::replication::Replication>)> = node
+fn led_shards(
+    node: &Node,
+) -> Vec<(
+    Arc<crate::shard::Shard>,
+    Arc<crate::replication::Replication>,
+)> {
+    let mut led: Vec<(
+        usize,
+        Arc<crate::shard::Shard>,
+        Arc<crate::replication::Replication>,
+    )> = node
         .all_shards()
         .into_iter()
         .filter_map(|s| {

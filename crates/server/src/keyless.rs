@@ -268,7 +268,9 @@ async fn scan(
         return reply;
     };
     let next_inner = match parts.first() {
-        Some(Frame::Bulk(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse::<u64>().ok()),
+        Some(Frame::Bulk(b)) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok()),
         _ => None,
     };
     let Some(next_inner) = next_inner else {
@@ -277,7 +279,9 @@ async fn scan(
     let next = if next_inner != 0 {
         scan_cursor(*id, next_inner & SCAN_INNER_MASK)
     } else {
-        shards.get(i + 1).map_or(0, |(next, _, _)| scan_cursor(*next, 0))
+        shards
+            .get(i + 1)
+            .map_or(0, |(next, _, _)| scan_cursor(*next, 0))
     };
     parts[0] = Frame::Bulk(Bytes::from(next.to_string()));
     Frame::Array(parts)

@@ -215,11 +215,11 @@ pub async fn watch(conn: &mut Conn, args: &[Bytes]) -> Frame {
         .chain(args[1..].iter().cloned())
         .collect();
     let key_refs: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-    let target = match crate::routing::route_keys(&conn.node, &key_refs, false, conn.readonly, false)
-    {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
+    let target =
+        match crate::routing::route_keys(&conn.node, &key_refs, false, conn.readonly, false) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
     let repl = target.shard.replication().cloned();
     if let Err(reply) = conn.check_reads(&target, repl.as_deref()).await {
         return reply;

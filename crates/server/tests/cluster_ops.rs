@@ -585,6 +585,80 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
         let n: i64 = redis::cmd("DBSIZE").query(&mut con).ok()?;
         (n == 0).then_some(())
     });
+
+    // CLUSTER REPLICAS: every node leads a shard, so none is shown as a replica.
+    let mut c = connect(&procs[0]);
+    for p in &procs {
+        let r: Vec<String> = redis::cmd("CLUSTER")
+            .arg("REPLICAS")
+            .arg(format!("{:040x}", p.id))
+            .query(&mut c)
+            .unwrap();
+        assert!(r.is_empty(), "{r:?}");
+    }
+    let e = redis::cmd("CLUSTER")
+        .arg("SLAVES")
+        .arg("f".repeat(40))
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("Unknown node"), "{e}");
+
+    // Mixed roles: with node 2 down, a survivor leads two shards and answers for both; node 2 is shown as a
+    // replica of the leader of its first shard.
+    let keys: Vec<String> = (0..100).map(|i| format!("m:{i}")).collect();
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg(k).ignore();
+    }
+    let () = pipe.query(&mut con).unwrap();
+    let mut procs = procs;
+    procs[1].kill9();
+    let dead = format!("{:040x}", procs[1].id);
+    let master = eventually("node 2 shown as a failed replica", || {
+        let mut c = procs[0].conn()?;
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).ok()?;
+        let line = nodes.lines().find(|l| l.starts_with(&dead))?;
+        let f: Vec<&str> = line.split(' ').collect();
+        (f[2].contains("slave") && f[2].contains("fail") && f[3] != "-").then(|| f[3].to_string())
+    });
+    let survivors = [&procs[0], &procs[2]];
+    eventually("both survivors lead", || {
+        let s = slots(&procs[0])?;
+        let leaders: HashSet<u16> = s.iter().map(|(_, _, ports)| ports[0]).collect();
+        (leaders.len() == 2 && !leaders.contains(&procs[1].port)).then_some(())
+    });
+    let r: Vec<String> = eventually("CLUSTER REPLICAS of node 2's master", || {
+        redis::cmd("CLUSTER")
+            .arg("REPLICAS")
+            .arg(&master)
+            .query(&mut procs[0].conn()?)
+            .ok()
+    });
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].starts_with(&dead), "{r:?}");
+    let e = redis::cmd("CLUSTER")
+        .arg("REPLICAS")
+        .arg(&dead)
+        .query::<Value>(&mut connect(&procs[0]))
+        .unwrap_err();
+    assert!(e.to_string().contains("not a master"), "{e}");
+    let mut want = keys.clone();
+    want.sort();
+    eventually("the survivors' SCANs find each key once", || {
+        let mut seen = Vec::new();
+        for p in survivors {
+            seen.extend(scan_all(std::slice::from_ref(p), 10)?);
+        }
+        seen.sort();
+        (seen == want).then_some(())
+    });
+    eventually("the survivors' DBSIZE", || {
+        let n: Option<i64> = survivors
+            .iter()
+            .map(|p| redis::cmd("DBSIZE").query::<i64>(&mut p.conn()?).ok())
+            .sum();
+        (n == Some(100)).then_some(())
+    });
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub enum NodeCommand {
     ClusterKeySlot,
     ClusterCountKeysInSlot,
     ClusterGetKeysInSlot,
+    ClusterReplicas,
     ClusterBootstrap,
     ClusterHelp,
     Asking,

@@ -612,6 +612,7 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
     }
     let () = pipe.query(&mut con).unwrap();
     let mut procs = procs;
+    let t = Instant::now();
     procs[1].kill9();
     let dead = format!("{:040x}", procs[1].id);
     let master = eventually("node 2 shown as a failed replica", || {
@@ -652,6 +653,7 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
         seen.sort();
         (seen == want).then_some(())
     });
+    eprintln!("mixed roles checked {} ms after the kill", t.elapsed().as_millis());
     eventually("the survivors' DBSIZE", || {
         let n: Option<i64> = survivors
             .iter()

@@ -653,7 +653,10 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
         seen.sort();
         (seen == want).then_some(())
     });
-    eprintln!("mixed roles checked {} ms after the kill", t.elapsed().as_millis());
+    eprintln!(
+        "mixed roles checked {} ms after the kill",
+        t.elapsed().as_millis()
+    );
     eventually("the survivors' DBSIZE", || {
         let n: Option<i64> = survivors
             .iter()

@@ -464,6 +464,14 @@ fn info_keyspace_sum(procs: &[Proc]) -> Option<(i64, i64)> {
     Some((keys, expires))
 }
 
+/// The slot range of `slots` starting at `start`.
+fn s_range(slots: &[(i64, i64, Vec<u16>)], start: i64) -> Option<(i64, i64)> {
+    slots
+        .iter()
+        .find(|(a, _, _)| *a == start)
+        .map(|(a, b, _)| (*a, *b))
+}
+
 /// Waits until each node leads exactly one shard, so per-node answers cover each shard once.
 fn wait_spread_leaders(procs: &[Proc]) {
     eventually("one shard led by each node", || {
@@ -657,6 +665,38 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
         "mixed roles checked {} ms after the kill",
         t.elapsed().as_millis()
     );
+    // On the survivor leading two shards, a transaction over both: each command is queued (both shards are led
+    // here), and EXEC answers CROSSSLOT as Redis does for keys of several slots, applying nothing.
+    let (double, two) = eventually("a survivor leading two shards", || {
+        let s = slots(&procs[0])?;
+        survivors.iter().find_map(|p| {
+            let led: Vec<i64> = s
+                .iter()
+                .filter(|(_, _, ports)| ports[0] == p.port)
+                .map(|(a, _, _)| *a)
+                .collect();
+            (led.len() == 2).then(|| (p.port, led))
+        })
+    });
+    let map = eventually("slots", || slots(&procs[0]));
+    let key_at = |start: i64| {
+        let (a, b) = s_range(&map, start).unwrap();
+        (0..100_000)
+            .map(|i| format!("x{i}"))
+            .find(|k| (a..=b).contains(&i64::from(cluster::key_slot(k.as_bytes()))))
+            .unwrap()
+    };
+    let (k1, k2) = (key_at(two[0]), key_at(two[1]));
+    let mut d = connect(by_port(&procs, double));
+    let () = redis::cmd("MULTI").query(&mut d).unwrap();
+    for k in [&k1, &k2] {
+        let q: String = redis::cmd("SET").arg(k).arg("tx").query(&mut d).unwrap();
+        assert_eq!(q, "QUEUED");
+    }
+    let e = redis::cmd("EXEC").query::<Value>(&mut d).unwrap_err();
+    assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
+    let v: Option<String> = redis::cmd("GET").arg(&k1).query(&mut d).unwrap();
+    assert_eq!(v, None);
     eventually("the survivors' DBSIZE", || {
         let n: Option<i64> = survivors
             .iter()

@@ -675,7 +675,7 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
                 .filter(|(_, _, ports)| ports[0] == p.port)
                 .map(|(a, _, _)| *a)
                 .collect();
-            (led.len() == 2).then(|| (p.port, led))
+            (led.len() == 2).then_some((p.port, led))
         })
     });
     let map = eventually("slots", || slots(&procs[0]));

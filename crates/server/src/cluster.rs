@@ -58,6 +58,8 @@ pub struct ClusterNode {
     node_timeout_ms: u64,
     gossip_sent: AtomicU64,
     gossip_received: AtomicU64,
+    /// Pub/sub messages to and from the other nodes.
+    forwarder: std::sync::OnceLock<Arc<crate::forward::Forwarder>>,
 }
 
 impl ClusterNode {
@@ -101,7 +103,30 @@ impl ClusterNode {
             node_timeout_ms,
             gossip_sent: AtomicU64::new(0),
             gossip_received: AtomicU64::new(0),
+            forwarder: std::sync::OnceLock::new(),
         });
+        {
+            // PUBLISH and SPUBLISH reach the other nodes' subscribers through the forwarder; what peers forward
+            // is delivered here.
+            let f = Arc::new(crate::forward::Forwarder::new(
+                Arc::downgrade(&c),
+                c.peers.clone(),
+            ));
+            let _ = c.forwarder.set(f.clone());
+            let out = Arc::downgrade(&f);
+            node.pubsub
+                .set_forward(Arc::new(move |channel, message, shard| {
+                    if let Some(f) = out.upgrade() {
+                        f.publish(channel, message, shard);
+                    }
+                }));
+            let (inbound, pubsub) = (Arc::downgrade(&f), node.pubsub.clone());
+            c.registry.set_publish(Arc::new(move |messages| {
+                if let Some(f) = inbound.upgrade() {
+                    f.receive(&pubsub, messages);
+                }
+            }));
+        }
         {
             let weak = Arc::downgrade(&c);
             c.registry
@@ -164,6 +189,11 @@ impl ClusterNode {
             .iter()
             .map(|(id, s)| (*id, s.clone()))
             .collect()
+    }
+
+    /// Pub/sub forwarding to and from the other nodes.
+    pub fn forwarder(&self) -> Option<&Arc<crate::forward::Forwarder>> {
+        self.forwarder.get()
     }
 
     /// The node's storage (shared by all its groups).

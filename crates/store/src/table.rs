@@ -99,6 +99,7 @@ pub enum NodeCommand {
     ClusterKeySlot,
     ClusterCountKeysInSlot,
     ClusterGetKeysInSlot,
+    ClusterReplicas,
     ClusterBootstrap,
     /// `CLUSTER MEMBERSHIP`: a step of adding, moving or removing replicas (server/src/membership.rs).
     ClusterMembership,

@@ -91,6 +91,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClusterMyId => cluster::myid(conn, args),
         ClusterMyShardId => cluster::myshardid(conn, args),
         ClusterNodes => cluster::nodes(conn, args),
+        ClusterReplicas => cluster::replicas(conn, args),
         ClusterSlots => cluster::slots(conn, args),
         ClusterShards => cluster::shards(conn, args),
         ClusterKeySlot => cluster::keyslot(conn, args),

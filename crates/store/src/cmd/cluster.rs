@@ -13,6 +13,10 @@ CommandSpec::new("myshardid", 2, flags::STALE, acl::SLOW, Handler::Node(NodeComm
     .doc("cluster", "7.2.0", "O(1)", "Return the node shard id"),
 CommandSpec::new("nodes", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterNodes))
     .doc("cluster", "3.0.0", "O(N) where N is the total number of Cluster nodes", "Get Cluster config for the node"),
+CommandSpec::new("replicas", 3, flags::ADMIN | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterReplicas))
+    .doc("cluster", "5.0.0", "O(N) where N is the number of replicas.", "Lists the replica nodes of a master node."),
+CommandSpec::new("slaves", 3, flags::ADMIN | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterReplicas))
+    .doc("cluster", "3.0.0", "O(N) where N is the number of replicas.", "Lists the replica nodes of a master node."),
 CommandSpec::new("slots", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterSlots))
     .doc("cluster", "3.0.0", "O(N) where N is the total number of Cluster nodes", "Get array of Cluster slot to node mappings"),
 CommandSpec::new("shards", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterShards))

@@ -580,7 +580,7 @@ fn keys(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 /// Parses a SCAN cursor as Redis does with `strtoul(..., 10)`: an optional sign (a `-` negates modulo 2^64),
 /// decimal digits, nothing after them; the empty string is cursor 0. C string semantics end it at a NUL.
-pub(crate) fn parse_cursor(b: &[u8]) -> Option<u64> {
+pub fn parse_cursor(b: &[u8]) -> Option<u64> {
     let b = b.split(|&c| c == 0).next().unwrap_or_default();
     if b.first()
         .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)

@@ -5,6 +5,7 @@
 # Usage: bench/cluster.sh [requests-per-test]
 #   SHOAL_BIN   the shoal-server to run (default: cargo build --release, target/release/shoal-server)
 #   TESTS, PIPELINES, CLIENTS   redis-benchmark's -t, the -P values, -c (set,get / "1 16" / 50)
+#   KEEP_LOGS=1 keeps the work directory (the nodes' logs: elections under load show there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,7 @@ PIDS=()
 cleanup() {
     for p in "${REDIS_PORTS[@]}"; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    if [[ -n "${KEEP_LOGS:-}" ]]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -56,7 +57,7 @@ addrs() { for p in "$@"; do printf '127.0.0.1:%s ' "$p"; done; }
 for p in "${SHOAL_PORTS[@]}"; do
     mkdir -p "$WORK/shoal-$p"
     "$SHOAL_BIN" --port "$p" --bind 127.0.0.1 --dir "$WORK/shoal-$p" --cluster-enabled yes \
-        --appendfsync everysec --loglevel warning >"$WORK/shoal-$p.log" 2>&1 &
+        --appendfsync everysec --loglevel warning --logfile "$WORK/shoal-$p.log" &
     PIDS+=($!)
 done
 for p in "${SHOAL_PORTS[@]}"; do wait_ping "$p"; done
@@ -76,11 +77,13 @@ for p in "${REDIS_PORTS[@]}"; do wait_ping "$p"; done
 redis-cli --cluster create $(addrs "${REDIS_PORTS[@]}") --cluster-replicas 0 --cluster-yes >/dev/null
 wait_cluster_ok "${REDIS_PORTS[@]}"
 
-# One CSV run through the cluster client of redis-benchmark; prints "TEST rps" lines.
+# One CSV run through the cluster client of redis-benchmark (which also prints the masters it found, not CSV);
+# prints "TEST rps" lines.
 run() {
     local port=$1 pipeline=$2
     redis-benchmark --cluster -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pipeline" -d 64 -r 100000 -n "$N" \
-        -t "$TESTS" --csv 2>"$WORK/stderr" | tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
+        -t "$TESTS" --csv 2>"$WORK/stderr" | grep '^"' | tail -n +2 | tr -d '"' |
+        awk -F, '{split($1, a, " "); print a[1], $2}'
     if grep -qiE 'error|could not|failed' "$WORK/stderr"; then
         echo "redis-benchmark on port $port:" >&2
         cat "$WORK/stderr" >&2

@@ -81,14 +81,13 @@ wait_cluster_ok "${REDIS_PORTS[@]}"
 # prints "TEST rps" lines.
 run() {
     local port=$1 pipeline=$2
-    redis-benchmark --cluster -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pipeline" -d 64 -r 100000 -n "$N" \
-        -t "$TESTS" --csv 2>"$WORK/stderr" | grep '^"' | tail -n +2 | tr -d '"' |
-        awk -F, '{split($1, a, " "); print a[1], $2}'
-    if grep -qiE 'error|could not|failed' "$WORK/stderr"; then
-        echo "redis-benchmark on port $port:" >&2
-        cat "$WORK/stderr" >&2
+    if ! redis-benchmark --cluster -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pipeline" -d 64 -r 100000 -n "$N" \
+        -t "$TESTS" --csv >"$WORK/out" 2>"$WORK/stderr" || grep -qiE 'error|could not|failed' "$WORK/stderr"; then
+        echo "redis-benchmark --cluster -p $port -P $pipeline failed:" >&2
+        tail -n 20 "$WORK/stderr" "$WORK/out" >&2
         exit 1
     fi
+    grep '^"' "$WORK/out" | tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
 }
 
 echo "uptime: $(uptime)"

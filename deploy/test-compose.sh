@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# End-to-end test of deploy/docker-compose.yml: builds the image, brings the three nodes up under a throw-away
-# project name and free host ports, kills the leader with `docker kill`, crashes the next leader (SIGKILL, which
-# the restart policy answers), checks that no acknowledged write is lost, restarts everything from the volumes,
-# then `down -v`. Prints the measured failover times. Needs a Docker engine; installs docker-compose if neither
-# `docker compose` nor `docker-compose` exists. The test itself is crates/server/tests/compose.rs.
+# End-to-end test of deploy/docker-compose.yml: builds the image (reusing the cached static build), brings the
+# 3-node cluster up under a throw-away project name and free host ports, writes to every slot through a cluster
+# client, kills the container leading a shard with `docker kill`, checks that no acknowledged write is lost, stops
+# and `up`s the project again (the one-shot create must change nothing), then `down -v`. Prints the failover time.
+# Needs a Docker engine on Linux (host networking); installs docker-compose if neither `docker compose` nor
+# `docker-compose` exists. The test itself is crates/server/tests/compose.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)

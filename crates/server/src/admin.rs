@@ -5,6 +5,10 @@
 //! distinct nodes (shard s on nodes s, s+1, ... round the ring, so every node is the first replica, and leader,
 //! of as many shards as any other), sends every node the layout (`CLUSTER BOOTSTRAP`), and waits until every
 //! node reports `cluster_state:ok`.
+//!
+//! It is idempotent, so a deployment can run it on every start (the compose file's one-shot service): when every
+//! node given already belongs to one cluster that knows all of them, it changes nothing, waits for
+//! `cluster_state:ok` and succeeds.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -154,27 +158,9 @@ pub(crate) fn frame_text(f: &Frame) -> String {
     }
 }
 
-fn create(args: &[String]) -> Result<String, String> {
-    let opts = parse_create(args)?;
-    let meta = Metadata::layout(opts.nodes, opts.shards, opts.replicas)?;
-    let blob = meta.encode();
-    let mut clients = Vec::new();
-    for n in meta.nodes.values() {
-        let mut c = Client::connect(&n.client_addr())?;
-        let info = c.call(&[b"CLUSTER", b"INFO"])?;
-        if let Frame::Error(e) = &info {
-            return Err(format!("{}: {e}", n.client_addr()));
-        }
-        clients.push((n.clone(), c));
-    }
-    for (n, c) in &mut clients {
-        let id = n.id.to_string();
-        if let Frame::Error(e) = c.call(&[b"CLUSTER", b"BOOTSTRAP", id.as_bytes(), &blob])? {
-            return Err(format!("{}: {e}", n.client_addr()));
-        }
-    }
-    let deadline = Instant::now() + opts.timeout;
-    for (n, c) in &mut clients {
+/// Waits until every node reports `cluster_state:ok`.
+fn wait_ok(clients: &mut [(NodeInfo, Client)], deadline: Instant) -> Result<(), String> {
+    for (n, c) in clients {
         loop {
             let info = frame_text(&c.call(&[b"CLUSTER", b"INFO"])?);
             if info.contains("cluster_state:ok") {
@@ -189,6 +175,65 @@ fn create(args: &[String]) -> Result<String, String> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    Ok(())
+}
+
+/// The `host:port` addresses in a `CLUSTER NODES` reply.
+fn nodes_addrs(reply: &str) -> Vec<String> {
+    reply
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .map(|a| a.split('@').next().unwrap_or(a).to_string())
+        .collect()
+}
+
+/// Whether every node already belongs to a cluster whose `CLUSTER NODES` lists all of them.
+fn already_created(clients: &mut [(NodeInfo, Client)]) -> Result<bool, String> {
+    let wanted: Vec<String> = clients.iter().map(|(n, _)| n.client_addr()).collect();
+    for (n, c) in clients.iter_mut() {
+        let id = frame_text(&c.call(&[b"CLUSTER", b"MYID"])?);
+        if id.bytes().all(|b| b == b'0') {
+            return Ok(false);
+        }
+        let known = nodes_addrs(&frame_text(&c.call(&[b"CLUSTER", b"NODES"])?));
+        if let Some(missing) = wanted.iter().find(|a| !known.contains(a)) {
+            return Err(format!(
+                "{} already belongs to a cluster that does not include {missing}",
+                n.client_addr()
+            ));
+        }
+    }
+    Ok(true)
+}
+
+fn create(args: &[String]) -> Result<String, String> {
+    let opts = parse_create(args)?;
+    let meta = Metadata::layout(opts.nodes, opts.shards, opts.replicas)?;
+    let blob = meta.encode();
+    let mut clients = Vec::new();
+    for n in meta.nodes.values() {
+        let mut c = Client::connect(&n.client_addr())?;
+        let info = c.call(&[b"CLUSTER", b"INFO"])?;
+        if let Frame::Error(e) = &info {
+            return Err(format!("{}: {e}", n.client_addr()));
+        }
+        clients.push((n.clone(), c));
+    }
+    let deadline = Instant::now() + opts.timeout;
+    if already_created(&mut clients)? {
+        wait_ok(&mut clients, deadline)?;
+        return Ok(format!(
+            "[OK] The {} nodes already form a cluster: nothing changed.\n",
+            clients.len()
+        ));
+    }
+    for (n, c) in &mut clients {
+        let id = n.id.to_string();
+        if let Frame::Error(e) = c.call(&[b"CLUSTER", b"BOOTSTRAP", id.as_bytes(), &blob])? {
+            return Err(format!("{}: {e}", n.client_addr()));
+        }
+    }
+    wait_ok(&mut clients, deadline)?;
     let mut out = String::new();
     for s in meta.shards.values() {
         let ranges: Vec<String> = meta
@@ -243,5 +288,13 @@ mod tests {
         assert!(parse_create(&args("a")).is_err());
         assert!(parse_create(&args("a:0")).is_err());
         assert!(parse_create(&args(":1")).is_err());
+    }
+
+    #[test]
+    fn cluster_nodes_addresses_drop_the_bus_port() {
+        let reply = "0001 10.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460\n\
+                     0002 h:7002@9000 slave 0001 0 0 1 connected\n";
+        assert_eq!(nodes_addrs(reply), ["10.0.0.1:7001", "h:7002"]);
+        assert!(nodes_addrs("").is_empty());
     }
 }

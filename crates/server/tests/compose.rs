@@ -1,22 +1,26 @@
-//! deploy/docker-compose.yml end to end: the three containers elect a leader, a client on the host writes
-//! continuously through the published ports, the leader container is killed (`docker kill`), then another leader
-//! crashes (SIGKILL from outside, which the restart policy answers), and every acknowledged write is still there,
-//! on every node, and after a restart of the whole project from its volumes.
+//! deploy/docker-compose.yml end to end: `up` brings a 3-node cluster (3 shards x 3 replicas) up and creates it;
+//! a second `up` changes nothing; the `redis` crate's cluster client on the host writes unique values across every
+//! slot, recording each acknowledged write; the container leading a shard is killed (`docker kill`) and a write to
+//! that shard's slots succeeds again within seconds (the time is printed); nothing acknowledged is lost, and the
+//! data survives a stop and `up` of the whole project from its volumes (the one-shot create runs again and leaves
+//! the cluster as it is).
 //!
 //! Ignored by a plain `cargo test`: it needs a Docker engine and the image `shoal:local` (or `SHOAL_IMAGE`).
 //! deploy/test-compose.sh builds the image and runs it with `--ignored`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::procs::free_port_pair;
+use redis::Value;
+
 /// Acknowledged writes: key -> value.
 type Acked = Arc<Mutex<BTreeMap<String, String>>>;
-
-/// Instants of the acknowledgements, in order, to see how long clients went without one.
-type AckTimes = Arc<Mutex<Vec<Instant>>>;
 
 /// The compose project under test; `down -v` on drop, after printing the containers' logs if the test failed.
 struct Project {
@@ -38,6 +42,9 @@ impl Project {
         for (i, p) in self.ports.iter().enumerate() {
             c.env(format!("SHOAL_PORT{}", i + 1), p.to_string());
         }
+        // The test checks that nothing acknowledged is lost when a node is killed: everysec (the default) keeps
+        // that as long as a majority of each shard's replicas survives, which is what the test does.
+        c.env("SHOAL_APPENDFSYNC", "everysec");
         c
     }
 
@@ -51,11 +58,25 @@ impl Project {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The container id of node `i` (0-based).
-    fn container(&self, i: usize) -> String {
-        self.run(&["ps", "-q", &format!("shoal{}", i + 1)])
-            .trim()
-            .to_string()
+    /// The container id of `service`.
+    fn container(&self, service: &str) -> String {
+        let id = self.run(&["ps", "-a", "-q", service]).trim().to_string();
+        assert!(!id.is_empty(), "no container for {service}");
+        id
+    }
+
+    /// Waits for the one-shot `create` service to exit; asserts it succeeded and returns its last output line.
+    fn wait_create(&self) -> String {
+        let id = self.container("create");
+        let code = docker(&["wait", &id]);
+        let logs = Command::new("docker")
+            .args(["logs", &id])
+            .output()
+            .expect("docker logs");
+        let text = String::from_utf8_lossy(&logs.stdout).into_owned()
+            + &String::from_utf8_lossy(&logs.stderr);
+        assert_eq!(code, "0", "cluster create failed:\n{text}");
+        text.lines().last().unwrap_or_default().to_string()
     }
 
     fn conn(&self, i: usize) -> Option<redis::Connection> {
@@ -67,76 +88,69 @@ impl Project {
         Some(con)
     }
 
-    fn role(&self, i: usize) -> Option<String> {
-        let v: redis::Value = redis::cmd("ROLE").query(&mut self.conn(i)?).ok()?;
-        match v {
-            redis::Value::Array(items) => match items.first()? {
-                redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    fn info_u64(&self, i: usize, field: &str) -> Option<u64> {
-        let text: String = redis::cmd("INFO")
-            .arg("replication")
+    fn cluster_info(&self, i: usize, field: &str) -> Option<String> {
+        let v: Value = redis::cmd("CLUSTER")
+            .arg("INFO")
             .query(&mut self.conn(i)?)
             .ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")))
-            .and_then(|v| v.trim().parse().ok())
+        text(&v).lines().find_map(|l| {
+            l.strip_prefix(&format!("{field}:"))
+                .map(|s| s.trim().to_string())
+        })
     }
 
-    /// The node that answers ROLE with `master`, waiting up to `timeout`.
-    fn wait_leader(&self, timeout: Duration) -> usize {
+    /// Waits until node `i` reports `cluster_state:ok`.
+    fn wait_ok(&self, i: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(i) = (0..3).find(|&i| self.role(i).as_deref() == Some("master")) {
-                return i;
-            }
-            assert!(Instant::now() < deadline, "no leader after {timeout:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until node `i` follows a leader again.
-    fn wait_follower(&self, i: usize, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.role(i).as_deref() != Some("slave")
-            || self.info_u64(i, "raft_leader_id").is_none()
-        {
-            assert!(Instant::now() < deadline, "shoal{} did not rejoin", i + 1);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Polls the two nodes other than `dead` with a SET until one accepts it; returns when that happened.
-    fn wait_new_leader_write(&self, dead: usize, timeout: Duration) -> Instant {
-        let start = Instant::now();
-        let others: Vec<usize> = (0..3).filter(|&i| i != dead).collect();
-        let mut conns: Vec<Option<redis::Connection>> = others.iter().map(|_| None).collect();
-        loop {
-            for (j, c) in conns.iter_mut().enumerate() {
-                if c.is_none() {
-                    *c = self.conn(others[j]);
-                }
-                if let Some(con) = c {
-                    let r: redis::RedisResult<String> =
-                        redis::cmd("SET").arg("probe").arg("1").query(con);
-                    match r {
-                        Ok(_) => return Instant::now(),
-                        Err(e) if e.is_io_error() || e.is_timeout() => *c = None,
-                        Err(_) => {}
-                    }
-                }
-            }
+        while self.cluster_info(i, "cluster_state").as_deref() != Some("ok") {
             assert!(
-                start.elapsed() < timeout,
-                "no node accepted a write {timeout:?} after the leader died"
+                Instant::now() < deadline,
+                "node{} not ok after {timeout:?}",
+                i + 1
             );
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The port of the node leading the shard of `slot`, as node `i` sees it (`CLUSTER SLOTS`).
+    fn leader_of(&self, i: usize, slot: u16) -> Option<u16> {
+        let v: Value = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query(&mut self.conn(i)?)
+            .ok()?;
+        let Value::Array(ranges) = v else { return None };
+        ranges.into_iter().find_map(|r| {
+            let Value::Array(items) = r else { return None };
+            let (Value::Int(a), Value::Int(b)) = (&items[0], &items[1]) else {
+                return None;
+            };
+            if !(*a..=*b).contains(&i64::from(slot)) {
+                return None;
+            }
+            let Value::Array(leader) = items.get(2)? else {
+                return None;
+            };
+            match leader.get(1)? {
+                Value::Int(p) => Some(*p as u16),
+                _ => None,
+            }
+        })
+    }
+
+    fn cluster_client(&self, retries: u32) -> redis::cluster::ClusterClient {
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect();
+        redis::cluster::ClusterClientBuilder::new(nodes)
+            .retries(retries)
+            .min_retry_wait(20)
+            .max_retry_wait(200)
+            .connection_timeout(Duration::from_millis(500))
+            .response_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
     }
 }
 
@@ -169,14 +183,6 @@ fn compose_command() -> Vec<String> {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");
     assert!(
@@ -187,147 +193,129 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Writers that SET unique keys through the published ports on whichever node accepts writes, recording every
-/// acknowledged write and when it was acknowledged, until `stop`.
+fn text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A key prefix (hash tag) for every slot.
+fn tag_per_slot() -> Vec<String> {
+    let mut tags = vec![String::new(); cluster::SLOTS];
+    let mut missing = cluster::SLOTS;
+    let mut n = 0u64;
+    while missing > 0 {
+        let tag = format!("t{n}");
+        let slot = usize::from(cluster::key_slot(tag.as_bytes()));
+        if tags[slot].is_empty() {
+            tags[slot] = format!("{{{tag}}}");
+            missing -= 1;
+        }
+        n += 1;
+    }
+    tags
+}
+
+/// Runs an idempotent cluster pipeline, again on a fresh connection (which reloads the slot map) if it fails: the
+/// client follows `-MOVED` for single commands, not inside a pipeline.
+fn pipelined<T: redis::FromRedisValue>(
+    client: &redis::cluster::ClusterClient,
+    pipe: &redis::cluster::ClusterPipeline,
+) -> T {
+    let mut last = None;
+    for _ in 0..100 {
+        match client.get_connection().and_then(|mut c| pipe.query(&mut c)) {
+            Ok(v) => return v,
+            Err(e) => {
+                last = Some(e.to_string().chars().take(300).collect::<String>());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    panic!("pipeline kept failing: {last:?}");
+}
+
+/// Writers through the cluster client: write number n goes to slot n % 16384 with a value no other write has;
+/// every acknowledged write is recorded, until `stop`.
 fn start_writers(
-    ports: [u16; 3],
+    client: &redis::cluster::ClusterClient,
     threads: usize,
-    stop: Arc<AtomicBool>,
-    acked: Acked,
-    times: AckTimes,
-) -> Vec<std::thread::JoinHandle<()>> {
-    let target = Arc::new(AtomicUsize::new(0));
+    stop: &Arc<AtomicBool>,
+    acked: &Acked,
+) -> Vec<std::thread::JoinHandle<u64>> {
+    let tags = Arc::new(tag_per_slot());
+    let next = Arc::new(AtomicU64::new(0));
     (0..threads)
-        .map(|t| {
-            let (stop, acked, times, target) =
-                (stop.clone(), acked.clone(), times.clone(), target.clone());
+        .map(|_| {
+            let (client, stop, acked, tags, next) = (
+                client.clone(),
+                stop.clone(),
+                acked.clone(),
+                tags.clone(),
+                next.clone(),
+            );
             std::thread::spawn(move || {
-                let mut con: Option<(usize, redis::Connection)> = None;
-                let mut i = 0u64;
+                let mut con = None;
+                let mut errors = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let idx = target.load(Ordering::Relaxed) % 3;
-                    if con.as_ref().map(|(j, _)| *j) != Some(idx) {
-                        con = redis::Client::open(format!("redis://127.0.0.1:{}/", ports[idx]))
-                            .ok()
-                            .and_then(|c| {
-                                c.get_connection_with_timeout(Duration::from_millis(300))
-                                    .ok()
-                            })
-                            .map(|c| {
-                                let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-                                (idx, c)
-                            });
-                        if con.is_none() {
-                            target.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(Duration::from_millis(5));
-                            continue;
-                        }
+                    if con.is_none() {
+                        con = client.get_connection().ok();
                     }
-                    let (_, c) = con.as_mut().unwrap();
-                    let key = format!("w{t}:{i}");
-                    let value = format!("v{i}");
-                    let r: redis::RedisResult<String> =
-                        redis::cmd("SET").arg(&key).arg(&value).query(c);
-                    match r {
-                        Ok(_) => {
+                    let Some(c) = con.as_mut() else {
+                        errors += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    };
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let key = format!("{}:w{n}", tags[(n % cluster::SLOTS as u64) as usize]);
+                    let value = format!("v{n}");
+                    match redis::cmd("SET").arg(&key).arg(&value).query::<String>(c) {
+                        Ok(r) if r == "OK" => {
                             acked.lock().unwrap().insert(key, value);
-                            times.lock().unwrap().push(Instant::now());
-                            i += 1;
                         }
+                        Ok(_) => {}
                         Err(_) => {
-                            // Not the leader, no leader yet, or the container died: try the next node. A write
-                            // whose outcome is unknown is not counted; the next one uses a new key.
-                            i += 1;
+                            // Unknown outcome: not counted; the next write uses a new key. A fresh connection
+                            // reloads the slot map.
+                            errors += 1;
                             con = None;
-                            target.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(Duration::from_millis(5));
+                            std::thread::sleep(Duration::from_millis(10));
                         }
                     }
                 }
+                errors
             })
         })
         .collect()
 }
 
-/// The longest time without any acknowledged write between `from` and `to`.
-fn longest_gap(times: &AckTimes, from: Instant, to: Instant) -> Duration {
-    let times = times.lock().unwrap();
-    let mut last = from;
-    let mut gap = Duration::ZERO;
-    for &t in times.iter().filter(|&&t| t > from && t <= to) {
-        gap = gap.max(t - last);
-        last = t;
-    }
-    gap.max(to.saturating_duration_since(last))
-}
-
-/// Every acknowledged write is readable on node `i`.
-fn assert_all_present(p: &Project, i: usize, acked: &Acked) {
+/// Every acknowledged write reads back its value through the cluster client.
+fn assert_all_present(client: &redis::cluster::ClusterClient, acked: &Acked, when: &str) {
     let acked = acked.lock().unwrap();
-    let mut c = p.conn(i).expect("node answers");
     let keys: Vec<&String> = acked.keys().collect();
     for chunk in keys.chunks(500) {
-        let values: Vec<Option<String>> = redis::cmd("MGET").arg(chunk).query(&mut c).unwrap();
-        for (k, v) in chunk.iter().zip(values) {
+        let mut pipe = redis::cluster::cluster_pipe();
+        for k in chunk {
+            pipe.cmd("GET").arg(*k);
+        }
+        let got: Vec<Option<String>> = pipelined(client, &pipe);
+        for (k, v) in chunk.iter().zip(got) {
             assert_eq!(
                 v.as_ref(),
                 Some(&acked[*k]),
-                "acknowledged write {k} missing on shoal{}",
-                i + 1
+                "acknowledged write {k} (slot {}) missing {when}",
+                cluster::key_slot(k.as_bytes())
             );
         }
     }
 }
 
-/// Waits until the three nodes have applied the same index twice in a row, then returns their digests.
-fn settled_digests(p: &Project) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let applied: Vec<Option<u64>> =
-            (0..3).map(|i| p.info_u64(i, "raft_last_applied")).collect();
-        let same = applied.iter().all(|a| a.is_some() && *a == applied[0]);
-        if same && last.as_ref() == Some(&applied) {
-            let digests: Vec<String> = (0..3)
-                .map(|i| {
-                    redis::cmd("DEBUG")
-                        .arg("DIGEST")
-                        .query(&mut p.conn(i).unwrap())
-                        .unwrap()
-                })
-                .collect();
-            return digests;
-        }
-        last = same.then_some(applied);
-        assert!(Instant::now() < deadline, "nodes never settled");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A crash of container `id`'s process, seen by Docker as an exit it did not ask for (so the restart policy applies):
-/// SIGKILL to the container's main process when its pid is visible from here, else `docker kill` and a manual
-/// `docker start` (a remote engine). Returns whether the signal was sent, and when.
-fn crash(id: &str) -> (bool, Instant) {
-    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", id]);
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    if comm.trim() == "shoal-server" {
-        let at = Instant::now();
-        let ok = Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return (true, at);
-        }
-    }
-    let at = Instant::now();
-    docker(&["kill", id]);
-    (false, at)
-}
-
 #[test]
 #[ignore = "needs a Docker engine and the image: deploy/test-compose.sh builds it and runs this test"]
-fn compose_shard_fails_over_and_keeps_every_acknowledged_write() {
+fn compose_cluster_fails_over_and_keeps_every_acknowledged_write() {
     let image = std::env::var("SHOAL_IMAGE").unwrap_or_else(|_| "shoal:local".into());
     assert!(
         Command::new("docker")
@@ -336,124 +324,133 @@ fn compose_shard_fails_over_and_keeps_every_acknowledged_write() {
             .is_ok_and(|o| o.status.success()),
         "image {image} missing: run deploy/build-image.sh"
     );
+    let mut ports = [0u16; 3];
+    for i in 0..3 {
+        ports[i] = loop {
+            let p = free_port_pair();
+            if !ports[..i]
+                .iter()
+                .any(|q| q.abs_diff(p) == 0 || q.abs_diff(p) == 10000)
+            {
+                break p;
+            }
+        };
+    }
     let p = Project {
         compose: compose_command(),
         name: format!("shoaltest{}", std::process::id()),
-        ports: [free_port(), free_port(), free_port()],
+        ports,
     };
     let started = Instant::now();
     p.run(&["up", "-d"]);
-    let leader = p.wait_leader(Duration::from_secs(60));
-    // Container ids stay the same across kill, start and restart (and `compose ps` is slow with docker-compose v1).
-    let ids: Vec<String> = (0..3).map(|i| p.container(i)).collect();
+    let created = p.wait_create();
+    assert!(created.contains("All 16384 slots covered"), "{created}");
+    for i in 0..3 {
+        p.wait_ok(i, Duration::from_secs(30));
+    }
     eprintln!(
-        "compose up: shoal{} leads after {} ms",
-        leader + 1,
+        "compose up: cluster created and ok after {} ms",
         started.elapsed().as_millis()
     );
+    // A second `up` runs the one-shot again: it finds the cluster and changes nothing.
+    p.run(&["up", "-d"]);
+    let again = p.wait_create();
+    assert!(again.contains("already form a cluster"), "{again}");
+    assert_eq!(
+        p.cluster_info(0, "cluster_current_epoch").as_deref(),
+        Some("1")
+    );
+    let ids: Vec<String> = (1..=3).map(|i| p.container(&format!("node{i}"))).collect();
 
+    let client = p.cluster_client(30);
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Acked = Arc::default();
-    let times: AckTimes = Arc::default();
-    let writers = start_writers(p.ports, 2, stop.clone(), acked.clone(), times.clone());
-    std::thread::sleep(Duration::from_secs(1));
+    let writers = start_writers(&client, 4, &stop, &acked);
+    // Every slot gets a write before the kill.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < cluster::SLOTS {
+        assert!(
+            Instant::now() < deadline,
+            "only {} writes acknowledged in 60 s",
+            acked.lock().unwrap().len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
-    // 1: `docker kill` the leader; the survivors elect another that takes writes.
+    // `docker kill` the container leading the shard of slot 0; time until a write to that slot succeeds again.
+    let leader_port = p.leader_of(0, 0).expect("a leader for slot 0");
+    let victim = p.ports.iter().position(|&q| q == leader_port).unwrap();
+    let survivor = (victim + 1) % 3;
+    let probe_key = format!("{}:probe", tag_per_slot()[0]);
+    let probe = p.cluster_client(1);
     let before = acked.lock().unwrap().len();
-    assert!(before > 0, "no write acknowledged before the kill");
     let kill_start = Instant::now();
-    docker(&["kill", &ids[leader]]);
+    docker(&["kill", &ids[victim]]);
     let killed = Instant::now();
-    let served = p.wait_new_leader_write(leader, Duration::from_secs(15));
-    std::thread::sleep(Duration::from_secs(1));
-    let kill_failover = served - killed;
-    let kill_gap = longest_gap(&times, kill_start, Instant::now());
+    let mut con = None;
+    let served = loop {
+        if con.is_none() {
+            con = probe.get_connection().ok();
+        }
+        if let Some(c) = con.as_mut() {
+            match redis::cmd("SET")
+                .arg(&probe_key)
+                .arg("1")
+                .query::<String>(c)
+            {
+                Ok(_) => break Instant::now(),
+                Err(_) => con = None,
+            }
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no write to slot 0 succeeded within 30 s of killing node{}",
+            victim + 1
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let failover = served - killed;
+    let new_leader = p.leader_of(survivor, 0);
+    eprintln!(
+        "docker kill node{} (leader of slot 0; the kill took {} ms): a write to slot 0 succeeded {} ms after the \
+         kill returned; CLUSTER SLOTS now names port {new_leader:?}",
+        victim + 1,
+        (killed - kill_start).as_millis(),
+        failover.as_millis()
+    );
+    std::thread::sleep(Duration::from_secs(2));
     assert!(
         acked.lock().unwrap().len() > before,
-        "the writers never reached the new leader"
+        "the writers made no progress after the kill"
     );
-    eprintln!(
-        "docker kill shoal{}: a new leader took a write {} ms after `docker kill` returned ({} ms for the kill \
-         itself); longest time the writers went without an acknowledgement: {} ms",
-        leader + 1,
-        kill_failover.as_millis(),
-        (killed - kill_start).as_millis(),
-        kill_gap.as_millis()
-    );
-    docker(&["start", &ids[leader]]);
-    p.wait_follower(leader, Duration::from_secs(30));
 
-    // 2: the new leader's process crashes; the survivors take over and Docker restarts the container.
-    let second = p.wait_leader(Duration::from_secs(30));
-    let id = ids[second].clone();
-    let restarts = |id: &str| -> u64 {
-        docker(&["inspect", "-f", "{{.RestartCount}}", id])
-            .parse()
-            .unwrap()
-    };
-    let restarts_before = restarts(&id);
-    let before = acked.lock().unwrap().len();
-    let (by_signal, crash_start) = crash(&id);
-    let served = p.wait_new_leader_write(second, Duration::from_secs(15));
+    // The killed node comes back with its volume and rejoins its shards.
+    docker(&["start", &ids[victim]]);
+    p.wait_ok(victim, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(1));
-    let crash_failover = served - crash_start;
-    let crash_gap = longest_gap(&times, crash_start, Instant::now());
-    assert!(acked.lock().unwrap().len() > before);
-    if by_signal {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while restarts(&id) == restarts_before {
-            assert!(
-                Instant::now() < deadline,
-                "the restart policy did not restart shoal{}",
-                second + 1
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    } else {
-        docker(&["start", &id]);
-    }
-    p.wait_follower(second, Duration::from_secs(30));
-    eprintln!(
-        "crash (SIGKILL) of shoal{}: a new leader took a write {} ms after the signal; longest time without an \
-         acknowledgement: {} ms; {}",
-        second + 1,
-        crash_failover.as_millis(),
-        crash_gap.as_millis(),
-        if by_signal {
-            "restarted by the restart policy"
-        } else {
-            "pid not visible here: killed and started with docker"
-        }
-    );
-
     stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().unwrap();
-    }
+    let errors: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
     let n = acked.lock().unwrap().len();
+    assert_all_present(&client, &acked, "after the failover");
 
-    // Every acknowledged write is on the leader, and the three nodes hold the same keyspace.
-    let leader = p.wait_leader(Duration::from_secs(30));
-    assert_all_present(&p, leader, &acked);
-    let digests = settled_digests(&p);
-    assert!(
-        digests.iter().all(|d| *d == digests[0]),
-        "replicas differ: {digests:?}"
-    );
-
-    // The volumes keep the data across a restart of the whole project.
+    // The whole project stops and comes back from its volumes; the one-shot create leaves the cluster as it is.
     p.run(&["stop", "-t", "10"]);
-    p.run(&["start"]);
-    let leader = p.wait_leader(Duration::from_secs(60));
-    assert_all_present(&p, leader, &acked);
+    p.run(&["up", "-d"]);
+    let again = p.wait_create();
+    assert!(again.contains("already form a cluster"), "{again}");
+    for i in 0..3 {
+        p.wait_ok(i, Duration::from_secs(60));
+    }
+    assert_eq!(
+        p.cluster_info(0, "cluster_current_epoch").as_deref(),
+        Some("1")
+    );
+    assert_all_present(&p.cluster_client(30), &acked, "after the project restarted");
     eprintln!(
-        "{n} writes acknowledged, none lost through both failovers and a full restart; test took {} s",
+        "{n} writes acknowledged ({errors} failed or unknown), none lost through the failover and a restart of the \
+         project; test took {} s",
         started.elapsed().as_secs()
     );
-    // Liveness on a loaded CI machine, not speed: the numbers above are the measurement.
-    assert!(kill_failover < Duration::from_secs(5), "{kill_failover:?}");
-    assert!(
-        crash_failover < Duration::from_secs(5),
-        "{crash_failover:?}"
-    );
+    // Liveness on a loaded CI machine, not speed: the number above is the measurement.
+    assert!(failover < Duration::from_secs(10), "{failover:?}");
 }

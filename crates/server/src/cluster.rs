@@ -129,7 +129,18 @@ impl ClusterNode {
             info!("cluster mode: waiting for `shoal-server cluster create`");
         }
         tokio::spawn(c.clone().gossip_loop());
+        crate::migration::spawn_driver(Arc::downgrade(&c));
         Ok(c)
+    }
+
+    /// This node's replica of the metadata group, if it is one of its voters.
+    pub fn meta_group(&self) -> Option<ShardGroup> {
+        self.meta_group.lock().clone()
+    }
+
+    /// The node this is the cluster side of (`None` once it is dropped).
+    pub fn node(&self) -> Option<Arc<Node>> {
+        self.node.upgrade()
     }
 
     /// This node's id (0 before the cluster is created).

@@ -145,6 +145,8 @@ pub struct Keyspace {
     /// WATCH's memory of deleted keys: per bucket of key hashes ([`WATCH_BUCKETS`]), the newest epoch at which
     /// a key of the bucket that was deleted had last been written. Empty until the first deletion.
     deleted: Vec<u64>,
+    /// Slots moving out, the frozen batch, batches imported: replicated state ([`crate::migrate`]).
+    pub migration: crate::migrate::MigrationState,
 }
 
 /// [`Keyspace::stamp_epoch`] for a keyspace at `epoch`.

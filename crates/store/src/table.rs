@@ -100,6 +100,8 @@ pub enum NodeCommand {
     ClusterCountKeysInSlot,
     ClusterGetKeysInSlot,
     ClusterBootstrap,
+    /// The internal commands of resharding (`CLUSTER SETMIGRATION`, `METACAS`, `IMPORT`, `METADATA`).
+    ClusterMigration,
     ClusterHelp,
     Asking,
 }

@@ -98,7 +98,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClusterGetKeysInSlot => cluster::getkeysinslot(conn, args),
         ClusterHelp => cluster::help(conn, args),
         Asking => cluster::asking(conn, args),
-        Save | Wait | Exec | Watch | ClusterBootstrap => {
+        Save | Wait | Exec | Watch | ClusterBootstrap | ClusterMigration => {
             Frame::error("ERR command must run asynchronously")
         }
     }
@@ -128,6 +128,7 @@ pub fn is_async(cmd: NodeCommand) -> bool {
             | NodeCommand::Exec
             | NodeCommand::Watch
             | NodeCommand::ClusterBootstrap
+            | NodeCommand::ClusterMigration
     )
 }
 
@@ -139,6 +140,7 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
         NodeCommand::Exec => crate::multi::exec(conn, args).await,
         NodeCommand::Watch => crate::multi::watch(conn, args).await,
         NodeCommand::ClusterBootstrap => cluster::bootstrap(conn, args).await,
+        NodeCommand::ClusterMigration => crate::migration::command(conn, args).await,
         other => run(conn, other, args),
     }
 }

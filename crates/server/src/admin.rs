@@ -14,12 +14,16 @@ use std::time::{Duration, Instant};
 use cluster::{Metadata, NodeInfo};
 use resp::Frame;
 
-const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]";
+const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]
+       shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port [--timeout SECONDS]
+       shoal-server cluster rebalance host:port [--timeout SECONDS]";
 
 /// Runs `shoal-server cluster <args>`; prints to stdout/stderr (a command-line tool, not the server).
 pub fn main(args: &[String]) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create") => create(&args[1..]),
+        Some("move-slots") => crate::migration::move_slots_cli(&args[1..]),
+        Some("rebalance") => crate::migration::rebalance_cli(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -101,13 +105,13 @@ pub fn parse_create(args: &[String]) -> Result<CreateOptions, String> {
 }
 
 /// A minimal blocking RESP client for the administration commands.
-struct Client {
+pub(crate) struct Client {
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Client {
-    fn connect(addr: &str) -> Result<Client, String> {
+    pub(crate) fn connect(addr: &str) -> Result<Client, String> {
         let stream = TcpStream::connect(addr).map_err(|e| format!("cannot reach {addr}: {e}"))?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
         Ok(Client {
@@ -116,7 +120,7 @@ impl Client {
         })
     }
 
-    fn call(&mut self, args: &[&[u8]]) -> Result<Frame, String> {
+    pub(crate) fn call(&mut self, args: &[&[u8]]) -> Result<Frame, String> {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -139,7 +143,7 @@ impl Client {
     }
 }
 
-fn frame_text(f: &Frame) -> String {
+pub(crate) fn frame_text(f: &Frame) -> String {
     match f {
         Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
         Frame::Verbatim { text, .. } => String::from_utf8_lossy(text).into_owned(),

@@ -529,3 +529,148 @@ pub fn settle_reads(
         // Routed here again (the key came back): the marker stays, a `-TRYAGAIN` the client retries.
     }
 }
+
+/// The options of `cluster move-slots` and `cluster rebalance`: the node to talk to, the slots and destination
+/// (move-slots only), how long to wait for the moves to end.
+struct CliOptions {
+    addr: String,
+    slots: Vec<(Slot, Slot)>,
+    to: Option<ShardId>,
+    timeout: Duration,
+}
+
+fn parse_cli(args: &[String], moving: bool) -> Result<CliOptions, String> {
+    let mut o = CliOptions {
+        addr: String::new(),
+        slots: Vec::new(),
+        to: None,
+        timeout: Duration::from_secs(600),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--slots" if moving => o.slots = reshard::parse_slot_ranges(&value("--slots")?)?,
+            "--to" if moving => {
+                o.to = Some(
+                    value("--to")?
+                        .parse()
+                        .map_err(|_| "--to needs a shard id")?,
+                )
+            }
+            "--timeout" => {
+                o.timeout = Duration::from_secs(
+                    value("--timeout")?
+                        .parse()
+                        .map_err(|_| "--timeout needs a number")?,
+                )
+            }
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            s if o.addr.is_empty() => o.addr = s.to_string(),
+            s => return Err(format!("unexpected argument {s}")),
+        }
+    }
+    if o.addr.is_empty() || (moving && (o.slots.is_empty() || o.to.is_none())) {
+        return Err(if moving {
+            "usage: shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port".into()
+        } else {
+            "usage: shoal-server cluster rebalance host:port".into()
+        });
+    }
+    Ok(o)
+}
+
+fn fetch_meta(c: &mut crate::admin::Client) -> Result<Metadata, String> {
+    match c.call(&[b"CLUSTER", b"METADATA"])? {
+        Frame::Bulk(b) => Metadata::decode(&b),
+        other => Err(crate::admin::frame_text(&other)),
+    }
+}
+
+/// Records the moves (`CLUSTER SETMIGRATION`, ranges per destination) and waits until every moved slot is owned
+/// by its destination, printing progress.
+fn run_moves(o: &CliOptions, moves: &[(Slot, ShardId)]) -> Result<String, String> {
+    let mut c = crate::admin::Client::connect(&o.addr)?;
+    let start = Instant::now();
+    let mut args: Vec<Vec<u8>> = vec![b"CLUSTER".to_vec(), b"SETMIGRATION".to_vec()];
+    let mut sorted = moves.to_vec();
+    sorted.sort_unstable();
+    let mut i = 0;
+    while i < sorted.len() {
+        let (a, to) = sorted[i];
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1].1 == to && sorted[j + 1].0 == sorted[j].0 + 1 {
+            j += 1;
+        }
+        args.push(to.to_string().into_bytes());
+        args.push(a.to_string().into_bytes());
+        args.push(sorted[j].0.to_string().into_bytes());
+        i = j + 1;
+    }
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    if let Frame::Error(e) = c.call(&refs)? {
+        return Err(format!("{}: {e}", o.addr));
+    }
+    let mut out = std::io::stdout();
+    let mut last = usize::MAX;
+    loop {
+        let meta = fetch_meta(&mut c)?;
+        let left = moves
+            .iter()
+            .filter(|(s, to)| meta.slots.owner(*s) != Some(*to))
+            .count();
+        if left != last {
+            use std::io::Write;
+            let _ = writeln!(
+                out,
+                "{:>6.1}s  {} of {} slots moved",
+                start.elapsed().as_secs_f64(),
+                moves.len() - left,
+                moves.len()
+            );
+            last = left;
+        }
+        if left == 0 {
+            return Ok(format!(
+                "[OK] {} slots moved in {:.1}s (metadata epoch {}).\n",
+                moves.len(),
+                start.elapsed().as_secs_f64(),
+                meta.epoch
+            ));
+        }
+        if start.elapsed() > o.timeout {
+            return Err(format!(
+                "{left} slots still moving after {}s (the moves go on)",
+                o.timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `shoal-server cluster move-slots --slots A-B[,...] --to SHARD host:port`.
+pub fn move_slots_cli(args: &[String]) -> Result<String, String> {
+    let o = parse_cli(args, true)?;
+    let to = o.to.expect("checked");
+    let moves: Vec<(Slot, ShardId)> = o
+        .slots
+        .iter()
+        .flat_map(|(a, b)| (*a..=*b).map(move |s| (s, to)))
+        .collect();
+    run_moves(&o, &moves)
+}
+
+/// `shoal-server cluster rebalance host:port`: moves slots so every shard owns as many as any other, within one.
+pub fn rebalance_cli(args: &[String]) -> Result<String, String> {
+    let o = parse_cli(args, false)?;
+    let meta = fetch_meta(&mut crate::admin::Client::connect(&o.addr)?)?;
+    let plan = reshard::rebalance_plan(&meta);
+    if plan.is_empty() {
+        return Ok("[OK] The slots are already evenly spread.\n".into());
+    }
+    run_moves(&o, &plan)
+}

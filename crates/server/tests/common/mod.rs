@@ -1,6 +1,7 @@
 //! Test harness: starts the real `shoal-server` binary on a free port and connects independent clients.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod procs;
 
 use std::io::{Read, Write};

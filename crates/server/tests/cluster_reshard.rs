@@ -1,0 +1,401 @@
+//! Online slot migration through the real binary: `shoal-server cluster move-slots` and `rebalance` while the
+//! `redis` crate's cluster clients write to the slots being moved; afterwards every acknowledged write is readable,
+//! every key is in one shard only, `CLUSTER SLOTS` names the new owner and the old one answers `-MOVED`. One test
+//! kills the source shard's leader (SIGKILL) in the middle of the move.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::cluster::*;
+use common::procs::Proc;
+use redis::Commands;
+
+/// What the writers had acknowledged (and what failed, which may or may not have been applied).
+#[derive(Default)]
+struct Ledger {
+    /// Per counter key: increments acknowledged, increments that returned an error.
+    counters: HashMap<String, (i64, i64)>,
+    /// Keys created with SET during the move, with their value.
+    created: HashMap<String, String>,
+    /// Errors seen, for the report.
+    errors: Vec<String>,
+}
+
+struct Writers {
+    stop: Arc<AtomicBool>,
+    ledger: Arc<Mutex<Ledger>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Starts `n` writers, each with its own cluster connection: INCRBY 1 on the counters round-robin, and every
+/// fifth operation a SET of a new key whose tag is one of the counters' (so it lands in a moving slot).
+fn start_writers(procs: &[Proc], n: usize, counters: &[String]) -> Writers {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let mut threads = Vec::new();
+    for w in 0..n {
+        let client = cluster_client(procs);
+        let (stop, ledger, counters) = (stop.clone(), ledger.clone(), counters.to_vec());
+        threads.push(std::thread::spawn(move || {
+            let mut con = eventually("cluster connection", || client.get_connection().ok());
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let key = &counters[i % counters.len()];
+                let r: redis::RedisResult<i64> = con.incr(key, 1);
+                {
+                    let mut l = ledger.lock().unwrap();
+                    let e = l.counters.entry(key.clone()).or_default();
+                    match r {
+                        Ok(_) => e.0 += 1,
+                        Err(err) => {
+                            e.1 += 1;
+                            l.errors.push(format!("INCR {key}: {err}"));
+                        }
+                    }
+                }
+                if i % 5 == 0 {
+                    let tag = key.split('}').next().unwrap_or("").trim_start_matches('{');
+                    let new = format!("{{{tag}}}:new:{w}:{i}");
+                    let value = format!("v{w}-{i}");
+                    let r: redis::RedisResult<()> = con.set(&new, &value);
+                    let mut l = ledger.lock().unwrap();
+                    match r {
+                        Ok(()) => {
+                            l.created.insert(new, value);
+                        }
+                        Err(err) => l.errors.push(format!("SET {new}: {err}")),
+                    }
+                }
+                i += n;
+            }
+        }));
+    }
+    Writers {
+        stop,
+        ledger,
+        threads,
+    }
+}
+
+impl Writers {
+    fn finish(self) -> Ledger {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("writer thread");
+        }
+        Arc::try_unwrap(self.ledger)
+            .ok()
+            .expect("writers stopped")
+            .into_inner()
+            .unwrap()
+    }
+}
+
+/// Runs `shoal-server cluster <args>` and returns its standard output; fails the test if it fails.
+fn admin(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .arg("cluster")
+        .args(args)
+        .output()
+        .expect("run shoal-server cluster");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "cluster {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Counter keys: `per_slot` keys in each of `slots`.
+fn counter_keys(slots: std::ops::Range<u16>, per_slot: usize) -> Vec<String> {
+    let per = key_per_slot();
+    let mut out = Vec::new();
+    for s in slots {
+        let base = &per[usize::from(s)];
+        for j in 0..per_slot {
+            out.push(format!("{base}:c{j}"));
+        }
+    }
+    out
+}
+
+/// Loads `n` filler keys of various types into each of `slots`, in pipelines.
+fn fill(procs: &[Proc], slots: std::ops::Range<u16>, n: usize) -> Vec<String> {
+    let per = key_per_slot();
+    let client = cluster_client(procs);
+    let mut keys = Vec::new();
+    let mut pipe = redis::cluster::ClusterPipeline::new();
+    for s in slots {
+        let base = &per[usize::from(s)];
+        for j in 0..n {
+            let key = format!("{base}:f{j}");
+            match j % 4 {
+                0 => pipe.set(&key, format!("value-{j}")).ignore(),
+                1 => pipe.rpush(&key, &["a", "b", "c"]).ignore(),
+                2 => pipe.hset(&key, "field", j).ignore(),
+                _ => pipe.zadd(&key, "m", j).ignore(),
+            };
+            keys.push(key);
+        }
+        if keys.len() % 2000 < n {
+            let _: () = pipelined(&client, &pipe);
+            pipe = redis::cluster::ClusterPipeline::new();
+        }
+    }
+    let _: () = pipelined(&client, &pipe);
+    keys
+}
+
+/// Checks what the writers acknowledged and the fillers against the cluster, and that each key of `slots` is
+/// held by one shard only (`CLUSTER COUNTKEYSINSLOT` counts every shard replica on a node, and every node here
+/// holds a replica of every shard).
+fn verify(procs: &[Proc], ledger: &Ledger, fillers: &[String], slots: std::ops::Range<u16>) {
+    let client = cluster_client(procs);
+    let mut con = eventually("cluster connection", || client.get_connection().ok());
+    let mut expected_in_slot: HashMap<u16, i64> = HashMap::new();
+    let mut count = |k: &str| {
+        *expected_in_slot
+            .entry(cluster::key_slot(k.as_bytes()))
+            .or_default() += 1
+    };
+    for (key, (acked, failed)) in &ledger.counters {
+        let v: i64 = con.get(key).unwrap_or(0);
+        assert!(
+            *acked <= v && v <= acked + failed,
+            "{key}: {v}, acknowledged {acked} increments, {failed} failed"
+        );
+        if v > 0 {
+            count(key);
+        }
+    }
+    for (key, value) in &ledger.created {
+        let got: Option<String> = con.get(key).unwrap();
+        assert_eq!(got.as_deref(), Some(value.as_str()), "{key}");
+        count(key);
+    }
+    for key in fillers {
+        let t: String = redis::cmd("TYPE").arg(key).query(&mut con).unwrap();
+        assert_ne!(t, "none", "{key} was lost");
+        count(key);
+    }
+    // Keys created by failed (maybe applied) SETs count too: compare with at least, and no key twice.
+    for p in procs {
+        let mut c = eventually("connect", || p.conn());
+        for s in slots.clone() {
+            let want = expected_in_slot.get(&s).copied().unwrap_or(0);
+            eventually("replica caught up", || {
+                let n: i64 = redis::cmd("CLUSTER")
+                    .arg("COUNTKEYSINSLOT")
+                    .arg(s)
+                    .query(&mut c)
+                    .ok()?;
+                let keys: Vec<String> = redis::cmd("CLUSTER")
+                    .arg("GETKEYSINSLOT")
+                    .arg(s)
+                    .arg(100_000)
+                    .query(&mut c)
+                    .ok()?;
+                let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+                assert_eq!(
+                    distinct.len(),
+                    keys.len(),
+                    "slot {s}: a key is held by two shards on port {}",
+                    p.port
+                );
+                (n >= want).then_some(())
+            });
+        }
+    }
+}
+
+/// The leader port of the shard owning `slot`, as `p`'s `CLUSTER SLOTS` says.
+fn owner_port(p: &Proc, slot: u16) -> Option<u16> {
+    slots(p)?
+        .into_iter()
+        .find(|(a, b, _)| (*a..=*b).contains(&i64::from(slot)))
+        .and_then(|(_, _, ports)| ports.first().copied())
+}
+
+fn moved_target(port: u16, key: &str) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes())
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).ok()?;
+    Some(line.trim_end().to_string())
+}
+
+#[test]
+fn slots_move_online_while_clients_write() {
+    let _g = serial();
+    let procs = start_cluster(3, 3, 3);
+    // Slots 0-59 (shard 1) move to shard 2; 60-79 stay, written all along too.
+    let fillers = fill(&procs, 0..80, 10);
+    let counters = counter_keys(0..80, 2);
+    let old_owner = eventually("slot map", || owner_port(&procs[0], 10));
+    let writers = start_writers(&procs, 4, &counters);
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let out = admin(&[
+        "move-slots",
+        "--slots",
+        "0-59",
+        "--to",
+        "2",
+        &format!("127.0.0.1:{}", procs[1].port),
+        "--timeout",
+        "50",
+    ]);
+    let took = start.elapsed();
+    assert!(out.contains("[OK] 60 slots moved"), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    let ledger = writers.finish();
+    eprintln!(
+        "moved 60 slots ({} keys) in {took:?} under 4 writers: {} increments, {} keys created, {} errors {:?}",
+        60 * 12,
+        ledger.counters.values().map(|c| c.0).sum::<i64>(),
+        ledger.created.len(),
+        ledger.errors.len(),
+        ledger.errors.iter().take(5).collect::<Vec<_>>()
+    );
+    assert!(ledger.errors.is_empty(), "{:?}", &ledger.errors[..ledger.errors.len().min(10)]);
+    verify(&procs, &ledger, &fillers, 0..80);
+
+    // Every node names shard 2's leader for the moved slots, and the old owner sends clients there.
+    let new_owner = eventually("slot map", || owner_port(&procs[1], 30));
+    assert_ne!(new_owner, old_owner);
+    for p in &procs {
+        eventually("new owner everywhere", || {
+            (owner_port(p, 30)? == new_owner && owner_port(p, 70)? == old_owner).then_some(())
+        });
+    }
+    let key = &counters[0];
+    let slot = cluster::key_slot(key.as_bytes());
+    assert_eq!(
+        moved_target(old_owner, key).unwrap(),
+        format!("-MOVED {slot} 127.0.0.1:{new_owner}")
+    );
+    // Moving them back is the same operation.
+    let out = admin(&[
+        "move-slots",
+        "--slots",
+        "0-59",
+        "--to",
+        "1",
+        &format!("127.0.0.1:{}", procs[2].port),
+    ]);
+    assert!(out.contains("[OK] 60 slots moved"), "{out}");
+    verify(&procs, &ledger, &fillers, 0..80);
+    assert_eq!(
+        eventually("slot map", || owner_port(&procs[0], 30)),
+        old_owner
+    );
+}
+
+#[test]
+fn rebalance_evens_out_the_shards() {
+    let _g = serial();
+    let procs = start_cluster(3, 3, 3);
+    let addr = format!("127.0.0.1:{}", procs[0].port);
+    let out = admin(&["rebalance", &addr]);
+    assert!(out.contains("already evenly spread"), "{out}");
+    // Unbalance: shard 3 gets 100 slots of shard 1, with keys in them.
+    let fillers = fill(&procs, 5300..5400, 3);
+    let out = admin(&["move-slots", "--slots", "5300-5399", "--to", "3", &addr]);
+    assert!(out.contains("[OK] 100 slots moved"), "{out}");
+    let counters = counter_keys(5350..5400, 1);
+    let writers = start_writers(&procs, 2, &counters);
+    let out = admin(&["rebalance", &addr]);
+    let ledger = writers.finish();
+    eprintln!("{out}");
+    assert!(out.contains("[OK]"), "{out}");
+    assert!(ledger.errors.is_empty(), "{:?}", &ledger.errors[..ledger.errors.len().min(10)]);
+    verify(&procs, &ledger, &fillers, 5300..5400);
+    // Each shard owns 5461 or 5462 slots again.
+    let ranges = eventually("slot map", || slots(&procs[0]));
+    let mut per_leader: HashMap<u16, i64> = HashMap::new();
+    for (a, b, ports) in ranges {
+        *per_leader.entry(ports[0]).or_default() += b - a + 1;
+    }
+    let counts: Vec<i64> = per_leader.values().copied().collect();
+    assert_eq!(counts.iter().sum::<i64>(), 16384);
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{per_leader:?}"
+    );
+    let out = admin(&["rebalance", &addr]);
+    assert!(out.contains("already evenly spread"), "{out}");
+}
+
+#[test]
+fn source_leader_killed_mid_move_loses_nothing() {
+    let _g = serial();
+    let mut procs = start_cluster(3, 3, 3);
+    // 200 slots of 30 keys: 60 batches, long enough to kill the source's leader in the middle.
+    let fillers = fill(&procs, 0..200, 30);
+    let counters = counter_keys(0..200, 1);
+    let source_leader = eventually("slot map", || owner_port(&procs[0], 10));
+    let victim = procs
+        .iter()
+        .position(|p| p.port == source_leader)
+        .expect("a node leads shard 1");
+    let admin_node = procs[(victim + 1) % 3].port;
+    let writers = start_writers(&procs, 3, &counters);
+    let mover = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+            .args([
+                "cluster",
+                "move-slots",
+                "--slots",
+                "0-199",
+                "--to",
+                "2",
+                &format!("127.0.0.1:{admin_node}"),
+                "--timeout",
+                "50",
+            ])
+            .output()
+            .expect("run move-slots")
+    });
+    // Kill the source's leader once some keys have left it.
+    eventually("first batches moved", || {
+        // A filler key gone from the source answers ASK there.
+        fillers
+            .iter()
+            .step_by(30)
+            .any(|k| {
+                moved_target(source_leader, k).is_some_and(|r| r.starts_with("-ASK"))
+            })
+            .then_some(())
+    });
+    procs[victim].kill9();
+    let out = mover.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "move-slots failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[OK] 200 slots moved"), "{stdout}");
+    procs[victim].start();
+    procs[victim].wait_ready(Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    let ledger = writers.finish();
+    eprintln!(
+        "{stdout}\nkilled node {victim}; {} increments, {} keys created, {} errors {:?}",
+        ledger.counters.values().map(|c| c.0).sum::<i64>(),
+        ledger.created.len(),
+        ledger.errors.len(),
+        ledger.errors.iter().take(5).collect::<Vec<_>>()
+    );
+    verify(&procs, &ledger, &fillers, 0..200);
+}

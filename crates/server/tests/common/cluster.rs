@@ -1,0 +1,207 @@
+//! Cluster helpers shared by the cluster tests: start a cluster of processes with `shoal-server cluster create`,
+//! the `redis` crate's cluster client, `CLUSTER SLOTS`/`INFO` readers, retries.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::Value;
+
+use super::procs::{free_port_pair, Proc};
+
+/// One cluster test at a time: each runs three servers hosting four Raft groups each.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts `n` nodes in cluster mode and creates a cluster of `shards` x `replicas` over them.
+pub fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
+    let procs: Vec<Proc> = (0..n)
+        .map(|i| {
+            let port = free_port_pair();
+            Proc::spawn(
+                i as u64 + 1,
+                port,
+                &[
+                    "--cluster-enabled".to_string(),
+                    "yes".to_string(),
+                    // Twice the default: fewer spurious elections when other builds load the machine.
+                    "--cluster-node-timeout".to_string(),
+                    "200".to_string(),
+                    // Every node is killed at once in one test: only `always` keeps what was acknowledged just
+                    // before (under everysec all replicas may lose their last second, as docs/persistence.md says).
+                    "--appendfsync".to_string(),
+                    "always".to_string(),
+                ],
+            )
+        })
+        .collect();
+    for p in &procs {
+        p.wait_ready(Duration::from_secs(20));
+    }
+    let mut args = vec!["cluster".to_string(), "create".to_string()];
+    args.extend(procs.iter().map(|p| format!("127.0.0.1:{}", p.port)));
+    args.extend([
+        "--shards".to_string(),
+        shards.to_string(),
+        "--replicas".to_string(),
+        replicas.to_string(),
+        "--timeout".to_string(),
+        "60".to_string(),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .args(&args)
+        .output()
+        .expect("run cluster create");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "cluster create failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[OK] All 16384 slots covered"), "{stdout}");
+    procs
+}
+
+pub fn cluster_client(procs: &[Proc]) -> redis::cluster::ClusterClient {
+    let nodes: Vec<String> = procs
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{}/", p.port))
+        .collect();
+    redis::cluster::ClusterClientBuilder::new(nodes)
+        .retries(30)
+        .min_retry_wait(20)
+        .max_retry_wait(200)
+        .connection_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+/// Runs an idempotent cluster pipeline, again on a fresh connection (which reloads the slot map) if a leader
+/// changed meanwhile: the client follows `-MOVED` for single commands, not inside a pipeline.
+pub fn pipelined<T: redis::FromRedisValue>(
+    client: &redis::cluster::ClusterClient,
+    pipe: &redis::cluster::ClusterPipeline,
+) -> T {
+    let mut last = None;
+    for _ in 0..100 {
+        match client.get_connection().and_then(|mut c| pipe.query(&mut c)) {
+            Ok(v) => return v,
+            Err(e) => {
+                last = Some(e.to_string().chars().take(300).collect::<String>());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    panic!("pipeline kept failing: {last:?}");
+}
+
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn info_field(p: &Proc, field: &str) -> Option<String> {
+    let mut c = p.conn()?;
+    let v: Value = redis::cmd("CLUSTER").arg("INFO").query(&mut c).ok()?;
+    text(&v).lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|s| s.trim().to_string())
+    })
+}
+
+/// `CLUSTER SLOTS` of `p`: (start, end, [ports, leader first]).
+pub fn slots(p: &Proc) -> Option<Vec<(i64, i64, Vec<u16>)>> {
+    let mut c = p.conn()?;
+    let v: Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).ok()?;
+    let Value::Array(ranges) = v else { return None };
+    let mut out = Vec::new();
+    for r in ranges {
+        let Value::Array(items) = r else { return None };
+        let (Value::Int(a), Value::Int(b)) = (&items[0], &items[1]) else {
+            return None;
+        };
+        let mut ports = Vec::new();
+        for n in &items[2..] {
+            let Value::Array(n) = n else { return None };
+            let Value::Int(port) = n[1] else { return None };
+            ports.push(port as u16);
+        }
+        out.push((*a, *b, ports));
+    }
+    Some(out)
+}
+
+/// The port of the node leading the shard of `slot`, as `p` sees it.
+pub fn leader_of(p: &Proc, slot: u16) -> Option<u16> {
+    slots(p)?
+        .into_iter()
+        .find(|(a, b, _)| (*a..=*b).contains(&i64::from(slot)))
+        .and_then(|(_, _, ports)| ports.first().copied())
+}
+
+/// Sends one command on a fresh socket and returns the first line of the reply, exactly as sent.
+pub fn reply_line(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).ok()?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).ok()?;
+    Some(line.trim_end().to_string())
+}
+
+pub fn raw(procs: &[Proc], port: u16) -> redis::Connection {
+    connect(
+        procs
+            .iter()
+            .find(|p| p.port == port)
+            .expect("a node of the cluster"),
+    )
+}
+
+/// A connection to `p`, retried for a while (accepting can be slow on a loaded machine).
+pub fn connect(p: &Proc) -> redis::Connection {
+    eventually("connect", || p.conn())
+}
+
+/// Retries `f` (which may meet a leader change, on a loaded machine) until it returns `Some`, up to 20 s.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A key name for every slot (`{t<n>}` tags found by walking n).
+pub fn key_per_slot() -> Vec<String> {
+    let mut keys = vec![String::new(); ::cluster::SLOTS];
+    let mut missing = ::cluster::SLOTS;
+    let mut n = 0u64;
+    while missing > 0 {
+        let tag = format!("t{n}");
+        let slot = usize::from(::cluster::key_slot(tag.as_bytes()));
+        if keys[slot].is_empty() {
+            keys[slot] = format!("{{{tag}}}:slot{slot}");
+            missing -= 1;
+        }
+        n += 1;
+    }
+    keys
+}

@@ -190,9 +190,15 @@ mod tests {
     #[test]
     fn moves_start_and_finish_through_the_next_epochs() {
         let m = meta(3);
-        let next = start_moves(&m, &[(0, 2), (1, 2), (5461, 2)]).unwrap().unwrap();
+        let next = start_moves(&m, &[(0, 2), (1, 2), (5461, 2)])
+            .unwrap()
+            .unwrap();
         assert_eq!(next.epoch, m.epoch + 1);
-        assert_eq!(next.migrations.len(), 2, "slot 5461 already belongs to shard 2");
+        assert_eq!(
+            next.migrations.len(),
+            2,
+            "slot 5461 already belongs to shard 2"
+        );
         assert_eq!(next.migrations[&0], Migration { from: 1, to: 2 });
         // Asking again changes nothing; another destination is refused.
         assert_eq!(start_moves(&next, &[(0, 2)]).unwrap(), None);
@@ -225,7 +231,10 @@ mod tests {
         assert!(plan.iter().all(|p| p.1 == 3));
         let after = apply(&m, &plan);
         let c = counts(&after);
-        assert!(c.iter().max().unwrap() - c.iter().min().unwrap() <= 1, "{c:?}");
+        assert!(
+            c.iter().max().unwrap() - c.iter().min().unwrap() <= 1,
+            "{c:?}"
+        );
         assert!(rebalance_plan(&after).is_empty());
         // Lopsided: shard 1 holds almost everything.
         let mut m = meta(3);
@@ -233,7 +242,10 @@ mod tests {
         let plan = rebalance_plan(&m);
         let after = apply(&m, &plan);
         let c = counts(&after);
-        assert!(c.iter().max().unwrap() - c.iter().min().unwrap() <= 1, "{c:?}");
+        assert!(
+            c.iter().max().unwrap() - c.iter().min().unwrap() <= 1,
+            "{c:?}"
+        );
         // Only slots of the overfull shard moved.
         assert!(plan.iter().all(|(s, _)| m.slots.owner(*s) == Some(1)));
         // Moves under way count for their destination.

@@ -406,11 +406,11 @@ impl Conn {
                         let mut start = Instant::now();
                         for (spec, args) in run.iter().zip(&batch[i..]) {
                             let seed = self.next_seed();
-                            let reply =
-                                match crate::migration::check_read(g.keyspace(), spec, args) {
-                                    Some(moved) => moved,
-                                    None => g.read(spec, args, now, seed),
-                                };
+                            let reply = match crate::migration::check_read(g.keyspace(), spec, args)
+                            {
+                                Some(moved) => moved,
+                                None => g.read(spec, args, now, seed),
+                            };
                             let end = Instant::now();
                             replies.push((end.duration_since(start).as_micros() as u64, reply));
                             start = end;
@@ -422,13 +422,7 @@ impl Conn {
                         propose_expiry(repl.as_deref(), expired);
                     }
                     let cmds = &batch[i..i + run.len()];
-                    crate::migration::settle_reads(
-                        &node,
-                        self.readonly,
-                        &run,
-                        cmds,
-                        &mut replies,
-                    );
+                    crate::migration::settle_reads(&node, self.readonly, &run, cmds, &mut replies);
                     for ((spec, args), (usec, reply)) in run.iter().zip(cmds).zip(&replies) {
                         self.executed(spec, args, *usec, reply);
                         if !self.emit(reply, out) {

@@ -38,7 +38,7 @@ use crate::conn::Conn;
 use crate::node::Node;
 
 /// Most keys in one batch.
-pub const BATCH_KEYS: usize = 100;
+pub const BATCH_KEYS: usize = 256;
 /// Most slots one step of the driver works on (one freeze entry names them all).
 const STEP_SLOTS: usize = 1024;
 /// Longest a command that met a moving key is retried before the client gets `-TRYAGAIN`.
@@ -193,7 +193,7 @@ fn num<T: std::str::FromStr>(b: &[u8], what: &str) -> Result<T, String> {
 /// `CLUSTER SETMIGRATION <to-shard> <start> <end> [<to-shard> <start> <end> ...]`: records moves of the slots
 /// `start..=end` to the shards named. Replies with the metadata epoch that holds them.
 async fn set_migration(c: &Arc<ClusterNode>, args: &[Bytes]) -> Result<Frame, String> {
-    if args.is_empty() || args.len() % 3 != 0 {
+    if args.is_empty() || !args.len().is_multiple_of(3) {
         return Err("ERR wrong number of arguments for 'cluster|setmigration' command".into());
     }
     let mut moves: Vec<(Slot, ShardId)> = Vec::new();
@@ -234,9 +234,7 @@ async fn meta_cas(c: &Arc<ClusterNode>, args: &[Bytes]) -> Result<Frame, String>
                 .write(vec![meta_group::cas_op(expected, &next)])
                 .await
                 .map_err(|e| format!("TRYAGAIN {e}"))?;
-            Ok(r.into_iter()
-                .next()
-                .unwrap_or(Frame::error("ERR no reply")))
+            Ok(r.into_iter().next().unwrap_or(Frame::error("ERR no reply")))
         }
         _ => Err("TRYAGAIN this node does not lead the metadata group".into()),
     }
@@ -384,7 +382,9 @@ async fn step(
         cleared.extend(fresh.iter().map(|s| (to, *s)));
     }
     let set: HashSet<u16> = slots.iter().copied().collect();
+    let t0 = Instant::now();
     let keys = migrate::keys_in_slots(shard.lock().keyspace(), &set, BATCH_KEYS);
+    let t_walk = t0.elapsed();
     let picked = keys.len();
     let r = repl
         .group
@@ -419,13 +419,15 @@ async fn step(
                 .map_or(to, |m| m.to);
             (bslots, bto)
         };
+        let t_freeze = t0.elapsed();
         send_import(c, bto, from, batch, &bslots, &payload).await?;
+        let t_import = t0.elapsed();
         let r = repl
             .group
             .write(vec![Op::Migration(migrate::release_op(batch))])
             .await
             .map_err(|e| e.to_string())?;
-        debug!(from, to = bto, batch, keys = ?r.first(), "batch moved");
+        debug!(from, to = bto, batch, keys = ?r.first(), ?t_walk, ?t_freeze, ?t_import, total = ?t0.elapsed(), "batch moved");
         return Ok(());
     }
     if picked > 0 {
@@ -576,7 +578,8 @@ fn parse_cli(args: &[String], moving: bool) -> Result<CliOptions, String> {
     }
     if o.addr.is_empty() || (moving && (o.slots.is_empty() || o.to.is_none())) {
         return Err(if moving {
-            "usage: shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port".into()
+            "usage: shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port"
+                .into()
         } else {
             "usage: shoal-server cluster rebalance host:port".into()
         });

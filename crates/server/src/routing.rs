@@ -62,8 +62,7 @@ pub fn route(
         c.shard(shard).is_some_and(|s| {
             let g = s.lock();
             let ks = g.keyspace();
-            ks.get_raw(key).is_some()
-                || !ks.migration.moving_out(store::migrate::key_slot(key))
+            ks.get_raw(key).is_some() || !ks.migration.moving_out(store::migrate::key_slot(key))
         })
     };
     match cluster::route(&view, &req, &present) {

@@ -104,10 +104,7 @@ pub fn check_keys<'a>(
     keys.find_map(|k| {
         if m.is_frozen(k) {
             Some(FROZEN)
-        } else if !m.out_slots.is_empty()
-            && m.moving_out(key_slot(k))
-            && ks.get_raw(k).is_none()
-        {
+        } else if !m.out_slots.is_empty() && m.moving_out(key_slot(k)) && ks.get_raw(k).is_none() {
             Some(MOVED_OUT)
         } else {
             None
@@ -197,7 +194,12 @@ fn import(ks: &mut Keyspace, ctx: &ExecCtx, args: &[Bytes]) -> Frame {
     if batch == 0 {
         return Frame::Integer(0);
     }
-    if ks.migration.imported.get(&source).is_some_and(|&b| b >= batch) {
+    if ks
+        .migration
+        .imported
+        .get(&source)
+        .is_some_and(|&b| b >= batch)
+    {
         return Frame::Integer(0);
     }
     let records = match crate::snapshot::decode_records(payload) {
@@ -315,7 +317,10 @@ mod tests {
         let r = apply(
             &mut src,
             &mut c,
-            &freeze_op(&[slot], vec![b("bar"), b("{bar}x"), b("foo"), b("{bar}gone")]),
+            &freeze_op(
+                &[slot],
+                vec![b("bar"), b("{bar}x"), b("foo"), b("{bar}gone")],
+            ),
         );
         let Frame::Array(items) = r else { panic!() };
         assert_eq!(items[0], Frame::Integer(1));
@@ -332,14 +337,25 @@ mod tests {
         assert_eq!(check_command(&src, &[b("SET"), b("foo"), b("1")]), None);
         // Freezing again resumes the same batch.
         let again = apply(&mut src, &mut c, &freeze_op(&[slot], vec![b("foo")]));
-        assert_eq!(again, Frame::Array(vec![Frame::Integer(1), Frame::Bulk(payload.clone())]));
+        assert_eq!(
+            again,
+            Frame::Array(vec![Frame::Integer(1), Frame::Bulk(payload.clone())])
+        );
         // Imported once: a repeat is ignored.
         let imp = import_op(1, 1, &[slot], payload.clone());
         assert_eq!(apply(&mut dst, &mut c, &imp), Frame::Integer(2));
-        dst.set(&ctx, b"bar", Value::Str(b"client".to_vec()), crate::keyspace::NO_EXPIRE);
+        dst.set(
+            &ctx,
+            b"bar",
+            Value::Str(b"client".to_vec()),
+            crate::keyspace::NO_EXPIRE,
+        );
         assert_eq!(apply(&mut dst, &mut c, &imp), Frame::Integer(0));
         assert!(matches!(&dst.get_raw(b"bar").unwrap().value, Value::Str(s) if s == b"client"));
-        assert_eq!(dst.get_raw(b"{bar}x").unwrap().expire_at, crate::keyspace::NO_EXPIRE);
+        assert_eq!(
+            dst.get_raw(b"{bar}x").unwrap().expire_at,
+            crate::keyspace::NO_EXPIRE
+        );
         assert_eq!(apply(&mut src, &mut c, &release_op(1)), Frame::Integer(2));
         assert_eq!(apply(&mut src, &mut c, &release_op(1)), Frame::Integer(0));
         assert!(src.get_raw(b"bar").is_none());

@@ -384,7 +384,8 @@ pub fn decode_records(buf: &[u8]) -> Result<Vec<(Vec<u8>, Value, i64)>, Snapshot
     let mut out = Vec::with_capacity(n.min(buf.len()));
     for _ in 0..n {
         let op = r.byte()?;
-        let (key, value, expire_at) = read_record(&mut r, op)?.ok_or_else(|| SnapshotError("unexpected end of records".into()))?;
+        let (key, value, expire_at) = read_record(&mut r, op)?
+            .ok_or_else(|| SnapshotError("unexpected end of records".into()))?;
         out.push((key.to_vec(), value, expire_at));
     }
     if r.pos != buf.len() {
@@ -852,11 +853,11 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
     Ok(ks)
 }
 
+/// A decoded record: key, value, deadline.
+type Record<'a> = (&'a [u8], Value, i64);
+
 /// One record, from its first byte `op` on (after any stamp): key, value, deadline. `None` at the end mark.
-fn read_record<'a>(
-    r: &mut Reader<'a>,
-    mut op: u8,
-) -> Result<Option<(&'a [u8], Value, i64)>, SnapshotError> {
+fn read_record<'a>(r: &mut Reader<'a>, mut op: u8) -> Result<Option<Record<'a>>, SnapshotError> {
     let mut expire_at = NO_EXPIRE;
     if op == OP_EXPIRE_MS {
         expire_at = r.i64_le()?;
@@ -1429,12 +1430,12 @@ mod tests {
     #[test]
     fn newer_version_and_unknown_tag_are_refused() {
         let mut data = dump(&sample()).to_vec();
-        data[8] = 3;
+        data[8] = 4;
         let body_len = data.len() - 4;
         let crc = crc32fast::hash(&data[..body_len]);
         data[body_len..].copy_from_slice(&crc.to_le_bytes());
         let e = load(&data).err().expect("refused");
-        assert!(e.0.contains("version 3"), "{e}");
+        assert!(e.0.contains("version 4"), "{e}");
 
         // A well-formed snapshot holding a record of a type this build does not know.
         let mut body = Vec::new();
@@ -1447,6 +1448,65 @@ mod tests {
         let data = Unsealed(body).seal();
         let e = load(&data).err().expect("refused");
         assert!(e.0.contains("unknown record type 0x09"), "{e}");
+    }
+
+    #[test]
+    fn migration_state_round_trips_and_version_2_still_loads() {
+        let mut ks = sample();
+        ks.migration.out_slots.extend([5, 16383]);
+        ks.migration.batch = 3;
+        ks.migration.last_batch = 3;
+        ks.migration.frozen.insert(bytes::Bytes::from_static(b"s"));
+        ks.migration.imported.insert(2, 9);
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(back.migration, ks.migration);
+        assert_eq!(dump(&back), dump(&ks));
+        // A batch number without keys is refused.
+        ks.migration.frozen.clear();
+        assert!(load(&dump(&ks)).is_err());
+
+        // Version 2: no migration state.
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&2u16.to_le_bytes());
+        put_varint(&mut body, 1);
+        put_varint(&mut body, 7);
+        put_varint(&mut body, 0);
+        body.push(TAG_STR);
+        put_bytes(&mut body, b"k");
+        put_bytes(&mut body, b"v");
+        body.push(OP_EOF);
+        let back = load(&Unsealed(body).seal()).unwrap();
+        assert!(back.migration.is_empty());
+        assert!(back.get_raw(b"k").is_some());
+
+        // A batch of records.
+        let ks = sample();
+        let keys: Vec<&[u8]> = ks.iter().map(|(k, _)| k).collect();
+        let records = decode_records(&encode_records(&ks, &keys)).unwrap();
+        assert_eq!(records.len(), ks.len());
+        for (k, v, expire_at) in &records {
+            let o = ks.get_raw(k).unwrap();
+            assert_eq!(o.expire_at, *expire_at);
+            assert_eq!(record_bytes(k, o), {
+                let mut out = Vec::new();
+                put_record(
+                    &mut out,
+                    k,
+                    &Object {
+                        value: v.clone(),
+                        expire_at: *expire_at,
+                        lru: 0,
+                        stamp: 0,
+                    },
+                );
+                out
+            });
+        }
+        let enc = encode_records(&ks, &keys);
+        for cut in 0..enc.len() {
+            assert!(decode_records(&enc[..cut]).is_err());
+        }
     }
 
     #[test]

@@ -266,7 +266,11 @@ fn slots_move_online_while_clients_write() {
     let old_owner = eventually("slot map", || owner_port(&procs[0], 10));
     eprintln!("filled {:?}", t0.elapsed());
     let writers = start_writers(&procs, 4, &counters);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
+    eprintln!(
+        "before the move: {} increments in 1 s",
+        writers.ledger.lock().unwrap().counters.values().map(|c| c.0).sum::<i64>()
+    );
     let start = Instant::now();
     let out = admin(&[
         "move-slots",

@@ -269,7 +269,14 @@ fn slots_move_online_while_clients_write() {
     std::thread::sleep(Duration::from_millis(1000));
     eprintln!(
         "before the move: {} increments in 1 s",
-        writers.ledger.lock().unwrap().counters.values().map(|c| c.0).sum::<i64>()
+        writers
+            .ledger
+            .lock()
+            .unwrap()
+            .counters
+            .values()
+            .map(|c| c.0)
+            .sum::<i64>()
     );
     let start = Instant::now();
     let out = admin(&[

@@ -742,6 +742,13 @@ impl Keyspace {
         }
     }
 
+    /// Sets the access field ([`Object::lru`]) of `key` (`RESTORE ... IDLETIME|FREQ`).
+    pub fn set_access(&mut self, key: &[u8], lru: u32) {
+        if let Some(o) = self.data.get_mut(key) {
+            o.lru = lru;
+        }
+    }
+
     /// Sets the stamp of `key` as a snapshot recorded it.
     pub fn restore_stamp(&mut self, key: &[u8], stamp: u32) {
         self.before_write(key);

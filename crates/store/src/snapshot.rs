@@ -377,6 +377,54 @@ pub fn encode_records(ks: &Keyspace, keys: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// `DUMP`'s payload: the value as a snapshot record (no key, no deadline), then the format version (u16 LE) and
+/// a CRC-32 of everything before it (u32 LE).
+pub fn dump_value(obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    let bare = Object {
+        value: obj.value.clone(),
+        expire_at: NO_EXPIRE,
+        lru: 0,
+        stamp: 0,
+    };
+    put_record(&mut out, b"", &bare);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why a `RESTORE` payload is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Wrong footer: another format version, or a checksum mismatch.
+    Footer,
+    /// The footer is right but the value does not decode.
+    Data,
+}
+
+/// Decodes [`dump_value`]'s payload.
+pub fn restore_value(payload: &[u8]) -> Result<Value, PayloadError> {
+    if payload.len() < 7 {
+        return Err(PayloadError::Footer);
+    }
+    let (body, crc) = payload.split_at(payload.len() - 4);
+    if crc32fast::hash(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
+        return Err(PayloadError::Footer);
+    }
+    let (rec, version) = body.split_at(body.len() - 2);
+    let version = u16::from_le_bytes([version[0], version[1]]);
+    if version == 0 || version > VERSION {
+        return Err(PayloadError::Footer);
+    }
+    let mut r = Reader { buf: rec, pos: 0 };
+    let op = r.byte().map_err(|_| PayloadError::Data)?;
+    match read_record(&mut r, op) {
+        Ok(Some((_, value, NO_EXPIRE))) if r.pos == rec.len() => Ok(value),
+        _ => Err(PayloadError::Data),
+    }
+}
+
 /// Decodes [`encode_records`]' format, checking every record as a snapshot load does.
 pub fn decode_records(buf: &[u8]) -> Result<Vec<(Vec<u8>, Value, i64)>, SnapshotError> {
     let mut r = Reader { buf, pos: 0 };

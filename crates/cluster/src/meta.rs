@@ -173,6 +173,19 @@ pub struct Metadata {
     pub slots: SlotMap,
     /// Slots being moved.
     pub migrations: BTreeMap<Slot, Migration>,
+    /// Replicas being added to a shard (`shoal-server cluster move-replica`): the node hosts the group as a Raft
+    /// learner, catching up, until it replaces a voter. Last, so that older copies still decode.
+    pub learners: BTreeMap<ShardId, Vec<NodeId>>,
+}
+
+/// [`Metadata`] as encoded before `learners` existed (the metadata group's log and `cluster.state` may hold it).
+#[derive(Deserialize)]
+struct MetadataV1 {
+    epoch: u64,
+    nodes: BTreeMap<NodeId, NodeInfo>,
+    shards: BTreeMap<ShardId, ShardInfo>,
+    slots: SlotMap,
+    migrations: BTreeMap<Slot, Migration>,
 }
 
 impl Metadata {
@@ -243,6 +256,18 @@ impl Metadata {
             .collect()
     }
 
+    /// The shards whose group `node` runs: those it is a replica of, and those it is joining as a learner.
+    pub fn hosted_by(&self, node: NodeId) -> Vec<ShardId> {
+        self.shards
+            .values()
+            .filter(|s| {
+                s.replicas.contains(&node)
+                    || self.learners.get(&s.id).is_some_and(|l| l.contains(&node))
+            })
+            .map(|s| s.id)
+            .collect()
+    }
+
     /// The voters of the metadata group: the first [`META_VOTERS`] nodes by id.
     pub fn meta_voters(&self) -> Vec<NodeId> {
         self.nodes.keys().copied().take(META_VOTERS).collect()
@@ -267,6 +292,19 @@ impl Metadata {
                 }
             }
         }
+        for (shard, learners) in &self.learners {
+            let Some(s) = self.shards.get(shard) else {
+                return Err(format!("learners of unknown shard {shard}"));
+            };
+            for (i, l) in learners.iter().enumerate() {
+                if !self.nodes.contains_key(l) {
+                    return Err(format!("shard {shard} names unknown learner {l}"));
+                }
+                if s.replicas.contains(l) || learners[..i].contains(l) {
+                    return Err(format!("shard {shard} has two replicas on node {l}"));
+                }
+            }
+        }
         for (_, _, shard) in self.slots.ranges() {
             if !self.shards.contains_key(&shard) {
                 return Err(format!("slots assigned to unknown shard {shard}"));
@@ -287,7 +325,20 @@ impl Metadata {
 
     /// Decodes [`Metadata::encode`]'s form and validates it.
     pub fn decode(b: &[u8]) -> Result<Metadata, String> {
-        let m: Metadata = postcard::from_bytes(b).map_err(|e| format!("bad metadata: {e}"))?;
+        let m: Metadata = match postcard::from_bytes(b) {
+            Ok(m) => m,
+            Err(e) => match postcard::from_bytes::<MetadataV1>(b) {
+                Ok(v1) => Metadata {
+                    epoch: v1.epoch,
+                    nodes: v1.nodes,
+                    shards: v1.shards,
+                    slots: v1.slots,
+                    migrations: v1.migrations,
+                    learners: BTreeMap::new(),
+                },
+                Err(_) => return Err(format!("bad metadata: {e}")),
+            },
+        };
         m.validate()?;
         Ok(m)
     }
@@ -355,6 +406,44 @@ mod tests {
         m.migrations.insert(5, Migration { from: 2, to: 1 });
         assert!(Metadata::decode(&m.encode()).is_err());
         assert!(Metadata::decode(b"\xff\xff").is_err());
+    }
+
+    #[test]
+    fn learners_are_hosted_and_validated_and_older_copies_decode() {
+        let mut m = Metadata::layout(vec![node(7001), node(7002), node(7003)], 3, 2).unwrap();
+        m.nodes.insert(
+            4,
+            NodeInfo {
+                id: 4,
+                ..node(7004)
+            },
+        );
+        assert_eq!(m.hosted_by(4), Vec::<ShardId>::new());
+        m.learners.insert(2, vec![4]);
+        m.validate().unwrap();
+        assert_eq!(m.hosted_by(4), vec![2]);
+        assert_eq!(m.shards_of(4), Vec::<ShardId>::new());
+        assert_eq!(Metadata::decode(&m.encode()).unwrap(), m);
+        m.learners.insert(2, vec![2]);
+        assert!(m.validate().is_err(), "a learner that is already a replica");
+        m.learners.insert(2, vec![9]);
+        assert!(m.validate().is_err(), "an unknown learner");
+        m.learners.clear();
+        m.learners.insert(9, vec![4]);
+        assert!(m.validate().is_err(), "learners of an unknown shard");
+        // A copy encoded before learners existed (the same fields, without the last) still decodes.
+        m.learners.clear();
+        #[derive(Serialize)]
+        struct V1<'a>(
+            u64,
+            &'a BTreeMap<NodeId, NodeInfo>,
+            &'a BTreeMap<ShardId, ShardInfo>,
+            &'a SlotMap,
+            &'a BTreeMap<Slot, Migration>,
+        );
+        let old = postcard::to_allocvec(&V1(m.epoch, &m.nodes, &m.shards, &m.slots, &m.migrations))
+            .unwrap();
+        assert_eq!(Metadata::decode(&old).unwrap(), m);
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub mod pb {
 
 use pb::raft_bus_client::RaftBusClient;
 use pb::raft_bus_server::{RaftBus, RaftBusServer};
-use pb::{GossipMessage, Kind, RaftReply, RaftRequest};
+pub use pb::PublishedMessage;
+use pb::{GossipMessage, Kind, PublishAck, PublishBatch, RaftReply, RaftRequest};
 
 /// Largest gRPC message accepted or sent: a snapshot chunk (openraft's `snapshot_max_chunk_size`, 3 MiB by
 /// default) or a large append, with room to spare over tonic's 4 MiB default.
@@ -84,6 +85,26 @@ impl GrpcPeers {
         request.set_timeout(timeout);
         match client.gossip(request).await {
             Ok(r) => Ok(r.into_inner().payload),
+            Err(s) => Err(format!("{}: {}", s.code(), s.message())),
+        }
+    }
+
+    /// Sends a batch of pub/sub messages to node `target` at `addr` (its member address) for its subscribers.
+    pub async fn publish(
+        &self,
+        target: NodeId,
+        addr: &str,
+        messages: Vec<PublishedMessage>,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let channel = self.channel(target, addr).map_err(|e| e.0)?;
+        let mut client = RaftBusClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let mut request = tonic::Request::new(PublishBatch { messages });
+        request.set_timeout(timeout);
+        match client.publish(request).await {
+            Ok(_) => Ok(()),
             Err(s) => Err(format!("{}: {}", s.code(), s.message())),
         }
     }
@@ -227,11 +248,15 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
 /// Answers a gossip message with this node's own (both opaque to the transport).
 pub type GossipHandler = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
 
+/// Takes in a batch of pub/sub messages forwarded by a peer.
+pub type PublishHandler = Arc<dyn Fn(Vec<PublishedMessage>) + Send + Sync>;
+
 /// The groups this node serves to its peers, and its gossip handler. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct GrpcRegistry {
     groups: Arc<RwLock<HashMap<GroupId, Raft>>>,
     gossip: Arc<RwLock<Option<GossipHandler>>>,
+    publish: Arc<RwLock<Option<PublishHandler>>>,
 }
 
 impl GrpcRegistry {
@@ -248,6 +273,12 @@ impl GrpcRegistry {
     /// Answers gossip with `handler` (a node outside cluster mode answers `unimplemented`).
     pub fn set_gossip(&self, handler: GossipHandler) {
         *self.gossip.write() = Some(handler);
+    }
+
+    /// Delivers pub/sub messages forwarded by peers with `handler` (a node outside cluster mode answers
+    /// `unimplemented`).
+    pub fn set_publish(&self, handler: PublishHandler) {
+        *self.publish.write() = Some(handler);
     }
 
     /// Stops serving a group (do this before shutting the group down).
@@ -313,6 +344,19 @@ impl RaftBus for GrpcRegistry {
             .ok_or_else(|| tonic::Status::unimplemented("this node is not in cluster mode"))?;
         let payload = handler(request.into_inner().payload);
         Ok(tonic::Response::new(GossipMessage { payload }))
+    }
+
+    async fn publish(
+        &self,
+        request: tonic::Request<PublishBatch>,
+    ) -> Result<tonic::Response<PublishAck>, tonic::Status> {
+        let handler = self
+            .publish
+            .read()
+            .clone()
+            .ok_or_else(|| tonic::Status::unimplemented("this node is not in cluster mode"))?;
+        handler(request.into_inner().messages);
+        Ok(tonic::Response::new(PublishAck {}))
     }
 }
 

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use cluster::{Metadata, NodeInfo};
 use resp::Frame;
 
+use crate::cluster::membership;
+
 const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]
        shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port [--timeout SECONDS]
        shoal-server cluster rebalance host:port [--timeout SECONDS]";
@@ -24,7 +26,11 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("create") => create(&args[1..]),
         Some("move-slots") => crate::migration::move_slots_cli(&args[1..]),
         Some("rebalance") => crate::migration::rebalance_cli(&args[1..]),
-        _ => Err(USAGE.to_string()),
+        Some("add-node") => membership::add_node(&args[1..]),
+        Some("move-replica") => membership::move_replica(&args[1..]),
+        Some("rebalance-replicas") => membership::rebalance_replicas(&args[1..]),
+        Some("remove-node") => membership::remove_node(&args[1..]),
+        _ => Err(format!("{USAGE}\n{}", membership::USAGE)),
     };
     match result {
         Ok(report) => {
@@ -51,7 +57,7 @@ pub struct CreateOptions {
     pub timeout: Duration,
 }
 
-fn parse_node(word: &str) -> Result<NodeInfo, String> {
+pub(crate) fn parse_node(word: &str) -> Result<NodeInfo, String> {
     let bad = || format!("invalid node address '{word}' (want host:port[@busport])");
     let (client, bus) = match word.split_once('@') {
         Some((c, b)) => (c, Some(b)),

@@ -248,7 +248,13 @@ impl Blocking {
                 _ = self.wake.notified() => true,
                 changed = async { role.as_mut()?.changed().await.ok() }, if role.is_some() => {
                     if changed.is_none() {
-                        role = None;
+                        // The group stopped (its replica left this node): the waiters go to the new leader.
+                        if let Some(r) = &repl {
+                            if self.blocked_clients() > 0 {
+                                self.fail_all(&not_leader(r, cluster));
+                            }
+                        }
+                        return;
                     }
                     false
                 }

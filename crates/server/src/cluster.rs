@@ -27,6 +27,10 @@ use crate::node::Node;
 use crate::replication::{fsync_policy, group_config, open_storage, Replication};
 use crate::shard::Shard;
 
+// A child module (its file beside this one) so that it reaches the node's groups and registry.
+#[path = "membership.rs"]
+pub mod membership;
+
 /// How often a node gossips with each other node.
 const GOSSIP_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest wait for one gossip answer.
@@ -54,6 +58,8 @@ pub struct ClusterNode {
     node_timeout_ms: u64,
     gossip_sent: AtomicU64,
     gossip_received: AtomicU64,
+    /// Pub/sub messages to and from the other nodes.
+    forwarder: std::sync::OnceLock<Arc<crate::forward::Forwarder>>,
 }
 
 impl ClusterNode {
@@ -97,7 +103,30 @@ impl ClusterNode {
             node_timeout_ms,
             gossip_sent: AtomicU64::new(0),
             gossip_received: AtomicU64::new(0),
+            forwarder: std::sync::OnceLock::new(),
         });
+        {
+            // PUBLISH and SPUBLISH reach the other nodes' subscribers through the forwarder; what peers forward
+            // is delivered here.
+            let f = Arc::new(crate::forward::Forwarder::new(
+                Arc::downgrade(&c),
+                c.peers.clone(),
+            ));
+            let _ = c.forwarder.set(f.clone());
+            let out = Arc::downgrade(&f);
+            node.pubsub
+                .set_forward(Arc::new(move |channel, message, shard| {
+                    if let Some(f) = out.upgrade() {
+                        f.publish(channel, message, shard);
+                    }
+                }));
+            let (inbound, pubsub) = (Arc::downgrade(&f), node.pubsub.clone());
+            c.registry.set_publish(Arc::new(move |messages| {
+                if let Some(f) = inbound.upgrade() {
+                    f.receive(&pubsub, messages);
+                }
+            }));
+        }
         {
             let weak = Arc::downgrade(&c);
             c.registry
@@ -129,6 +158,7 @@ impl ClusterNode {
             info!("cluster mode: waiting for `shoal-server cluster create`");
         }
         tokio::spawn(c.clone().gossip_loop());
+        tokio::spawn(membership::follow_meta_voters(Arc::downgrade(&c)));
         crate::migration::spawn_driver(Arc::downgrade(&c));
         Ok(c)
     }
@@ -170,6 +200,11 @@ impl ClusterNode {
             .iter()
             .map(|(id, s)| (*id, s.clone()))
             .collect()
+    }
+
+    /// Pub/sub forwarding to and from the other nodes.
+    pub fn forwarder(&self) -> Option<&Arc<crate::forward::Forwarder>> {
+        self.forwarder.get()
     }
 
     /// The node's storage (shared by all its groups).
@@ -320,6 +355,9 @@ impl ClusterNode {
             return Ok(());
         }
         if !meta.nodes.contains_key(&me) {
+            if mine == me && mine != 0 {
+                return self.leave().await;
+            }
             return Err(format!("node {me} is not part of that cluster"));
         }
         meta.validate()?;
@@ -332,7 +370,7 @@ impl ClusterNode {
             return Err("node stopped".into());
         };
         let addr = meta.nodes[&me].member_addr();
-        for id in meta.shards_of(me) {
+        for id in meta.hosted_by(me) {
             if self.shards.read().contains_key(&id) {
                 continue;
             }
@@ -387,6 +425,7 @@ impl ClusterNode {
         if voters.contains(&me) && self.meta_group.lock().is_none() {
             self.start_meta_group(me, &meta, &voters, create).await?;
         }
+        self.retire_shards(&meta).await;
         self.refresh_view();
         Ok(())
     }

@@ -265,6 +265,22 @@ impl Conn {
             ) {
                 self.asking = false;
             }
+            // Cluster mode: DBSIZE, SCAN, FLUSHALL... answer for every shard this node leads.
+            if matches!(spec.handler, Handler::Keyspace(_))
+                && node.cluster().is_some()
+                && crate::keyless::spans_shards(spec, args)
+            {
+                self.asking = false;
+                let start = Instant::now();
+                if let Some(reply) = crate::keyless::run(self, spec, args).await {
+                    self.executed(spec, args, start.elapsed().as_micros() as u64, &reply);
+                    i += 1;
+                    if !self.emit(&reply, out) {
+                        break;
+                    }
+                    continue;
+                }
+            }
             let target = match spec.handler {
                 Handler::Keyspace(_) => match self.route(spec, args) {
                     Ok(t) => Some(t),

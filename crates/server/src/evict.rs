@@ -2,6 +2,11 @@
 //! leader picks victims under `maxmemory-policy` and proposes their deletion as an ordinary log entry
 //! ([`Op::Evict`]), so every replica deletes the same keys; a write that cannot get room is refused with
 //! Redis' `-OOM`.
+//!
+//! In cluster mode memory is the node's, counted over every hosted shard (replicas take memory as leaders do),
+//! and each shard's leader evicts from it: a node evicts from the shards it leads, the largest first, and a node
+//! over `maxmemory` because of shards it only follows relies on their leaders (which hold the same data and so
+//! are over too) to delete through the log.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -57,8 +62,46 @@ impl Default for Evictor {
 /// Memory counted against `maxmemory`: what the process allocated (Redis' `used_memory`) less what the log
 /// keeps in memory, which evicting keys cannot free (Redis leaves its AOF buffer out the same way).
 pub fn used_memory(node: &Node) -> u64 {
-    let log = node.shard.replication().map_or(0, |r| r.log_memory());
-    (crate::alloc::allocated() as u64).saturating_sub(log)
+    (crate::alloc::allocated() as u64).saturating_sub(log_memory(node))
+}
+
+/// What the logs of every hosted shard keep in memory (`mem_not_counted_for_evict`).
+pub fn log_memory(node: &Node) -> u64 {
+    match node.cluster() {
+        None => node.shard.replication().map_or(0, |r| r.log_memory()),
+        Some(c) => c
+            .shards()
+            .iter()
+            .filter_map(|(_, s)| s.replication().map(|r| r.log_memory()))
+            .sum(),
+    }
+}
+
+/// The shards this node may evict from (those it leads), largest first, with their groups.
+fn led_shards(
+    node: &Node,
+) -> Vec<(
+    Arc<crate::shard::Shard>,
+    Arc<crate::replication::Replication>,
+)> {
+    let mut led: Vec<(
+        usize,
+        Arc<crate::shard::Shard>,
+        Arc<crate::replication::Replication>,
+    )> = node
+        .all_shards()
+        .into_iter()
+        .filter_map(|s| {
+            let r = s.replication()?.clone();
+            if !r.group.is_leader() {
+                return None;
+            }
+            let len = s.lock().keyspace().len();
+            Some((len, s, r))
+        })
+        .collect();
+    led.sort_by_key(|(len, _, _)| std::cmp::Reverse(*len));
+    led.into_iter().map(|(_, s, r)| (s, r)).collect()
 }
 
 impl Evictor {
@@ -95,11 +138,8 @@ impl Evictor {
         if policy == Policy::NoEviction {
             return Err(OOM);
         }
-        let Some(repl) = node.shard.replication().cloned() else {
-            return Ok(());
-        };
-        if !repl.group.is_leader() {
-            // A follower refuses the write anyway (`-READONLY`); only the leader evicts.
+        // A follower refuses the write anyway (`-READONLY`, `-MOVED`); only leaders evict.
+        if led_shards(node).is_empty() {
             return Ok(());
         }
         let mut rng = self.running.lock().await;
@@ -110,37 +150,53 @@ impl Evictor {
             if excess == 0 {
                 return Ok(());
             }
-            let victims = {
-                let shard = node.shard.lock();
-                let ks = shard.keyspace();
-                let now = unix_ms();
-                let samples = self.samples.load(Ordering::Relaxed) as usize;
-                let picked =
-                    ks.eviction_victims(policy, samples, MAX_VICTIMS_PER_ENTRY, now, &mut rng);
-                // Enough victims to cover the excess (by their estimated size), at least one, plus a little
-                // headroom: each eviction is a log entry, so freeing a few keys ahead saves rounds.
-                let max = self.maxmemory.load(Ordering::Relaxed);
-                let target = excess + (max / 200).min(EVICTION_HEADROOM_MAX);
-                let mut freed = 0u64;
-                let mut chosen = Vec::new();
-                for k in picked {
-                    freed += ks.memory_usage(now, &k).unwrap_or(64) as u64;
-                    chosen.push(Bytes::from(k));
-                    if freed >= target {
-                        break;
-                    }
+            // The largest led shard with a key the policy allows; the others if it has none.
+            let mut evicted = false;
+            for (shard, repl) in led_shards(node) {
+                let victims = self.pick_victims(&shard, policy, excess, &mut rng);
+                if victims.is_empty() {
+                    continue;
                 }
-                chosen
-            };
-            if victims.is_empty() {
-                return Err(OOM);
+                if let Err(e) = repl.group.write(vec![Op::Evict(victims)]).await {
+                    tracing::debug!(error = %e, "eviction entry not applied");
+                    return Ok(());
+                }
+                evicted = true;
+                break;
             }
-            if let Err(e) = repl.group.write(vec![Op::Evict(victims)]).await {
-                tracing::debug!(error = %e, "eviction entry not applied");
-                return Ok(());
+            if !evicted {
+                return Err(OOM);
             }
         }
         Ok(())
+    }
+
+    /// Victims in `shard` to cover `excess` bytes (by their estimated size), at least one, plus a little headroom:
+    /// each eviction is a log entry, so freeing a few keys ahead saves rounds.
+    fn pick_victims(
+        &self,
+        shard: &crate::shard::Shard,
+        policy: Policy,
+        excess: u64,
+        rng: &mut Rng,
+    ) -> Vec<Bytes> {
+        let shard = shard.lock();
+        let ks = shard.keyspace();
+        let now = unix_ms();
+        let samples = self.samples.load(Ordering::Relaxed) as usize;
+        let picked = ks.eviction_victims(policy, samples, MAX_VICTIMS_PER_ENTRY, now, rng);
+        let max = self.maxmemory.load(Ordering::Relaxed);
+        let target = excess + (max / 200).min(EVICTION_HEADROOM_MAX);
+        let mut freed = 0u64;
+        let mut chosen = Vec::new();
+        for k in picked {
+            freed += ks.memory_usage(now, &k).unwrap_or(64) as u64;
+            chosen.push(Bytes::from(k));
+            if freed >= target {
+                break;
+            }
+        }
+        chosen
     }
 }
 

@@ -10,6 +10,8 @@
 //! - `migration`: online slot migration (resharding): the key-moving task, its internal commands.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
 //! - `pubsub`: the pub/sub registry and each subscriber's outbound message queue.
+//! - `forward`: cluster mode: PUBLISH and SPUBLISH forwarded to the other nodes over the cluster bus.
+//! - `keyless`: cluster mode: DBSIZE, SCAN, KEYS, RANDOMKEY, FLUSHALL... over the shards a node answers for.
 //! - `blocking`: clients blocked on keys (BLPOP, ...) and the task that serves them.
 //! - `evict`: `maxmemory` enforcement (victims picked by the leader, deleted through the log).
 //! - `multi`: transactions (MULTI, EXEC, DISCARD, WATCH, UNWATCH).
@@ -27,6 +29,8 @@ pub mod config;
 pub mod conn;
 pub mod evict;
 pub mod expire;
+pub mod forward;
+pub mod keyless;
 pub mod logging;
 pub mod metrics;
 pub mod migration;

@@ -6,6 +6,13 @@
 //! what the leader observed at WATCH time ([`store::Keyspace::watch_holds`]). A transaction without writes
 //! runs on the read path instead: after the linearizability check, the check and the reads under one lock.
 //! Node commands (PING, CONFIG, INFO, ...) run after the keyspace part, each reply in its place in EXEC's array.
+//!
+//! In cluster mode a transaction is routed as one unit, as Redis Cluster routes it: each command is routed when
+//! queued (a `-MOVED`, `-CROSSSLOT` or `-TRYAGAIN` then makes EXEC answer `-EXECABORT`), WATCH routes its keys,
+//! and EXEC routes every queued and watched key together: they must all be in one shard this node leads (or
+//! hosts, for a read-only transaction on a `READONLY` connection), else EXEC answers `-CROSSSLOT` (or `-MOVED`
+//! after a leader change) and the transaction is discarded. Shoal's rule is one shard, not one slot, as for its
+//! multi-key commands.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -18,7 +25,6 @@ use store::{CommandSpec, Handler, NodeCommand};
 
 use crate::conn::{propose_expiry, Conn};
 use crate::node::{unix_ms, Node};
-use crate::replication::not_served;
 
 /// A command queued after MULTI.
 pub struct Queued {
@@ -82,6 +88,13 @@ pub fn intercept(
         mark_failed(conn);
         return Some(Frame::error("ERR missing subcommand"));
     }
+    // Cluster mode: a command this node cannot serve is redirected when queued, as in Redis.
+    if matches!(spec.handler, Handler::Keyspace(_)) && conn.node.cluster().is_some() {
+        if let Err(reply) = crate::routing::route(&conn.node, spec, args, conn.readonly, false) {
+            mark_failed(conn);
+            return Some(reply);
+        }
+    }
     let state = conn.multi.as_mut()?;
     // `multi-mem`: the arguments' bytes plus each queued command's bookkeeping, as Redis counts it.
     let bytes = args.iter().map(|a| a.len()).sum::<usize>()
@@ -142,9 +155,6 @@ pub fn multi(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     if conn.multi.is_some() {
         return Frame::error("ERR MULTI calls can not be nested");
     }
-    if let Err(reply) = local_target(conn) {
-        return reply;
-    }
     conn.multi = Some(MultiState::default());
     conn.handle.multi.store(0, Ordering::Relaxed);
     Frame::ok()
@@ -165,20 +175,22 @@ pub fn unwatch(conn: &mut Conn, _args: &[Bytes]) -> Frame {
     Frame::ok()
 }
 
-/// The shard a transaction runs on: the node's only shard. In cluster mode a transaction would first have to
-/// be routed as one unit (all its keys in one shard), which is not built yet: it is refused rather than run on
-/// the wrong shard.
-fn local_target(conn: &Conn) -> Result<crate::routing::Target, Frame> {
-    if conn.node.cluster().is_some() {
-        return Err(Frame::error(
-            "ERR MULTI, EXEC and WATCH are not supported in cluster mode yet",
-        ));
+/// The shard a transaction runs on: the node's only shard; in cluster mode the one shard all of its keys (queued
+/// and watched) live in, routed as one command would be.
+fn transaction_target(
+    conn: &Conn,
+    queued: &[Queued],
+    watched: &[Watched],
+) -> Result<crate::routing::Target, Frame> {
+    let mut keys: Vec<&[u8]> = watched.iter().map(|w| w.key.as_ref()).collect();
+    let mut write = false;
+    for q in queued {
+        if matches!(q.spec.handler, Handler::Keyspace(_)) {
+            keys.extend(crate::routing::command_keys(q.spec, &q.args));
+            write |= q.spec.is_write();
+        }
     }
-    Ok(crate::routing::Target {
-        shard: conn.node.shard.clone(),
-        id: 0,
-        slot: None,
-    })
+    crate::routing::route_keys(&conn.node, &keys, write, conn.readonly, false)
 }
 
 /// `RESET`'s part: out of MULTI, nothing watched.
@@ -193,16 +205,26 @@ pub async fn watch(conn: &mut Conn, args: &[Bytes]) -> Frame {
     if conn.multi.is_some() {
         return Frame::error("ERR WATCH inside MULTI is not allowed");
     }
-    let node = conn.node.clone();
-    let target = match local_target(conn) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
-    let repl = node.shard.replication().cloned();
+    // The new keys and those already watched must be in one shard (the transaction's, in cluster mode).
+    let keys: Vec<Bytes> = conn
+        .handle
+        .watched
+        .lock()
+        .iter()
+        .map(|w| w.key.clone())
+        .chain(args[1..].iter().cloned())
+        .collect();
+    let key_refs: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+    let target =
+        match crate::routing::route_keys(&conn.node, &key_refs, false, conn.readonly, false) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+    let repl = target.shard.replication().cloned();
     if let Err(reply) = conn.check_reads(&target, repl.as_deref()).await {
         return reply;
     }
-    let g = node.shard.lock();
+    let g = target.shard.lock();
     let now = unix_ms();
     let mut watched = conn.handle.watched.lock();
     // As Redis, a key already watched keeps its first observation. A set keeps a long WATCH linear.
@@ -233,12 +255,11 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
     if state.failed {
         return Frame::error(EXECABORT);
     }
-    let node = conn.node.clone();
-    let target = match local_target(conn) {
+    let target = match transaction_target(conn, &state.queued, &watched) {
         Ok(t) => t,
         Err(reply) => return reply,
     };
-    let repl = node.shard.replication().cloned();
+    let repl = target.shard.replication().cloned();
     let queued = state.queued;
     let mut replies: Vec<Option<Frame>> = vec![None; queued.len()];
     let keyspace: Vec<usize> = (0..queued.len())
@@ -255,7 +276,7 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
         };
         let mut frames = match r.group.write(vec![Op::Multi(tx)]).await {
             Ok(frames) => frames,
-            Err(e) => return not_served(&e),
+            Err(e) => return crate::routing::refused(&conn.node, &target, &e),
         };
         match frames.pop() {
             Some(Frame::Array(items)) if items.len() == keyspace.len() => {
@@ -274,7 +295,7 @@ async fn run_transaction(conn: &mut Conn, state: MultiState) -> Frame {
             return reply;
         }
         let expired = {
-            let mut g = node.shard.lock();
+            let mut g = target.shard.lock();
             let now = unix_ms();
             if !watched.iter().all(|w| g.keyspace().watch_holds(w, now)) {
                 return Frame::NullArray;
@@ -324,12 +345,28 @@ pub fn refresh_dirty_flags(node: &Node) {
     if clients.iter().all(|c| c.watched.lock().is_empty()) {
         return;
     }
-    let g = node.shard.lock();
     let now = unix_ms();
     for c in clients {
         let watched = c.watched.lock();
+        let Some(shard) = watched_shard(node, &watched) else {
+            continue;
+        };
+        let g = shard.lock();
         let dirty = !watched.iter().all(|w| g.keyspace().watch_holds(w, now));
         c.dirty_cas.store(dirty, Ordering::Relaxed);
+    }
+}
+
+/// The shard holding a client's watched keys (all in one: WATCH refuses others); `None` when none are watched
+/// or, in cluster mode, their shard is not hosted here any more.
+fn watched_shard(node: &Node, watched: &[Watched]) -> Option<std::sync::Arc<crate::shard::Shard>> {
+    let first = watched.first()?;
+    match node.cluster() {
+        None => Some(node.shard.clone()),
+        Some(c) => {
+            let owner = c.meta().slots.owner(cluster::key_slot(&first.key))?;
+            c.shard(owner)
+        }
     }
 }
 

@@ -211,6 +211,9 @@ impl Registry {
     }
 }
 
+/// Hands a message published here to the other nodes of the cluster (channel, message, shard channel).
+pub type Forward = Arc<dyn Fn(&Bytes, &Bytes, bool) + Send + Sync>;
+
 /// The node's pub/sub registry.
 #[derive(Default)]
 pub struct PubSub {
@@ -218,6 +221,7 @@ pub struct PubSub {
     limit_hard: AtomicU64,
     limit_soft: AtomicU64,
     limit_secs: AtomicU64,
+    forward: std::sync::OnceLock<Forward>,
 }
 
 impl PubSub {
@@ -258,11 +262,25 @@ impl PubSub {
         }
     }
 
-    /// Delivers `message` on `channel` to this node's subscribers: those of the channel, then those of every
-    /// matching pattern (or, for a shard channel, only its own subscribers). Returns how many received it.
-    ///
-    /// The one place a message is handed out: forwarding to other nodes (the cluster bus) goes next to it.
+    /// In cluster mode: how messages published here reach the other nodes (set once, at start).
+    pub fn set_forward(&self, forward: Forward) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// PUBLISH and SPUBLISH: delivers `message` on `channel` to this node's subscribers and, in cluster mode,
+    /// hands it to the cluster bus for the other nodes' (all of them; for a shard channel, the other replicas of
+    /// its shard). Returns how many of this node's clients received it, as Redis Cluster counts.
     pub fn publish(&self, channel: &Bytes, message: &Bytes, shard: bool) -> usize {
+        if let Some(f) = self.forward.get() {
+            f(channel, message, shard);
+        }
+        self.deliver(channel, message, shard)
+    }
+
+    /// Delivers `message` on `channel` to this node's subscribers only: those of the channel, then those of
+    /// every matching pattern (or, for a shard channel, only its own subscribers). Returns how many received it.
+    /// Keyspace notifications and messages forwarded by other nodes come here: they are node-local.
+    pub fn deliver(&self, channel: &Bytes, message: &Bytes, shard: bool) -> usize {
         let limit = self.limit();
         let reg = self.reg.lock();
         let mut receivers = 0;
@@ -326,7 +344,8 @@ impl PubSub {
 }
 
 /// The keyspace's event sink: each event published on `__keyspace@0__:<key>` (message: the event) and/or
-/// `__keyevent@0__:<event>` (message: the key), as its flags say, through the same delivery as PUBLISH.
+/// `__keyevent@0__:<event>` (message: the key), as its flags say, through the same delivery as PUBLISH but
+/// never forwarded to other nodes: as in Redis Cluster, a node's keyspace events reach its own clients only.
 pub fn keyspace_event_sink(pubsub: Arc<PubSub>) -> store::notify::EventSink {
     Arc::new(move |events: Vec<store::notify::KeyEvent>| {
         for e in events {
@@ -336,13 +355,13 @@ pub fn keyspace_event_sink(pubsub: Arc<PubSub>) -> store::notify::EventSink {
                 let mut channel = Vec::with_capacity(15 + key.len());
                 channel.extend_from_slice(b"__keyspace@0__:");
                 channel.extend_from_slice(&key);
-                pubsub.publish(&Bytes::from(channel), &event, false);
+                pubsub.deliver(&Bytes::from(channel), &event, false);
             }
             if e.keyevent {
                 let mut channel = Vec::with_capacity(15 + event.len());
                 channel.extend_from_slice(b"__keyevent@0__:");
                 channel.extend_from_slice(&event);
-                pubsub.publish(&Bytes::from(channel), &key, false);
+                pubsub.deliver(&Bytes::from(channel), &key, false);
             }
         }
     })

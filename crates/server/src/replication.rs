@@ -543,6 +543,10 @@ pub async fn cron(node: Arc<Node>, repl: Arc<Replication>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if repl.group.metrics().running_state.is_err() {
+            // The group stopped: its replica left this node (cluster move-replica), or the node shuts down.
+            return;
+        }
         if repl.persistence.in_progress.load(Ordering::Relaxed) {
             continue;
         }

@@ -36,6 +36,36 @@ pub fn route(
     readonly: bool,
     asking: bool,
 ) -> Result<Target, Frame> {
+    if node.cluster().is_none() {
+        return Ok(Target {
+            shard: node.shard.clone(),
+            id: 0,
+            slot: None,
+        });
+    }
+    let keys = command_keys(spec, args);
+    route_keys(node, &keys, spec.is_write(), readonly, asking)
+}
+
+/// The keys of one command, by the command table's key specs (none for malformed arguments: the command then
+/// runs where keyless ones do and gives its own error).
+pub fn command_keys<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Vec<&'a [u8]> {
+    let positions = spec.key_positions(args).unwrap_or_default();
+    positions
+        .iter()
+        .filter_map(|&i| args.get(i).map(|a| a.as_ref()))
+        .collect()
+}
+
+/// Routes a set of keys (one command's, or a whole transaction's) as one unit: the shard they all live in, on
+/// this node; or the reply the client gets instead. `write`: some of them are written.
+pub fn route_keys(
+    node: &Node,
+    keys: &[&[u8]],
+    write: bool,
+    readonly: bool,
+    asking: bool,
+) -> Result<Target, Frame> {
     let Some(c) = node.cluster() else {
         return Ok(Target {
             shard: node.shard.clone(),
@@ -43,16 +73,10 @@ pub fn route(
             slot: None,
         });
     };
-    // Malformed arguments: the command runs where keyless ones do and gives its own error.
-    let positions = spec.key_positions(args).unwrap_or_default();
-    let keys: Vec<&[u8]> = positions
-        .iter()
-        .filter_map(|&i| args.get(i).map(|a| a.as_ref()))
-        .collect();
     let view = c.view();
     let req = Request {
-        keys: &keys,
-        write: spec.is_write(),
+        keys,
+        write,
         asking,
         readonly,
     };
@@ -86,6 +110,28 @@ pub fn route(
     }
 }
 
+/// Routes the shard channels of SSUBSCRIBE (`write` false) or SPUBLISH (`write` true) as keys: they must all be
+/// in one shard, which this node leads (SPUBLISH) or hosts (SSUBSCRIBE, as a Redis replica serves it); else the
+/// redirect or refusal the client gets. Always `Ok` outside cluster mode.
+pub fn route_shard_channels(node: &Node, channels: &[Bytes], write: bool) -> Result<(), Frame> {
+    let Some(c) = node.cluster() else {
+        return Ok(());
+    };
+    let keys: Vec<&[u8]> = channels.iter().map(|k| k.as_ref()).collect();
+    let view = c.view();
+    let req = Request {
+        keys: &keys,
+        write,
+        asking: false,
+        readonly: !write,
+    };
+    // Channels are not stored: a slot being moved is served where its shard is led until the move ends.
+    match cluster::route(&view, &req, &|_, _| true) {
+        Route::Keyless | Route::Local(_) => Ok(()),
+        Route::Refuse(r) => Err(Frame::error_owned(r.message())),
+    }
+}
+
 /// Whether `args` routes to the same shard as `target` (so it may join the same run of writes or reads).
 pub fn same_target(
     node: &Node,
@@ -96,6 +142,10 @@ pub fn same_target(
 ) -> bool {
     if node.cluster().is_none() {
         return true;
+    }
+    // A command answered over several shards runs on its own.
+    if crate::keyless::spans_shards(spec, args) {
+        return false;
     }
     route(node, spec, args, readonly, false).is_ok_and(|t| t.id == target.id)
 }
@@ -110,6 +160,13 @@ pub fn refused(node: &Node, target: &Target, e: &WriteError) -> Frame {
         (WriteError::ForwardToLeader { addr, .. }, Some(slot)) if !addr.is_empty() => {
             let (host, port) = client_host_port(addr);
             Frame::error_owned(format!("MOVED {slot} {host}:{port}"))
+        }
+        // The shard's replica left this node while the command waited (cluster move-replica): the client
+        // retries, and is redirected.
+        (WriteError::Fatal(_), _)
+            if node.cluster().is_some_and(|c| c.shard(target.id).is_none()) =>
+        {
+            Frame::error_owned(Redirect::TryAgainNoLeader.message())
         }
         (WriteError::Fatal(_), _) => not_served(e),
         _ => Frame::error_owned(Redirect::TryAgainNoLeader.message()),

@@ -100,19 +100,9 @@ impl Writers {
 }
 
 /// Runs `shoal-server cluster <args>` and returns its standard output; fails the test if it fails.
-fn admin(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
-        .arg("cluster")
-        .args(args)
-        .output()
-        .expect("run shoal-server cluster");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "cluster {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+fn tool(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    admin(&args).unwrap_or_else(|e| panic!("cluster {args:?} failed: {e}"))
 }
 
 /// Counter keys: `per_slot` keys in each of `slots`.
@@ -234,25 +224,6 @@ fn verify(procs: &[Proc], ledger: &Ledger, fillers: &[String], slots: std::ops::
     }
 }
 
-/// The leader port of the shard owning `slot`, as `p`'s `CLUSTER SLOTS` says.
-fn owner_port(p: &Proc, slot: u16) -> Option<u16> {
-    slots(p)?
-        .into_iter()
-        .find(|(a, b, _)| (*a..=*b).contains(&i64::from(slot)))
-        .and_then(|(_, _, ports)| ports.first().copied())
-}
-
-fn moved_target(port: u16, key: &str) -> Option<String> {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes())
-        .ok()?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).ok()?;
-    Some(line.trim_end().to_string())
-}
-
 #[test]
 fn slots_move_online_while_clients_write() {
     let _g = serial();
@@ -261,7 +232,7 @@ fn slots_move_online_while_clients_write() {
     let fillers = fill(&procs, 0..80, 10);
     // Hot counters: one in every fourth slot, each incremented many times during the move.
     let counters: Vec<String> = counter_keys(0..80, 1).into_iter().step_by(4).collect();
-    let old_owner = eventually("slot map", || owner_port(&procs[0], 10));
+    let old_owner = eventually("slot map", || leader_of(&procs[0], 10));
     let writers = start_writers(&procs, 4, &counters);
     std::thread::sleep(Duration::from_millis(500));
     let before: i64 = writers
@@ -284,7 +255,7 @@ fn slots_move_online_while_clients_write() {
             .sum::<i64>()
     );
     let start = Instant::now();
-    let out = admin(&[
+    let out = tool(&[
         "move-slots",
         "--slots",
         "0-59",
@@ -314,21 +285,21 @@ fn slots_move_online_while_clients_write() {
     verify(&procs, &ledger, &fillers, 0..80);
 
     // Every node names shard 2's leader for the moved slots, and the old owner sends clients there.
-    let new_owner = eventually("slot map", || owner_port(&procs[1], 30));
+    let new_owner = eventually("slot map", || leader_of(&procs[1], 30));
     assert_ne!(new_owner, old_owner);
     for p in &procs {
         eventually("new owner everywhere", || {
-            (owner_port(p, 30)? == new_owner && owner_port(p, 70)? == old_owner).then_some(())
+            (leader_of(p, 30)? == new_owner && leader_of(p, 70)? == old_owner).then_some(())
         });
     }
     let key = &counters[0];
     let slot = cluster::key_slot(key.as_bytes());
     assert_eq!(
-        moved_target(old_owner, key).unwrap(),
+        reply_line(old_owner, &["GET", key]).unwrap(),
         format!("-MOVED {slot} 127.0.0.1:{new_owner}")
     );
     // Moving them back is the same operation.
-    let out = admin(&[
+    let out = tool(&[
         "move-slots",
         "--slots",
         "0-59",
@@ -339,7 +310,7 @@ fn slots_move_online_while_clients_write() {
     assert!(out.contains("[OK] 60 slots moved"), "{out}");
     verify(&procs, &ledger, &fillers, 0..80);
     assert_eq!(
-        eventually("slot map", || owner_port(&procs[0], 30)),
+        eventually("slot map", || leader_of(&procs[0], 30)),
         old_owner
     );
 }
@@ -349,15 +320,15 @@ fn rebalance_evens_out_the_shards() {
     let _g = serial();
     let procs = start_cluster(3, 3, 3);
     let addr = format!("127.0.0.1:{}", procs[0].port);
-    let out = admin(&["rebalance", &addr]);
+    let out = tool(&["rebalance", &addr]);
     assert!(out.contains("already evenly spread"), "{out}");
     // Unbalance: shard 3 gets 100 slots of shard 1, with keys in them.
     let fillers = fill(&procs, 5300..5400, 3);
-    let out = admin(&["move-slots", "--slots", "5300-5399", "--to", "3", &addr]);
+    let out = tool(&["move-slots", "--slots", "5300-5399", "--to", "3", &addr]);
     assert!(out.contains("[OK] 100 slots moved"), "{out}");
     let counters: Vec<String> = counter_keys(5350..5400, 1).into_iter().step_by(5).collect();
     let writers = start_writers(&procs, 2, &counters);
-    let out = admin(&["rebalance", &addr]);
+    let out = tool(&["rebalance", &addr]);
     let ledger = writers.finish();
     eprintln!("{out}");
     assert!(out.contains("[OK]"), "{out}");
@@ -379,7 +350,7 @@ fn rebalance_evens_out_the_shards() {
         counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
         "{per_leader:?}"
     );
-    let out = admin(&["rebalance", &addr]);
+    let out = tool(&["rebalance", &addr]);
     assert!(out.contains("already evenly spread"), "{out}");
 }
 
@@ -390,7 +361,7 @@ fn source_leader_killed_mid_move_loses_nothing() {
     // 100 slots of 25 keys: 10 batches, long enough to kill the source's leader in the middle.
     let fillers = fill(&procs, 0..100, 25);
     let counters: Vec<String> = counter_keys(0..100, 1).into_iter().step_by(5).collect();
-    let source_leader = eventually("slot map", || owner_port(&procs[0], 10));
+    let source_leader = eventually("slot map", || leader_of(&procs[0], 10));
     let victim = procs
         .iter()
         .position(|p| p.port == source_leader)
@@ -419,7 +390,7 @@ fn source_leader_killed_mid_move_loses_nothing() {
         fillers
             .iter()
             .step_by(25)
-            .any(|k| moved_target(source_leader, k).is_some_and(|r| r.starts_with("-ASK")))
+            .any(|k| reply_line(source_leader, &["GET", k]).is_some_and(|r| r.starts_with("-ASK")))
             .then_some(())
     });
     procs[victim].kill9();

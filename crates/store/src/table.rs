@@ -99,9 +99,12 @@ pub enum NodeCommand {
     ClusterKeySlot,
     ClusterCountKeysInSlot,
     ClusterGetKeysInSlot,
+    ClusterReplicas,
     ClusterBootstrap,
     /// The internal commands of resharding (`CLUSTER SETMIGRATION`, `METACAS`, `IMPORT`, `METADATA`).
     ClusterMigration,
+    /// `CLUSTER MEMBERSHIP`: a step of adding, moving or removing replicas (server/src/membership.rs).
+    ClusterMembership,
     ClusterHelp,
     Asking,
 }

@@ -80,6 +80,23 @@ pub fn info(conn: &mut Conn, _args: &[Bytes]) -> Frame {
         out,
         "cluster_stats_messages_sent:{sent}\r\ncluster_stats_messages_received:{received}\r\n"
     );
+    if let Some(f) = c.forwarder() {
+        // Redis' per-type bus counters for pub/sub, and Shoal's count of messages a peer's full queue (or a
+        // failed send) dropped.
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let s = &f.stats;
+        let _ = write!(
+            out,
+            "cluster_stats_messages_publish_sent:{}\r\ncluster_stats_messages_publishshard_sent:{}\r\n\
+             cluster_stats_messages_publish_received:{}\r\ncluster_stats_messages_publishshard_received:{}\r\n\
+             cluster_stats_messages_publish_dropped:{}\r\n",
+            n(&s.publish_sent),
+            n(&s.publishshard_sent),
+            n(&s.publish_received),
+            n(&s.publishshard_received),
+            n(&s.dropped),
+        );
+    }
     text(out)
 }
 
@@ -119,15 +136,10 @@ fn unix_ms_at(t: std::time::Instant) -> i64 {
     now - t.elapsed().as_millis() as i64
 }
 
-/// `CLUSTER NODES`.
-pub fn nodes(conn: &mut Conn, _args: &[Bytes]) -> Frame {
-    let c = match cluster(conn) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let view = c.view();
+/// One `CLUSTER NODES` line per node (no newline), with the node it is shown as a replica of.
+fn node_lines(c: &ClusterNode, view: &View) -> Vec<(NodeId, String, Option<NodeId>)> {
     let meta = &view.meta;
-    let mut out = String::new();
+    let mut out = Vec::new();
     for n in meta.nodes.values() {
         let led: Vec<ShardId> = meta
             .shards
@@ -143,26 +155,26 @@ pub fn nodes(conn: &mut Conn, _args: &[Bytes]) -> Frame {
         if n.id == view.me {
             flags.push_str("myself,");
         }
-        let master = if led.is_empty() {
+        let master_of = if led.is_empty() {
             flags.push_str("slave");
             meta.shards_of(n.id)
                 .first()
                 .and_then(|s| view.leaders.get(s))
-                .map_or_else(|| "-".to_string(), |l| node_name(*l))
+                .copied()
         } else {
             flags.push_str("master");
-            "-".to_string()
+            None
         };
         if !alive {
             flags.push_str(",fail");
         }
+        let master = master_of.map_or_else(|| "-".to_string(), node_name);
         let pong = if n.id == view.me {
             0
         } else {
             c.last_seen(n.id).map_or(0, unix_ms_at)
         };
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{} {} {flags} {master} 0 {pong} {} {}{}",
             n.name(),
             n.member_addr(),
@@ -170,8 +182,55 @@ pub fn nodes(conn: &mut Conn, _args: &[Bytes]) -> Frame {
             if alive { "connected" } else { "disconnected" },
             ranges_text(&ranges),
         );
+        out.push((n.id, line, master_of));
+    }
+    out
+}
+
+/// `CLUSTER NODES`.
+pub fn nodes(conn: &mut Conn, _args: &[Bytes]) -> Frame {
+    let c = match cluster(conn) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let view = c.view();
+    let mut out = String::new();
+    for (_, line, _) in node_lines(&c, &view) {
+        out.push_str(&line);
+        out.push('\n');
     }
     text(out)
+}
+
+/// `CLUSTER REPLICAS node-id` (and `CLUSTER SLAVES`): the `CLUSTER NODES` lines of the nodes shown as replicas
+/// of that master (nodes leading no shard, under the leader of their first shard).
+pub fn replicas(conn: &mut Conn, args: &[Bytes]) -> Frame {
+    let c = match cluster(conn) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let view = c.view();
+    let lines = node_lines(&c, &view);
+    let Some((id, _, master_of)) = lines
+        .iter()
+        .find(|(id, _, _)| node_name(*id).as_bytes() == args[2].as_ref())
+    else {
+        return Frame::error_owned(format!(
+            "ERR Unknown node {}",
+            String::from_utf8_lossy(&args[2])
+        ));
+    };
+    if master_of.is_some() {
+        return Frame::error("ERR The specified node is not a master");
+    }
+    let id = *id;
+    Frame::Array(
+        lines
+            .into_iter()
+            .filter(|(_, _, m)| *m == Some(id))
+            .map(|(_, line, _)| Frame::bulk(line))
+            .collect(),
+    )
 }
 
 fn node_entry(meta: &Metadata, id: NodeId) -> Option<Frame> {
@@ -396,6 +455,8 @@ pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
             "NODES",
             "    Return cluster configuration seen by node. Output format:",
             "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+            "REPLICAS <node-id>",
+            "    Return <node-id> replicas.",
             "SLOTS",
             "    Return information about slots range mappings. Each range is made of:",
             "    start, end, master and replicas IP addresses, ports and ids",
@@ -403,6 +464,8 @@ pub fn help(_conn: &mut Conn, args: &[Bytes]) -> Frame {
             "    Return information about slot range mappings and the nodes associated with them.",
             "BOOTSTRAP <node-id> <metadata>",
             "    Make this node part of a new cluster (sent by `shoal-server cluster create`).",
+            "MEMBERSHIP <step> [<arg> ...]",
+            "    A step of adding, moving or removing replicas (sent by `shoal-server cluster add-node`...).",
         ],
     )
 }

@@ -254,7 +254,7 @@ fn memory(node: &Node, out: &mut String) {
         "maxmemory_policy" => policy,
         "mem_fragmentation_ratio" => format!("{frag:.2}"),
         "mem_fragmentation_bytes" => rss as i64 - used as i64,
-        "mem_not_counted_for_evict" => node.shard.replication().map_or(0, |r| r.log_memory()),
+        "mem_not_counted_for_evict" => crate::evict::log_memory(node),
         "mem_allocator" => "libc",
     );
 }
@@ -491,12 +491,14 @@ fn errorstats(node: &Node, out: &mut String) {
 }
 
 fn keyspace(node: &Node, out: &mut String) {
-    let (keys, expires) = {
-        let shard = node.default_shard();
+    // In cluster mode, the shards this node answers DBSIZE for (those it leads), summed.
+    let (mut keys, mut expires) = (0, 0);
+    for (_, shard, _) in crate::keyless::answered_shards(node) {
         let shard = shard.lock();
         let ks = shard.keyspace();
-        (ks.len(), ks.volatile_len())
-    };
+        keys += ks.len();
+        expires += ks.volatile_len();
+    }
     if keys > 0 || expires > 0 {
         // avg_ttl is an estimate Redis keeps from expiry sampling; Shoal does not keep one and reports 0.
         let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");

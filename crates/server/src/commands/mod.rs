@@ -91,6 +91,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClusterMyId => cluster::myid(conn, args),
         ClusterMyShardId => cluster::myshardid(conn, args),
         ClusterNodes => cluster::nodes(conn, args),
+        ClusterReplicas => cluster::replicas(conn, args),
         ClusterSlots => cluster::slots(conn, args),
         ClusterShards => cluster::shards(conn, args),
         ClusterKeySlot => cluster::keyslot(conn, args),
@@ -98,7 +99,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClusterGetKeysInSlot => cluster::getkeysinslot(conn, args),
         ClusterHelp => cluster::help(conn, args),
         Asking => cluster::asking(conn, args),
-        Save | Wait | Exec | Watch | ClusterBootstrap | ClusterMigration => {
+        Save | Wait | Exec | Watch | ClusterBootstrap | ClusterMembership | ClusterMigration => {
             Frame::error("ERR command must run asynchronously")
         }
     }
@@ -128,6 +129,7 @@ pub fn is_async(cmd: NodeCommand) -> bool {
             | NodeCommand::Exec
             | NodeCommand::Watch
             | NodeCommand::ClusterBootstrap
+            | NodeCommand::ClusterMembership
             | NodeCommand::ClusterMigration
     )
 }
@@ -140,6 +142,7 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
         NodeCommand::Exec => crate::multi::exec(conn, args).await,
         NodeCommand::Watch => crate::multi::watch(conn, args).await,
         NodeCommand::ClusterBootstrap => cluster::bootstrap(conn, args).await,
+        NodeCommand::ClusterMembership => crate::cluster::membership::command(conn, args).await,
         NodeCommand::ClusterMigration => crate::migration::command(conn, args).await,
         other => run(conn, other, args),
     }

@@ -74,8 +74,14 @@ fn publish_counts(conn: &Conn) {
     h.ssub.store(s.shard.len() as u32, Ordering::Relaxed);
 }
 
-/// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`: one confirmation per name, with the count after it.
+/// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`: one confirmation per name, with the count after it. In cluster mode
+/// SSUBSCRIBE's channels must be in one shard hosted here, else the redirect is the only reply.
 pub fn subscribe(conn: &mut Conn, args: &[Bytes], kind: Kind) -> Vec<Frame> {
+    if kind == Kind::Shard {
+        if let Err(e) = crate::routing::route_shard_channels(&conn.node, &args[1..], false) {
+            return vec![e];
+        }
+    }
     let queue = conn
         .subs
         .queue
@@ -134,13 +140,18 @@ pub fn reset(conn: &mut Conn) {
     publish_counts(conn);
 }
 
-/// `PUBLISH channel message`: the number of this node's clients that received it.
+/// `PUBLISH channel message`: the number of this node's clients that received it (in cluster mode it also goes
+/// to every other node's subscribers; as in Redis Cluster, only local receivers are counted).
 pub fn publish(conn: &mut Conn, args: &[Bytes]) -> Frame {
     Frame::Integer(conn.node.pubsub.publish(&args[1], &args[2], false) as i64)
 }
 
-/// `SPUBLISH shardchannel message`.
+/// `SPUBLISH shardchannel message`: in cluster mode, routed like a write to the channel's slot (`-MOVED` unless
+/// this node leads its shard), then delivered here and on the shard's other replicas; local receivers counted.
 pub fn spublish(conn: &mut Conn, args: &[Bytes]) -> Frame {
+    if let Err(e) = crate::routing::route_shard_channels(&conn.node, &args[1..2], true) {
+        return e;
+    }
     Frame::Integer(conn.node.pubsub.publish(&args[1], &args[2], true) as i64)
 }
 

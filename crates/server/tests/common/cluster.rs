@@ -1,5 +1,5 @@
-//! Cluster helpers shared by the cluster tests: start a cluster of processes with `shoal-server cluster create`,
-//! the `redis` crate's cluster client, `CLUSTER SLOTS`/`INFO` readers, retries.
+//! Cluster-mode helpers shared by the cluster test files: start nodes, create a cluster, run the administration
+//! tool, cluster clients, and the readers of CLUSTER INFO / SLOTS.
 #![allow(dead_code)]
 
 use std::process::Command;
@@ -19,30 +19,8 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// Starts `n` nodes in cluster mode and creates a cluster of `shards` x `replicas` over them.
 pub fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
-    let procs: Vec<Proc> = (0..n)
-        .map(|i| {
-            let port = free_port_pair();
-            Proc::spawn(
-                i as u64 + 1,
-                port,
-                &[
-                    "--cluster-enabled".to_string(),
-                    "yes".to_string(),
-                    // Twice the default: fewer spurious elections when other builds load the machine.
-                    "--cluster-node-timeout".to_string(),
-                    "200".to_string(),
-                    // Every node is killed at once in one test: only `always` keeps what was acknowledged just
-                    // before (under everysec all replicas may lose their last second, as docs/persistence.md says).
-                    "--appendfsync".to_string(),
-                    "always".to_string(),
-                ],
-            )
-        })
-        .collect();
-    for p in &procs {
-        p.wait_ready(Duration::from_secs(20));
-    }
-    let mut args = vec!["cluster".to_string(), "create".to_string()];
+    let procs: Vec<Proc> = (0..n).map(|i| start_node(i as u64 + 1)).collect();
+    let mut args = vec!["create".to_string()];
     args.extend(procs.iter().map(|p| format!("127.0.0.1:{}", p.port)));
     args.extend([
         "--shards".to_string(),
@@ -52,18 +30,49 @@ pub fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
         "--timeout".to_string(),
         "60".to_string(),
     ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
-        .args(&args)
-        .output()
-        .expect("run cluster create");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "cluster create failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = admin(&args).unwrap_or_else(|e| panic!("cluster create failed: {e}"));
     assert!(stdout.contains("[OK] All 16384 slots covered"), "{stdout}");
     procs
+}
+
+/// `shoal-server cluster <args>`: its standard output, or standard output and error if it failed.
+pub fn admin(args: &[String]) -> Result<String, String> {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
+        .arg("cluster")
+        .args(args)
+        .output()
+        .expect("run shoal-server cluster");
+    eprintln!("cluster {} took {:?}", args[0], t.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Starts one node in cluster mode, of no cluster yet (`id`: the id `cluster create` will give it), and waits
+/// until it answers.
+pub fn start_node(id: u64) -> Proc {
+    let port = free_port_pair();
+    let p = Proc::spawn(
+        id,
+        port,
+        &[
+            "--cluster-enabled".to_string(),
+            "yes".to_string(),
+            // Twice the default: fewer spurious elections when other builds load the machine.
+            "--cluster-node-timeout".to_string(),
+            "200".to_string(),
+            // Every node is killed at once in one test: only `always` keeps what was acknowledged just
+            // before (under everysec all replicas may lose their last second, as docs/persistence.md says).
+            "--appendfsync".to_string(),
+            "always".to_string(),
+        ],
+    );
+    p.wait_ready(Duration::from_secs(20));
+    p
 }
 
 pub fn cluster_client(procs: &[Proc]) -> redis::cluster::ClusterClient {
@@ -88,11 +97,16 @@ pub fn pipelined<T: redis::FromRedisValue>(
     pipe: &redis::cluster::ClusterPipeline,
 ) -> T {
     let mut last = None;
-    for _ in 0..100 {
+    for attempt in 0..100 {
+        let t = Instant::now();
         match client.get_connection().and_then(|mut c| pipe.query(&mut c)) {
             Ok(v) => return v,
             Err(e) => {
                 last = Some(e.to_string().chars().take(300).collect::<String>());
+                eprintln!(
+                    "pipeline attempt {attempt} failed after {:?}: {last:?}",
+                    t.elapsed()
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
@@ -179,9 +193,13 @@ pub fn connect(p: &Proc) -> redis::Connection {
 
 /// Retries `f` (which may meet a leader change, on a loaded machine) until it returns `Some`, up to 20 s.
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(20);
     loop {
         if let Some(v) = f() {
+            if start.elapsed() > Duration::from_secs(2) {
+                eprintln!("{what}: {:?}", start.elapsed());
+            }
             return v;
         }
         assert!(Instant::now() < deadline, "timed out: {what}");
@@ -191,12 +209,12 @@ pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// A key name for every slot (`{t<n>}` tags found by walking n).
 pub fn key_per_slot() -> Vec<String> {
-    let mut keys = vec![String::new(); ::cluster::SLOTS];
-    let mut missing = ::cluster::SLOTS;
+    let mut keys = vec![String::new(); cluster::SLOTS];
+    let mut missing = cluster::SLOTS;
     let mut n = 0u64;
     while missing > 0 {
         let tag = format!("t{n}");
-        let slot = usize::from(::cluster::key_slot(tag.as_bytes()));
+        let slot = usize::from(cluster::key_slot(tag.as_bytes()));
         if keys[slot].is_empty() {
             keys[slot] = format!("{{{tag}}}:slot{slot}");
             missing -= 1;

@@ -868,21 +868,16 @@ fn bitfield_generic(
 mod tests {
     use super::*;
     use crate::cmd::testing::run;
+    use crate::cmd::testing::{err, int};
     use crate::exec::Rng;
 
     const NOW: i64 = 1_700_000_000_000;
 
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
     fn nil() -> Frame {
         Frame::Null
     }
     fn ok() -> Frame {
         Frame::ok()
-    }
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
     }
     fn bulk(b: &[u8]) -> Frame {
         Frame::Bulk(Bytes::copy_from_slice(b))

@@ -13,6 +13,10 @@ CommandSpec::new("myshardid", 2, flags::STALE, acl::SLOW, Handler::Node(NodeComm
     .doc("cluster", "7.2.0", "O(1)", "Return the node shard id"),
 CommandSpec::new("nodes", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterNodes))
     .doc("cluster", "3.0.0", "O(N) where N is the total number of Cluster nodes", "Get Cluster config for the node"),
+CommandSpec::new("replicas", 3, flags::ADMIN | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterReplicas))
+    .doc("cluster", "5.0.0", "O(N) where N is the number of replicas.", "Lists the replica nodes of a master node."),
+CommandSpec::new("slaves", 3, flags::ADMIN | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterReplicas))
+    .doc("cluster", "3.0.0", "O(N) where N is the number of replicas.", "Lists the replica nodes of a master node."),
 CommandSpec::new("slots", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterSlots))
     .doc("cluster", "3.0.0", "O(N) where N is the total number of Cluster nodes", "Get array of Cluster slot to node mappings"),
 CommandSpec::new("shards", 2, flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterShards))
@@ -33,6 +37,8 @@ CommandSpec::new("import", 7, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl
     .doc("cluster", "shoal", "O(N) where N is the number of keys in the batch", "Import a batch of keys moving from another shard (internal)"),
 CommandSpec::new("metadata", 2, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMigration))
     .doc("cluster", "shoal", "O(N) where N is the number of shards", "Return this node's copy of the cluster metadata, encoded (internal)"),
+CommandSpec::new("membership", -3, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMembership))
+    .doc("cluster", "shoal", "O(N) where N is the number of nodes and shards", "A step of adding, moving or removing a node's replicas (sent by `shoal-server cluster add-node | move-replica | remove-node`)"),
 CommandSpec::new("help", 2, flags::LOADING | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterHelp))
     .doc("cluster", "5.0.0", "O(1)", "Show helpful text about the different subcommands"),
 ];

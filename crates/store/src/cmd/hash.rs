@@ -1083,30 +1083,15 @@ fn hpersist_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{arr, b, err, int};
     use crate::cmd::testing::{run, run_dirty};
     use crate::exec::{apply, LogEntry, Op};
     use crate::table::KeySpec;
 
     const T0: i64 = 1_700_000_000_000;
 
-    fn b(s: &str) -> Frame {
-        Frame::bulk(s)
-    }
-
-    fn int(i: i64) -> Frame {
-        Frame::Integer(i)
-    }
-
     fn ints(v: &[i64]) -> Frame {
         Frame::Array(v.iter().map(|&i| int(i)).collect())
-    }
-
-    fn err(s: &str) -> Frame {
-        Frame::error_owned(s.to_string())
-    }
-
-    fn arr(v: &[&str]) -> Frame {
-        Frame::Array(v.iter().map(|s| b(s)).collect())
     }
 
     /// Bulk strings of a flat reply, sorted.

@@ -704,7 +704,7 @@ fn keys(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
 
 /// Parses a SCAN cursor as Redis does with `strtoul(..., 10)`: an optional sign (a `-` negates modulo 2^64),
 /// decimal digits, nothing after them; the empty string is cursor 0. C string semantics end it at a NUL.
-pub(crate) fn parse_cursor(b: &[u8]) -> Option<u64> {
+pub fn parse_cursor(b: &[u8]) -> Option<u64> {
     let b = b.split(|&c| c == 0).next().unwrap_or_default();
     if b.first()
         .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
@@ -1092,21 +1092,14 @@ pub fn memory_help(args: &[Bytes]) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{err, int};
     use crate::cmd::testing::{run, run_dirty};
 
     /// A fixed "now" for the tests: 2023-11-14T22:13:20Z.
     const T: i64 = 1_700_000_000_000;
 
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
-
     fn bulk(s: &str) -> Frame {
         Frame::bulk(s)
-    }
-
-    fn err(s: &str) -> Frame {
-        Frame::error_owned(s.to_string())
     }
 
     fn args_of(args: &[&str]) -> Vec<Bytes> {

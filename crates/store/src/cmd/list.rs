@@ -960,21 +960,10 @@ fn blmpop_block(args: &[Bytes], now_ms: i64) -> Option<Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{arr, b, err};
     use crate::cmd::testing::{run, run_dirty};
 
     const T: i64 = 1_700_000_000_000;
-
-    fn b(s: &str) -> Frame {
-        Frame::bulk(s)
-    }
-
-    fn arr(items: &[&str]) -> Frame {
-        Frame::Array(items.iter().map(|s| b(s)).collect())
-    }
-
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
-    }
 
     fn range(ks: &mut Keyspace, key: &str) -> Frame {
         run(ks, T, &["LRANGE", key, "0", "-1"])

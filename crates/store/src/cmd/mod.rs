@@ -124,6 +124,26 @@ pub(crate) mod testing {
         let reply = execute(ks, &mut ctx, &args).expand_lists();
         (reply, ctx.dirty)
     }
+
+    /// A bulk-string reply.
+    pub fn b(s: &str) -> Frame {
+        Frame::bulk(s)
+    }
+
+    /// An integer reply.
+    pub fn int(i: i64) -> Frame {
+        Frame::Integer(i)
+    }
+
+    /// An error reply.
+    pub fn err(s: &str) -> Frame {
+        Frame::error_owned(s.to_string())
+    }
+
+    /// An array reply of bulk strings.
+    pub fn arr(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| b(s)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -783,23 +783,12 @@ fn sscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{b, err, int};
     use crate::cmd::testing::{run, run_dirty};
     use crate::table::KeySpec;
 
     const T0: i64 = 1_700_000_000_000;
     const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-    fn b(s: &str) -> Frame {
-        Frame::bulk(s)
-    }
-
-    fn int(i: i64) -> Frame {
-        Frame::Integer(i)
-    }
-
-    fn err(s: &str) -> Frame {
-        Frame::error_owned(s.to_string())
-    }
 
     fn sorted(f: Frame) -> Vec<String> {
         let items = match f {

@@ -1949,13 +1949,10 @@ fn lag(s: &Stream, g: &Group) -> Frame {
 mod tests {
     use super::*;
     use crate::blocking::{is_would_block, retry_args};
+    use crate::cmd::testing::b;
     use crate::cmd::testing::run;
 
     const T: i64 = 1_700_000_000_000;
-
-    fn b(s: &str) -> Frame {
-        Frame::Bulk(Bytes::from(s.to_string()))
-    }
 
     fn op(ks: &mut Keyspace, now: i64, op: fn(Vec<Bytes>) -> crate::Op, args: &[&str]) -> Frame {
         let args: Vec<Bytes> = args.iter().map(|s| Bytes::from(s.to_string())).collect();

@@ -905,23 +905,12 @@ fn lcs_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fra
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{b, err, int};
     use crate::cmd::testing::{run, run_dirty};
     use crate::table::KeySpec;
 
     /// A fixed "now" for the tests (Unix ms).
     const T0: i64 = 1_700_000_000_000;
-
-    fn b(s: &str) -> Frame {
-        Frame::bulk(s)
-    }
-
-    fn int(i: i64) -> Frame {
-        Frame::Integer(i)
-    }
-
-    fn err(s: &str) -> Frame {
-        Frame::error_owned(s.to_string())
-    }
 
     fn deadline(ks: &Keyspace, now: i64, key: &str) -> Option<i64> {
         ks.peek(now, key.as_bytes()).map(|o| o.expire_at)

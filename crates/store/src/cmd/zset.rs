@@ -2052,17 +2052,10 @@ fn zscan_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::testing::{arr, b, err};
     use crate::cmd::testing::{run, run_dirty};
 
     const T: i64 = 1_700_000_000_000;
-
-    fn b(s: &str) -> Frame {
-        Frame::bulk(s)
-    }
-
-    fn arr(items: &[&str]) -> Frame {
-        Frame::Array(items.iter().map(|s| b(s)).collect())
-    }
 
     fn pairs(items: &[(&str, f64)]) -> Frame {
         Frame::Pairs(
@@ -2071,10 +2064,6 @@ mod tests {
                 .map(|(m, s)| (b(m), Frame::Double(*s)))
                 .collect(),
         )
-    }
-
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
     }
 
     /// Cases checked against glibc's `strtod` (value bits, and ERANGE where the value is 0 or infinite).

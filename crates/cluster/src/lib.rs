@@ -6,6 +6,7 @@
 pub mod gossip;
 pub mod meta;
 pub mod meta_group;
+pub mod reshard;
 pub mod route;
 pub mod slot;
 

@@ -56,6 +56,7 @@ fn cached_bytes(e: &Entry) -> u64 {
                 | store::Op::ExpireIfDue(a)
                 | store::Op::Block(a)
                 | store::Op::Retry(a)
+                | store::Op::Migration(a)
                 | store::Op::Evict(a) => args(a),
                 store::Op::Multi(tx) => {
                     let watched: usize = tx.watched.iter().map(|w| 64 + 2 * w.key.len()).sum();

@@ -20,12 +20,16 @@ use resp::Frame;
 
 use crate::cluster::membership;
 
-const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]";
+const USAGE: &str = "usage: shoal-server cluster create host:port[@busport] [host:port ...] [--shards N] [--replicas R] [--timeout SECONDS]
+       shoal-server cluster move-slots --slots A-B[,C-D...] --to SHARD host:port [--timeout SECONDS]
+       shoal-server cluster rebalance host:port [--timeout SECONDS]";
 
 /// Runs `shoal-server cluster <args>`; prints to stdout/stderr (a command-line tool, not the server).
 pub fn main(args: &[String]) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("create") => create(&args[1..]),
+        Some("move-slots") => crate::migration::move_slots_cli(&args[1..]),
+        Some("rebalance") => crate::migration::rebalance_cli(&args[1..]),
         Some("add-node") => membership::add_node(&args[1..]),
         Some("move-replica") => membership::move_replica(&args[1..]),
         Some("rebalance-replicas") => membership::rebalance_replicas(&args[1..]),

@@ -159,7 +159,18 @@ impl ClusterNode {
         }
         tokio::spawn(c.clone().gossip_loop());
         tokio::spawn(membership::follow_meta_voters(Arc::downgrade(&c)));
+        crate::migration::spawn_driver(Arc::downgrade(&c));
         Ok(c)
+    }
+
+    /// This node's replica of the metadata group, if it is one of its voters.
+    pub fn meta_group(&self) -> Option<ShardGroup> {
+        self.meta_group.lock().clone()
+    }
+
+    /// The node this is the cluster side of (`None` once it is dropped).
+    pub fn node(&self) -> Option<Arc<Node>> {
+        self.node.upgrade()
     }
 
     /// This node's id (0 before the cluster is created).

@@ -341,7 +341,17 @@ impl Conn {
                                 })
                                 .collect();
                             match r.group.write(ops).await {
-                                Ok(frames) => frames,
+                                Ok(mut frames) => {
+                                    crate::migration::settle(
+                                        &node,
+                                        self.readonly,
+                                        &run,
+                                        &batch[i..i + run.len()],
+                                        &mut frames,
+                                    )
+                                    .await;
+                                    frames
+                                }
                                 Err(e) => vec![routing::refused(&node, &target, &e); run.len()],
                             }
                         }
@@ -412,7 +422,11 @@ impl Conn {
                         let mut start = Instant::now();
                         for (spec, args) in run.iter().zip(&batch[i..]) {
                             let seed = self.next_seed();
-                            let reply = g.read(spec, args, now, seed);
+                            let reply = match crate::migration::check_read(g.keyspace(), spec, args)
+                            {
+                                Some(moved) => moved,
+                                None => g.read(spec, args, now, seed),
+                            };
                             let end = Instant::now();
                             replies.push((end.duration_since(start).as_micros() as u64, reply));
                             start = end;
@@ -424,6 +438,7 @@ impl Conn {
                         propose_expiry(repl.as_deref(), expired);
                     }
                     let cmds = &batch[i..i + run.len()];
+                    crate::migration::settle_reads(&node, self.readonly, &run, cmds, &mut replies);
                     for ((spec, args), (usec, reply)) in run.iter().zip(cmds).zip(&replies) {
                         self.executed(spec, args, *usec, reply);
                         if !self.emit(reply, out) {

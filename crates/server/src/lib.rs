@@ -7,6 +7,7 @@
 //! - `routing`: the routing step of a connection (which shard, or which redirect).
 //! - `shard`: the keyspace behind its write path.
 //! - `cluster`: cluster mode: the shards a node hosts, the metadata group, gossip, the routing view.
+//! - `migration`: online slot migration (resharding): the key-moving task, its internal commands.
 //! - `commands`: commands the node runs itself (connection, client, server introspection).
 //! - `pubsub`: the pub/sub registry and each subscriber's outbound message queue.
 //! - `forward`: cluster mode: PUBLISH and SPUBLISH forwarded to the other nodes over the cluster bus.
@@ -32,6 +33,7 @@ pub mod forward;
 pub mod keyless;
 pub mod logging;
 pub mod metrics;
+pub mod migration;
 pub mod multi;
 pub mod node;
 pub mod pubsub;

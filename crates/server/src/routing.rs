@@ -80,9 +80,14 @@ pub fn route_keys(
         asking,
         readonly,
     };
+    // A missing key counts as absent (`-ASK`) only once the shard's replicated state marks its slot as moving
+    // out: until then a command may still create it here, and must, to be found when the slot's keys move.
     let present = |shard: ShardId, key: &[u8]| {
-        c.shard(shard)
-            .is_some_and(|s| s.lock().keyspace().get_raw(key).is_some())
+        c.shard(shard).is_some_and(|s| {
+            let g = s.lock();
+            let ks = g.keyspace();
+            ks.get_raw(key).is_some() || !ks.migration.moving_out(store::migrate::key_slot(key))
+        })
     };
     match cluster::route(&view, &req, &present) {
         Route::Keyless => {

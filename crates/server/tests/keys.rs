@@ -706,3 +706,49 @@ fn flushdb_flushall() {
     ok(&mut other, &["FLUSHALL"]);
     assert_eq!(ok(&mut c, &["EXISTS", "k"]), vi(0));
 }
+
+#[test]
+fn dump_and_restore_move_values_between_servers() {
+    let a = Server::start();
+    let b = Server::start();
+    let (mut ca, mut cb) = (a.client(), b.client());
+    ok(&mut ca, &["ZADD", "z", "1", "one", "2", "two"]);
+    ok(&mut ca, &["SET", "s", "text", "EX", "100"]);
+    assert_eq!(ok(&mut ca, &["DUMP", "missing"]), Value::Nil);
+    let dump = |c: &mut redis::Connection, k: &str| -> Vec<u8> {
+        redis::cmd("DUMP").arg(k).query(c).unwrap()
+    };
+    let z = dump(&mut ca, "z");
+    let _: () = redis::cmd("RESTORE")
+        .arg("z")
+        .arg(0)
+        .arg(&z)
+        .query(&mut cb)
+        .unwrap();
+    assert_eq!(
+        strings(&ok(&mut cb, &["ZRANGE", "z", "0", "-1", "WITHSCORES"])),
+        vec!["one", "1", "two", "2"]
+    );
+    let e: redis::RedisResult<()> = redis::cmd("RESTORE").arg("z").arg(0).arg(&z).query(&mut cb);
+    assert!(e
+        .unwrap_err()
+        .to_string()
+        .contains("Target key name already exists"),);
+    // The TTL is RESTORE's argument, not the payload's.
+    let s = dump(&mut ca, "s");
+    let _: () = redis::cmd("RESTORE")
+        .arg("s")
+        .arg(5000)
+        .arg(&s)
+        .arg("REPLACE")
+        .query(&mut cb)
+        .unwrap();
+    let pttl = int(&ok(&mut cb, &["PTTL", "s"]));
+    assert!((1..=5000).contains(&pttl), "{pttl}");
+    assert_eq!(bulk(&ok(&mut cb, &["GET", "s"])), "text");
+    assert_eq!(
+        err(&mut cb, &["RESTORE", "x", "0", "not a payload"]),
+        "ERR DUMP payload version or checksum are wrong"
+    );
+    assert_eq!(err(&mut cb, &["RESTORE", "x", "0"]), arity("restore"));
+}

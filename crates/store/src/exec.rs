@@ -97,6 +97,9 @@ pub enum Op {
     /// one after the other, with nothing in between, if every watched key is unchanged; otherwise none runs and
     /// the reply is a null array.
     Multi(Transaction),
+    /// A step of moving hash slots to another shard ([`crate::migrate`]): `FREEZE`, `IMPORT` or `RELEASE` with
+    /// its arguments.
+    Migration(Vec<Bytes>),
 }
 
 /// The keyspace part of one EXEC.
@@ -168,6 +171,7 @@ const OP_BLOCK: u8 = 2;
 const OP_EVICT: u8 = 4;
 const OP_RETRY: u8 = 5;
 const OP_MULTI: u8 = 3;
+const OP_MIGRATION: u8 = 6;
 /// Format version, first byte of every encoded entry.
 const ENTRY_FORMAT: u8 = 1;
 
@@ -258,6 +262,7 @@ impl LogEntry {
                 | Op::ExpireIfDue(a)
                 | Op::Block(a)
                 | Op::Retry(a)
+                | Op::Migration(a)
                 | Op::Evict(a) => a.iter().map(|x| x.len() + 2).sum::<usize>() + 3,
                 Op::Multi(tx) => {
                     tx.watched.iter().map(|w| w.key.len() + 12).sum::<usize>()
@@ -281,6 +286,7 @@ impl LogEntry {
                 Op::Block(a) => (OP_BLOCK, a),
                 Op::Evict(a) => (OP_EVICT, a),
                 Op::Retry(a) => (OP_RETRY, a),
+                Op::Migration(a) => (OP_MIGRATION, a),
                 Op::Multi(tx) => {
                     // Tag, watched count, (epoch, live, key)*, command count, then each command as an argument
                     // list.
@@ -331,6 +337,7 @@ impl LogEntry {
                 OP_BLOCK => Op::Block(args),
                 OP_EVICT => Op::Evict(args),
                 OP_RETRY => Op::Retry(args),
+                OP_MIGRATION => Op::Migration(args),
                 _ => return None,
             });
         }
@@ -398,6 +405,7 @@ pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u
 pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::Frame {
     match op {
         Op::Command(args) => run_write(ks, ctx, args),
+        Op::Migration(args) => crate::migrate::apply(ks, ctx, args),
         Op::Block(args) => {
             ctx.blocking = true;
             let reply = run_write(ks, ctx, args);
@@ -407,6 +415,10 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
         Op::Evict(keys) => {
             let mut n = 0;
             for k in keys {
+                // A key on its way to another shard stays until it has left.
+                if ks.migration.is_frozen(k) {
+                    continue;
+                }
                 if ks.evict(k) {
                     n += 1;
                     ctx.dirty += 1;
@@ -415,6 +427,10 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
             resp::Frame::Integer(n)
         }
         Op::Retry(args) => {
+            // A blocked client whose key is moving keeps waiting (its key cannot be served here now).
+            if crate::migrate::check_command(ks, args).is_some() {
+                return crate::blocking::WOULD_BLOCK;
+            }
             ctx.blocking = true;
             ctx.retry = true;
             let reply = crate::cmd::execute(ks, ctx, args);
@@ -423,6 +439,14 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
             reply
         }
         Op::Multi(tx) => {
+            if ks.migration.active()
+                && tx
+                    .commands
+                    .iter()
+                    .any(|c| crate::migrate::check_command(ks, c).is_some())
+            {
+                return resp::Frame::error(crate::migrate::TX_MIGRATING);
+            }
             if !tx.watched.iter().all(|w| ks.watch_holds(w, ctx.now_ms)) {
                 return resp::Frame::NullArray;
             }
@@ -436,6 +460,9 @@ pub fn apply_op(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, op: &Op) -> resp::F
         Op::ExpireIfDue(keys) => {
             let mut n = 0;
             for k in keys {
+                if ks.migration.is_frozen(k) {
+                    continue;
+                }
                 if ks.expire_if_due(k, ctx.now_ms) {
                     n += 1;
                     ctx.dirty += 1;
@@ -459,6 +486,15 @@ fn run_write(ks: &mut crate::Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> res
         Ok(spec) => spec,
         Err(e) => return e,
     };
+    if ks.migration.active() {
+        if let Some(refused) = spec
+            .key_positions(args)
+            .ok()
+            .and_then(|p| crate::migrate::check_keys(ks, p.iter().map(|&i| args[i].as_ref())))
+        {
+            return resp::Frame::error(refused);
+        }
+    }
     let crate::Handler::Keyspace(f) = spec.handler else {
         return resp::Frame::error("ERR command not executable against the keyspace");
     };
@@ -553,6 +589,7 @@ mod tests {
                     ],
                 }),
                 Op::Multi(Transaction::default()),
+                Op::Migration(vec![Bytes::from("RELEASE"), Bytes::from("3")]),
             ]
             .into(),
             wire: WireCache::default(),

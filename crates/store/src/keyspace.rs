@@ -145,6 +145,8 @@ pub struct Keyspace {
     /// WATCH's memory of deleted keys: per bucket of key hashes ([`WATCH_BUCKETS`]), the newest epoch at which
     /// a key of the bucket that was deleted had last been written. Empty until the first deletion.
     deleted: Vec<u64>,
+    /// Slots moving out, the frozen batch, batches imported: replicated state ([`crate::migrate`]).
+    pub migration: crate::migrate::MigrationState,
 }
 
 /// [`Keyspace::stamp_epoch`] for a keyspace at `epoch`.
@@ -737,6 +739,13 @@ impl Keyspace {
             if b < WATCH_BUCKETS {
                 self.mark_deleted(b, e);
             }
+        }
+    }
+
+    /// Sets the access field ([`Object::lru`]) of `key` (`RESTORE ... IDLETIME|FREQ`).
+    pub fn set_access(&mut self, key: &[u8], lru: u32) {
+        if let Some(o) = self.data.get_mut(key) {
+            o.lru = lru;
         }
     }
 

@@ -15,6 +15,7 @@
 //! - `table`: the command table declared once: name, arity, flags, ACL categories, key positions, handler.
 //! - `cmd`: one file per command family (`string`, `keys`, `bitmap`, `server`, ...).
 //! - `snapshot`: the whole keyspace as a versioned, checksummed byte string (the Raft snapshot, Redis' RDB).
+//! - `migrate`: the replicated state and operations of slots moving between shards (cluster resharding).
 //! - `glob`, `num`: Redis' glob matching and number parsing/formatting.
 //!
 //! Nothing here reads a clock, a random source, the network or the disk: time and randomness come in through
@@ -29,6 +30,7 @@ pub mod exec;
 pub mod glob;
 pub mod keyspace;
 pub mod list;
+pub mod migrate;
 pub mod notify;
 pub mod num;
 pub mod snapshot;

@@ -1,12 +1,14 @@
 //! The keyspace as one compact, versioned, checksummed byte string: the Raft snapshot, in the role of Redis' RDB.
 //!
-//! # Format (version 2)
+//! # Format (version 3)
 //! ```text
 //! "SHOALSNP"            8-byte magic
 //! version               u16, little endian
 //! key count             varint (exact: the reader checks it)
 //! epoch                 varint: entries applied (version 2)
 //! deleted               varint count, then (bucket:varint epoch:varint)* (version 2)
+//! migration             (version 3) slots moving out: count, slot*; frozen batch number; frozen keys: count,
+//!                       key:bytes*; last batch number; imported: count, (source shard, batch)* (all varints)
 //! record*               [0xFB stamp:varint] [0xFC expire_at:i64 LE] type:u8 key:bytes value
 //! 0xFF                  end of records
 //! crc32                 u32 LE, CRC-32 (IEEE) of every byte before it
@@ -74,7 +76,7 @@ use crate::zset::ZSet;
 /// First bytes of every snapshot.
 pub const MAGIC: &[u8; 8] = b"SHOALSNP";
 /// Newest format version this build writes and reads.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 
 /// Value type tag: a string held as raw bytes.
 pub const TAG_STR: u8 = 0;
@@ -317,6 +319,127 @@ fn header(out: &mut Vec<u8>, ks: &Keyspace) {
         put_varint(out, bucket as u64);
         put_varint(out, e);
     }
+    let m = &ks.migration;
+    put_varint(out, m.out_slots.len() as u64);
+    for s in &m.out_slots {
+        put_varint(out, u64::from(*s));
+    }
+    put_varint(out, m.batch);
+    put_varint(out, m.frozen.len() as u64);
+    for k in &m.frozen {
+        put_bytes(out, k);
+    }
+    put_varint(out, m.last_batch);
+    put_varint(out, m.imported.len() as u64);
+    for (src, b) in &m.imported {
+        put_varint(out, *src);
+        put_varint(out, *b);
+    }
+}
+
+/// Reads the migration state of a version 3 header.
+fn read_migration(r: &mut Reader) -> Result<crate::migrate::MigrationState, SnapshotError> {
+    let mut m = crate::migrate::MigrationState::default();
+    for _ in 0..r.count()? {
+        let s = r.varint()?;
+        if s >= u64::from(crate::migrate::SLOTS) {
+            return err("slot out of range");
+        }
+        m.out_slots.insert(s as u16);
+    }
+    m.batch = r.varint()?;
+    for _ in 0..r.count()? {
+        m.frozen.insert(bytes::Bytes::copy_from_slice(r.bytes()?));
+    }
+    m.last_batch = r.varint()?;
+    for _ in 0..r.count()? {
+        let src = r.varint()?;
+        m.imported.insert(src, r.varint()?);
+    }
+    if (m.batch == 0) != m.frozen.is_empty() || m.batch > m.last_batch {
+        return err("inconsistent migration state");
+    }
+    Ok(m)
+}
+
+/// Keys with their values and deadlines, in the records' format (a batch of keys moving to another shard):
+/// a key count, then each key's record. Missing keys are left out.
+pub fn encode_records(ks: &Keyspace, keys: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let present: Vec<(&[u8], &Object)> = keys
+        .iter()
+        .filter_map(|k| ks.get_raw(k).map(|o| (*k, o)))
+        .collect();
+    put_varint(&mut out, present.len() as u64);
+    for (k, o) in present {
+        put_record(&mut out, k, o);
+    }
+    out
+}
+
+/// `DUMP`'s payload: the value as a snapshot record (no key, no deadline), then the format version (u16 LE) and
+/// a CRC-32 of everything before it (u32 LE).
+pub fn dump_value(obj: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    let bare = Object {
+        value: obj.value.clone(),
+        expire_at: NO_EXPIRE,
+        lru: 0,
+        stamp: 0,
+    };
+    put_record(&mut out, b"", &bare);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why a `RESTORE` payload is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Wrong footer: another format version, or a checksum mismatch.
+    Footer,
+    /// The footer is right but the value does not decode.
+    Data,
+}
+
+/// Decodes [`dump_value`]'s payload.
+pub fn restore_value(payload: &[u8]) -> Result<Value, PayloadError> {
+    if payload.len() < 7 {
+        return Err(PayloadError::Footer);
+    }
+    let (body, crc) = payload.split_at(payload.len() - 4);
+    if crc32fast::hash(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
+        return Err(PayloadError::Footer);
+    }
+    let (rec, version) = body.split_at(body.len() - 2);
+    let version = u16::from_le_bytes([version[0], version[1]]);
+    if version == 0 || version > VERSION {
+        return Err(PayloadError::Footer);
+    }
+    let mut r = Reader { buf: rec, pos: 0 };
+    let op = r.byte().map_err(|_| PayloadError::Data)?;
+    match read_record(&mut r, op) {
+        Ok(Some((_, value, NO_EXPIRE))) if r.pos == rec.len() => Ok(value),
+        _ => Err(PayloadError::Data),
+    }
+}
+
+/// Decodes [`encode_records`]' format, checking every record as a snapshot load does.
+pub fn decode_records(buf: &[u8]) -> Result<Vec<(Vec<u8>, Value, i64)>, SnapshotError> {
+    let mut r = Reader { buf, pos: 0 };
+    let n = r.count()?;
+    let mut out = Vec::with_capacity(n.min(buf.len()));
+    for _ in 0..n {
+        let op = r.byte()?;
+        let (key, value, expire_at) = read_record(&mut r, op)?
+            .ok_or_else(|| SnapshotError("unexpected end of records".into()))?;
+        out.push((key.to_vec(), value, expire_at));
+    }
+    if r.pos != buf.len() {
+        return err("bytes after the end of the records");
+    }
+    Ok(out)
 }
 
 /// A key's record as stored in a snapshot: its WATCH stamp when non-zero, then [`put_record`].
@@ -741,6 +864,9 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         }
         ks.restore_watch_state(epoch, &deleted);
     }
+    if version >= 3 {
+        ks.migration = read_migration(&mut r)?;
+    }
     // Snapshot keys get an access time of 0: `lru` is not replicated state.
     let ctx = ExecCtx::for_write(0, 0);
     let mut records = 0u64;
@@ -751,64 +877,12 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
             stamp = u32::try_from(r.varint()?).or_else(|_| err("stamp out of range"))?;
             op = r.byte()?;
         }
-        let mut expire_at = NO_EXPIRE;
-        if op == OP_EXPIRE_MS {
-            expire_at = r.i64_le()?;
-            if expire_at == NO_EXPIRE {
-                return err("deadline of -1 written as a deadline");
-            }
-            op = r.byte()?;
+        if op == OP_EOF && stamp == 0 {
+            break;
         }
-        let value = match op {
-            OP_EOF if expire_at == NO_EXPIRE && stamp == 0 => break,
-            TAG_STR => {
-                let key = r.bytes()?;
-                let s = r.bytes()?;
-                (key, Value::Str(s.to_vec()))
-            }
-            TAG_INT => {
-                let key = r.bytes()?;
-                let i = unzigzag(r.varint()?);
-                (key, Value::Int(i))
-            }
-            TAG_HASH_PACK => {
-                let key = r.bytes()?;
-                (key, Value::Hash(Hash::Pack(read_pack(&mut r)?)))
-            }
-            TAG_HASH_TABLE => {
-                let key = r.bytes()?;
-                (key, Value::Hash(read_hash_table(&mut r)?))
-            }
-            TAG_SET_INTSET => {
-                let key = r.bytes()?;
-                (key, Value::Set(Set::Ints(read_intset(&mut r)?)))
-            }
-            TAG_SET_TABLE => {
-                let key = r.bytes()?;
-                (key, Value::Set(read_set_table(&mut r)?))
-            }
-            TAG_LIST => {
-                let key = r.bytes()?;
-                (key, Value::List(Box::new(r.list()?)))
-            }
-            TAG_ZSET | TAG_ZSET_LISTPACK => {
-                let key = r.bytes()?;
-                (key, read_zset(&mut r, op)?)
-            }
-            TAG_STREAM => {
-                let key = r.bytes()?;
-                let st = crate::types::stream::Stream::decode(r.buf, &mut r.pos)
-                    .map_err(|e| SnapshotError(format!("bad stream: {e}")))?;
-                (key, Value::Stream(Box::new(st)))
-            }
-            other => {
-                return err(format!(
-                    "unknown record type {other:#04x} at byte {}",
-                    r.pos - 1
-                ))
-            }
+        let Some((key, value, expire_at)) = read_record(&mut r, op)? else {
+            return err("end of records after a record prefix");
         };
-        let (key, value) = value;
         ks.set(&ctx, key, value, expire_at);
         if stamp != 0 {
             ks.restore_stamp(key, stamp);
@@ -825,6 +899,72 @@ pub fn load(data: &[u8]) -> Result<Keyspace, SnapshotError> {
         return err("duplicate keys");
     }
     Ok(ks)
+}
+
+/// A decoded record: key, value, deadline.
+type Record<'a> = (&'a [u8], Value, i64);
+
+/// One record, from its first byte `op` on (after any stamp): key, value, deadline. `None` at the end mark.
+fn read_record<'a>(r: &mut Reader<'a>, mut op: u8) -> Result<Option<Record<'a>>, SnapshotError> {
+    let mut expire_at = NO_EXPIRE;
+    if op == OP_EXPIRE_MS {
+        expire_at = r.i64_le()?;
+        if expire_at == NO_EXPIRE {
+            return err("deadline of -1 written as a deadline");
+        }
+        op = r.byte()?;
+    }
+    let value = match op {
+        OP_EOF => return Ok(None),
+        TAG_STR => {
+            let key = r.bytes()?;
+            let s = r.bytes()?;
+            (key, Value::Str(s.to_vec()))
+        }
+        TAG_INT => {
+            let key = r.bytes()?;
+            let i = unzigzag(r.varint()?);
+            (key, Value::Int(i))
+        }
+        TAG_HASH_PACK => {
+            let key = r.bytes()?;
+            (key, Value::Hash(Hash::Pack(read_pack(r)?)))
+        }
+        TAG_HASH_TABLE => {
+            let key = r.bytes()?;
+            (key, Value::Hash(read_hash_table(r)?))
+        }
+        TAG_SET_INTSET => {
+            let key = r.bytes()?;
+            (key, Value::Set(Set::Ints(read_intset(r)?)))
+        }
+        TAG_SET_TABLE => {
+            let key = r.bytes()?;
+            (key, Value::Set(read_set_table(r)?))
+        }
+        TAG_LIST => {
+            let key = r.bytes()?;
+            (key, Value::List(Box::new(r.list()?)))
+        }
+        TAG_ZSET | TAG_ZSET_LISTPACK => {
+            let key = r.bytes()?;
+            (key, read_zset(r, op)?)
+        }
+        TAG_STREAM => {
+            let key = r.bytes()?;
+            let st = crate::types::stream::Stream::decode(r.buf, &mut r.pos)
+                .map_err(|e| SnapshotError(format!("bad stream: {e}")))?;
+            (key, Value::Stream(Box::new(st)))
+        }
+        other => {
+            return err(format!(
+                "unknown record type {other:#04x} at byte {}",
+                r.pos - 1
+            ))
+        }
+    };
+    let (key, value) = value;
+    Ok(Some((key, value, expire_at)))
 }
 
 fn read_pack(r: &mut Reader) -> Result<Pack, SnapshotError> {
@@ -1338,12 +1478,12 @@ mod tests {
     #[test]
     fn newer_version_and_unknown_tag_are_refused() {
         let mut data = dump(&sample()).to_vec();
-        data[8] = 3;
+        data[8] = 4;
         let body_len = data.len() - 4;
         let crc = crc32fast::hash(&data[..body_len]);
         data[body_len..].copy_from_slice(&crc.to_le_bytes());
         let e = load(&data).err().expect("refused");
-        assert!(e.0.contains("version 3"), "{e}");
+        assert!(e.0.contains("version 4"), "{e}");
 
         // A well-formed snapshot holding a record of a type this build does not know.
         let mut body = Vec::new();
@@ -1356,6 +1496,65 @@ mod tests {
         let data = Unsealed(body).seal();
         let e = load(&data).err().expect("refused");
         assert!(e.0.contains("unknown record type 0x09"), "{e}");
+    }
+
+    #[test]
+    fn migration_state_round_trips_and_version_2_still_loads() {
+        let mut ks = sample();
+        ks.migration.out_slots.extend([5, 16383]);
+        ks.migration.batch = 3;
+        ks.migration.last_batch = 3;
+        ks.migration.frozen.insert(bytes::Bytes::from_static(b"s"));
+        ks.migration.imported.insert(2, 9);
+        let back = load(&dump(&ks)).unwrap();
+        assert_eq!(back.migration, ks.migration);
+        assert_eq!(dump(&back), dump(&ks));
+        // A batch number without keys is refused.
+        ks.migration.frozen.clear();
+        assert!(load(&dump(&ks)).is_err());
+
+        // Version 2: no migration state.
+        let mut body = Vec::new();
+        body.extend_from_slice(MAGIC);
+        body.extend_from_slice(&2u16.to_le_bytes());
+        put_varint(&mut body, 1);
+        put_varint(&mut body, 7);
+        put_varint(&mut body, 0);
+        body.push(TAG_STR);
+        put_bytes(&mut body, b"k");
+        put_bytes(&mut body, b"v");
+        body.push(OP_EOF);
+        let back = load(&Unsealed(body).seal()).unwrap();
+        assert!(back.migration.is_empty());
+        assert!(back.get_raw(b"k").is_some());
+
+        // A batch of records.
+        let ks = sample();
+        let keys: Vec<&[u8]> = ks.iter().map(|(k, _)| k).collect();
+        let records = decode_records(&encode_records(&ks, &keys)).unwrap();
+        assert_eq!(records.len(), ks.len());
+        for (k, v, expire_at) in &records {
+            let o = ks.get_raw(k).unwrap();
+            assert_eq!(o.expire_at, *expire_at);
+            assert_eq!(record_bytes(k, o), {
+                let mut out = Vec::new();
+                put_record(
+                    &mut out,
+                    k,
+                    &Object {
+                        value: v.clone(),
+                        expire_at: *expire_at,
+                        lru: 0,
+                        stamp: 0,
+                    },
+                );
+                out
+            });
+        }
+        let enc = encode_records(&ks, &keys);
+        for cut in 0..enc.len() {
+            assert!(decode_records(&enc[..cut]).is_err());
+        }
     }
 
     #[test]

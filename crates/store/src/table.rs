@@ -101,6 +101,8 @@ pub enum NodeCommand {
     ClusterGetKeysInSlot,
     ClusterReplicas,
     ClusterBootstrap,
+    /// The internal commands of resharding (`CLUSTER SETMIGRATION`, `METACAS`, `IMPORT`, `METADATA`).
+    ClusterMigration,
     /// `CLUSTER MEMBERSHIP`: a step of adding, moving or removing replicas (server/src/membership.rs).
     ClusterMembership,
     ClusterHelp,

@@ -356,18 +356,24 @@ fn slot_arg(b: &[u8], invalid: &'static str) -> Result<u16, Frame> {
     }
 }
 
-/// The keys of `slot` in this node's replica of its shard (none if it holds no replica), up to `max`.
+/// The keys of `slot` in the shard replicas on this node, up to `max`. Normally only the slot's owner holds any;
+/// counting every replica here also shows a key left behind by a slot move (it would be counted twice).
 fn keys_in_slot(c: &ClusterNode, slot: u16, max: usize) -> Vec<Vec<u8>> {
-    let Some(shard) = c.meta().slots.owner(slot).and_then(|s| c.shard(s)) else {
-        return Vec::new();
-    };
-    let g = shard.lock();
-    g.keyspace()
-        .iter()
-        .filter(|(k, _)| key_slot(k) == slot)
-        .take(max)
-        .map(|(k, _)| k.to_vec())
-        .collect()
+    let mut out = Vec::new();
+    for (_, shard) in c.shards() {
+        let g = shard.lock();
+        out.extend(
+            g.keyspace()
+                .iter()
+                .filter(|(k, _)| key_slot(k) == slot)
+                .take(max - out.len())
+                .map(|(k, _)| k.to_vec()),
+        );
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
 }
 
 /// `CLUSTER COUNTKEYSINSLOT slot`: keys of the slot held here (a walk of the shard's keys: Shoal keeps no

@@ -99,7 +99,7 @@ pub fn run(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Frame {
         ClusterGetKeysInSlot => cluster::getkeysinslot(conn, args),
         ClusterHelp => cluster::help(conn, args),
         Asking => cluster::asking(conn, args),
-        Save | Wait | Exec | Watch | ClusterBootstrap | ClusterMembership => {
+        Save | Wait | Exec | Watch | ClusterBootstrap | ClusterMembership | ClusterMigration => {
             Frame::error("ERR command must run asynchronously")
         }
     }
@@ -130,6 +130,7 @@ pub fn is_async(cmd: NodeCommand) -> bool {
             | NodeCommand::Watch
             | NodeCommand::ClusterBootstrap
             | NodeCommand::ClusterMembership
+            | NodeCommand::ClusterMigration
     )
 }
 
@@ -142,6 +143,7 @@ pub async fn run_async(conn: &mut Conn, cmd: NodeCommand, args: &[Bytes]) -> Fra
         NodeCommand::Watch => crate::multi::watch(conn, args).await,
         NodeCommand::ClusterBootstrap => cluster::bootstrap(conn, args).await,
         NodeCommand::ClusterMembership => crate::cluster::membership::command(conn, args).await,
+        NodeCommand::ClusterMigration => crate::migration::command(conn, args).await,
         other => run(conn, other, args),
     }
 }

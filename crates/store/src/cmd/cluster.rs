@@ -29,6 +29,14 @@ CommandSpec::new("getkeysinslot", 4, flags::STALE, acl::SLOW, Handler::Node(Node
     .doc("cluster", "3.0.0", "O(N) where N is the number of keys in the slot's shard", "Return local key names in the specified hash slot"),
 CommandSpec::new("bootstrap", 4, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterBootstrap))
     .doc("cluster", "shoal", "O(N) where N is the number of shards", "Make this node part of a new cluster (sent by `shoal-server cluster create`)"),
+CommandSpec::new("setmigration", -5, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMigration))
+    .doc("cluster", "shoal", "O(N) where N is the number of slots", "Start moving slot ranges to other shards (sent by `shoal-server cluster move-slots`)"),
+CommandSpec::new("metacas", 4, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMigration))
+    .doc("cluster", "shoal", "O(1)", "Propose a change of the cluster metadata (internal)"),
+CommandSpec::new("import", 7, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMigration))
+    .doc("cluster", "shoal", "O(N) where N is the number of keys in the batch", "Import a batch of keys moving from another shard (internal)"),
+CommandSpec::new("metadata", 2, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMigration))
+    .doc("cluster", "shoal", "O(N) where N is the number of shards", "Return this node's copy of the cluster metadata, encoded (internal)"),
 CommandSpec::new("membership", -3, flags::ADMIN | flags::STALE | flags::NOSCRIPT, acl::SLOW, Handler::Node(NodeCommand::ClusterMembership))
     .doc("cluster", "shoal", "O(N) where N is the number of nodes and shards", "A step of adding, moving or removing a node's replicas (sent by `shoal-server cluster add-node | move-replica | remove-node`)"),
 CommandSpec::new("help", 2, flags::LOADING | flags::STALE, acl::SLOW, Handler::Node(NodeCommand::ClusterHelp))

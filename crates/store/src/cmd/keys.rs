@@ -203,6 +203,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Copy a key",
     ),
     CommandSpec::new(
+        "dump",
+        2,
+        flags::READONLY,
+        acl::KEYSPACE,
+        Handler::Keyspace(dump),
+    )
+    .keys(1, 1, 1)
+    .doc(
+        "generic",
+        "2.6.0",
+        "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        "Return a serialized version of the value stored at the specified key.",
+    ),
+    CommandSpec::new(
+        "restore",
+        -4,
+        flags::WRITE | flags::DENYOOM,
+        acl::KEYSPACE,
+        Handler::Keyspace(restore),
+    )
+    .keys(1, 1, 1)
+    .doc(
+        "generic",
+        "2.6.0",
+        "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        "Create a key using the provided serialized value, previously obtained using DUMP.",
+    ),
+    CommandSpec::new(
         "touch",
         -2,
         flags::READONLY | flags::FAST,
@@ -563,6 +591,102 @@ fn copy_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Fr
     ks.notify(ev::GENERIC, "copy_to", dst);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
+}
+
+fn dump(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    match ks.read(ctx, &args[1]) {
+        Some(o) => Frame::Bulk(Bytes::from(crate::snapshot::dump_value(o))),
+        None => Frame::Null,
+    }
+}
+
+fn restore(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
+    reply(restore_inner(ks, ctx, args))
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`, with Redis' checks in
+/// Redis' order.
+fn restore_inner(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Result<Frame, Frame> {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is(&args[j], "replace") {
+            replace = true;
+        } else if is(&args[j], "absttl") {
+            absttl = true;
+        } else if is(&args[j], "idletime") && more && freq.is_none() {
+            let v = arg_i64(&args[j + 1])?;
+            if v < 0 {
+                return Err(Frame::error("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            j += 1;
+        } else if is(&args[j], "freq") && more && idle.is_none() {
+            let v = arg_i64(&args[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(Frame::error(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let key = &args[1];
+    let exists = ks.exists(ctx, key);
+    if !replace && exists {
+        return Err(Frame::error("BUSYKEY Target key name already exists."));
+    }
+    let ttl = arg_i64(&args[2])?;
+    if ttl < 0 {
+        return Err(Frame::error("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = match crate::snapshot::restore_value(&args[3]) {
+        Ok(v) => v,
+        Err(crate::snapshot::PayloadError::Footer) => {
+            return Err(Frame::error(
+                "ERR DUMP payload version or checksum are wrong",
+            ))
+        }
+        Err(crate::snapshot::PayloadError::Data) => {
+            return Err(Frame::error("ERR Bad data format"))
+        }
+    };
+    let expire_at = match ttl {
+        0 => NO_EXPIRE,
+        t if absttl => t,
+        t => ctx.now_ms.saturating_add(t),
+    };
+    if expire_at != NO_EXPIRE && expire_at <= ctx.now_ms {
+        // Already past its deadline: Redis deletes any old value and stores nothing.
+        if exists && ks.remove(key).is_some() {
+            ks.notify(ev::GENERIC, "del", key);
+            ctx.dirty += 1;
+        }
+        return Ok(Frame::ok());
+    }
+    ks.set(ctx, key, value, expire_at);
+    let access = ks.config.access;
+    if access.lfu {
+        if let Some(f) = freq {
+            let created = access.created(ctx.now_ms);
+            ks.set_access(key, (created & !0xff) | f as u32);
+        }
+    } else if let Some(s) = idle {
+        let now = crate::keyspace::lru_clock(ctx.now_ms);
+        ks.set_access(
+            key,
+            now.saturating_sub(u32::try_from(s).unwrap_or(u32::MAX)),
+        );
+    }
+    ks.notify(ev::GENERIC, "restore", key);
+    ctx.dirty += 1;
+    Ok(Frame::ok())
 }
 
 fn keys(ks: &mut Keyspace, ctx: &mut ExecCtx, args: &[Bytes]) -> Frame {
@@ -1654,6 +1778,100 @@ mod tests {
         assert_eq!(rc(&mut ks, "neg"), int(1));
         assert_eq!(rc(&mut ks, "emb"), int(1));
         assert_eq!(rc(&mut ks, "nokey"), Frame::Null);
+    }
+
+    #[test]
+    fn dump_and_restore_round_trip_with_redis_errors() {
+        let mut ks = Keyspace::new();
+        let exec = |ks: &mut Keyspace, now: i64, args: Vec<Bytes>| {
+            let mut ctx = ExecCtx::for_write(now, 0);
+            crate::cmd::execute(ks, &mut ctx, &args)
+        };
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        run(&mut ks, T, &["RPUSH", "l", "a", "b", "c"]);
+        run(&mut ks, T, &["HSET", "h", "f", "v"]);
+        run(&mut ks, T, &["SET", "s", "x", "PX", "5000"]);
+        assert_eq!(run(&mut ks, T, &["DUMP", "nokey"]), Frame::Null);
+        for key in ["l", "h", "s"] {
+            let Frame::Bulk(payload) = exec(&mut ks, T, vec![b("DUMP"), b(key)]) else {
+                panic!("DUMP {key}")
+            };
+            let copy = format!("{key}2");
+            assert_eq!(
+                exec(
+                    &mut ks,
+                    T,
+                    vec![b("RESTORE"), b(&copy), b("0"), payload.clone()]
+                ),
+                Frame::ok()
+            );
+            assert_eq!(
+                exec(&mut ks, T, vec![b("DUMP"), b(&copy)]),
+                Frame::Bulk(payload.clone())
+            );
+            // No deadline travels in the payload.
+            assert_eq!(run(&mut ks, T, &["PTTL", &copy]), int(-1));
+            assert_eq!(
+                exec(
+                    &mut ks,
+                    T,
+                    vec![b("RESTORE"), b(&copy), b("0"), payload.clone()]
+                ),
+                Frame::error("BUSYKEY Target key name already exists.")
+            );
+            let mut bad = payload.to_vec();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            assert_eq!(
+                exec(
+                    &mut ks,
+                    T,
+                    vec![b("RESTORE"), b("new"), b("0"), Bytes::from(bad)]
+                ),
+                Frame::error("ERR DUMP payload version or checksum are wrong")
+            );
+        }
+        let Frame::Bulk(payload) = exec(&mut ks, T, vec![b("DUMP"), b("s")]) else {
+            panic!()
+        };
+        let restore = |ks: &mut Keyspace, extra: &[&str]| {
+            let mut args = vec![b("RESTORE"), b("s"), b("1000"), payload.clone()];
+            args.extend(extra.iter().map(|a| b(a)));
+            exec(ks, T, args)
+        };
+        assert_eq!(restore(&mut ks, &["REPLACE"]), Frame::ok());
+        assert_eq!(run(&mut ks, T, &["PTTL", "s"]), int(1000));
+        assert_eq!(
+            restore(&mut ks, &["REPLACE", "ABSTTL"]),
+            Frame::ok(),
+            "a deadline in the past deletes"
+        );
+        assert_eq!(run(&mut ks, T, &["EXISTS", "s"]), int(0));
+        assert_eq!(
+            restore(&mut ks, &["IDLETIME", "-1"]),
+            Frame::error("ERR Invalid IDLETIME value, must be >= 0")
+        );
+        assert_eq!(
+            restore(&mut ks, &["FREQ", "256"]),
+            Frame::error("ERR Invalid FREQ value, must be >= 0 and <= 255")
+        );
+        assert_eq!(
+            restore(&mut ks, &["FREQ", "1", "IDLETIME", "1"]),
+            errors::SYNTAX
+        );
+        assert_eq!(restore(&mut ks, &["BOGUS"]), errors::SYNTAX);
+        assert_eq!(restore(&mut ks, &["IDLETIME", "100"]), Frame::ok());
+        assert_eq!(run(&mut ks, T, &["OBJECT", "IDLETIME", "s"]), int(100));
+        let args = vec![b("RESTORE"), b("t"), b("-1"), payload.clone()];
+        assert_eq!(
+            exec(&mut ks, T, args),
+            Frame::error("ERR Invalid TTL value, must be >= 0")
+        );
+        let args = vec![b("RESTORE"), b("t"), b("0"), b("garbage")];
+        assert_eq!(
+            exec(&mut ks, T, args),
+            Frame::error("ERR DUMP payload version or checksum are wrong")
+        );
     }
 
     #[test]

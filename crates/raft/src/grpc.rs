@@ -1,5 +1,6 @@
 //! The Raft transport between processes: every group's RPCs over one gRPC service (`proto/raft.proto`), one
-//! HTTP/2 channel per peer shared by all groups, payloads encoded with postcard.
+//! HTTP/2 channel per peer shared by all groups, payloads encoded with postcard. AppendEntries and votes go over
+//! the leaner [`crate::wire`] connection on the same port instead, when the peer speaks it.
 //!
 //! Client side: [`GrpcPeers`] (one per node) hands out a [`GrpcNetwork`] per group. Server side: [`GrpcRegistry`]
 //! maps group ids to the local Raft handles; [`GrpcRegistry::service`] is the tonic service to mount on the
@@ -24,6 +25,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::types::typ::Raft;
 use crate::types::{GroupId, Node, NodeId, TypeConfig};
+use crate::wire::{self, CallError, WirePeer};
 
 /// Generated protobuf and tonic code.
 #[allow(missing_docs, clippy::all)]
@@ -54,6 +56,8 @@ impl std::error::Error for Msg {}
 #[derive(Clone, Default)]
 pub struct GrpcPeers {
     channels: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
+    /// The lean transport of AppendEntries and votes (see [`crate::wire`]), by peer.
+    wires: Arc<Mutex<HashMap<NodeId, WirePeer>>>,
 }
 
 impl GrpcPeers {
@@ -86,6 +90,29 @@ impl GrpcPeers {
             Ok(r) => Ok(r.into_inner().payload),
             Err(s) => Err(format!("{}: {}", s.code(), s.message())),
         }
+    }
+
+    /// Whether node `target` is called over the wire transport (see [`WirePeer::speaks_wire`]).
+    pub fn speaks_wire(&self, target: NodeId) -> Option<bool> {
+        self.wires.lock().get(&target).and_then(|p| p.speaks_wire())
+    }
+
+    /// The wire connection to `target` at member address `addr`; `None` for an address given as a URI (called
+    /// over gRPC only).
+    fn wire(&self, target: NodeId, addr: &str) -> Option<WirePeer> {
+        if addr.contains("://") {
+            return None;
+        }
+        let bus = bus_addr(addr);
+        let mut w = self.wires.lock();
+        if let Some(p) = w.get(&target) {
+            if p.addr() == bus {
+                return Some(p.clone());
+            }
+        }
+        let p = WirePeer::new(bus);
+        w.insert(target, p.clone());
+        Some(p)
     }
 
     fn channel(&self, target: NodeId, addr: &str) -> Result<Channel, Msg> {
@@ -133,6 +160,7 @@ pub struct GrpcNetwork {
 /// A gRPC connection of one group to one peer.
 pub struct GrpcConnection {
     client: Result<RaftBusClient<Channel>, Msg>,
+    wire: Option<WirePeer>,
     target: NodeId,
     group: GroupId,
 }
@@ -148,6 +176,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
         });
         GrpcConnection {
             client,
+            wire: self.peers.wire(target, &node.addr),
             target,
             group: self.group,
         }
@@ -195,12 +224,47 @@ impl GrpcConnection {
     }
 }
 
+impl GrpcConnection {
+    /// The call over the wire transport; `None` if the peer speaks only gRPC.
+    async fn call_wire<Req, Resp, E>(
+        &mut self,
+        kind: wire::Call,
+        req: &Req,
+    ) -> Option<Result<Resp, RPCError<NodeId, Node, RaftError<NodeId, E>>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let peer = self.wire.as_ref()?;
+        let reply = match peer.call(self.group, kind, req).await {
+            Ok(r) => r,
+            Err(CallError::Legacy) => return None,
+            Err(CallError::Unreachable(e)) => {
+                return Some(Err(RPCError::Unreachable(Unreachable::new(&Msg(e)))))
+            }
+            Err(CallError::Bad(e)) => {
+                return Some(Err(RPCError::Network(NetworkError::new(&Msg(e)))))
+            }
+        };
+        Some(
+            match postcard::from_bytes::<Result<Resp, RaftError<NodeId, E>>>(&reply) {
+                Ok(res) => res.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e))),
+                Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+            },
+        )
+    }
+}
+
 impl RaftNetwork<TypeConfig> for GrpcConnection {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        if let Some(r) = self.call_wire(wire::Call::AppendEntries, &rpc).await {
+            return r;
+        }
         self.call(Kind::AppendEntries, &rpc, &option).await
     }
 
@@ -220,6 +284,9 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        if let Some(r) = self.call_wire(wire::Call::Vote, &rpc).await {
+            return r;
+        }
         self.call(Kind::Vote, &rpc, &option).await
     }
 }
@@ -248,6 +315,11 @@ impl GrpcRegistry {
     /// Answers gossip with `handler` (a node outside cluster mode answers `unimplemented`).
     pub fn set_gossip(&self, handler: GossipHandler) {
         *self.gossip.write() = Some(handler);
+    }
+
+    /// The Raft handle serving `group`, if hosted here.
+    pub(crate) fn raft(&self, group: GroupId) -> Option<Raft> {
+        self.groups.read().get(&group).cloned()
     }
 
     /// Stops serving a group (do this before shutting the group down).
@@ -316,23 +388,67 @@ impl RaftBus for GrpcRegistry {
     }
 }
 
-/// Runs a gRPC server with only the Raft service on `listener` until `shutdown` completes.
+/// Runs the cluster bus on `listener` until `shutdown` completes: a gRPC server with only the Raft service, and
+/// the wire transport of AppendEntries and votes ([`crate::wire`]) on the same port, told apart by a
+/// connection's first byte.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     registry: GrpcRegistry,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    use tokio_stream::StreamExt;
-    // Replies go out at once: with Nagle's algorithm a small AppendEntries answer can wait for the peer's
-    // delayed ACK, and every commit waits for that answer.
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
-        if let Ok(s) = &s {
-            let _ = s.set_nodelay(true);
-        }
-        s
-    });
-    tonic::transport::Server::builder()
+    let (to_grpc, incoming) =
+        tokio::sync::mpsc::channel::<std::io::Result<tokio::net::TcpStream>>(64);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let accept = tokio::spawn(accept_loop(listener, registry.clone(), to_grpc, stop));
+    let result = tonic::transport::Server::builder()
         .add_service(registry.service())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::ReceiverStream::new(incoming),
+            async move {
+                shutdown.await;
+                // Stops accepting and closes the wire connections (gRPC drains its own).
+                let _ = stop_tx.send(true);
+            },
+        )
+        .await;
+    // The listener goes with the accept task: a restarted node can bind the port again once this returns.
+    accept.abort();
+    let _ = accept.await;
+    result
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    registry: GrpcRegistry,
+    to_grpc: tokio::sync::mpsc::Sender<std::io::Result<tokio::net::TcpStream>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let s = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors and the like: wait rather than spin.
+                tracing::warn!(error = %e, "cluster bus accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Replies go out at once: with Nagle's algorithm a small AppendEntries answer can wait for the peer's
+        // delayed ACK, and every commit waits for that answer.
+        let _ = s.set_nodelay(true);
+        let (registry, to_grpc, stop) = (registry.clone(), to_grpc.clone(), stop.clone());
+        tokio::spawn(async move {
+            match wire::is_wire(&s).await {
+                Some(true) => wire::serve_conn(s, registry, stop).await,
+                Some(false) => {
+                    let _ = to_grpc.send(Ok(s)).await;
+                }
+                None => {}
+            }
+        });
+    }
 }

@@ -20,6 +20,7 @@ const GROUP: u64 = 11;
 struct Node {
     id: u64,
     addr: SocketAddr,
+    peers: GrpcPeers,
     storage: NodeStorage,
     group: ShardGroup,
     ks: Arc<Mutex<Keyspace>>,
@@ -28,6 +29,16 @@ struct Node {
 }
 
 async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) -> Node {
+    start_node_with(id, dir, addr, false).await
+}
+
+/// `grpc_only`: serve the bus as nodes did before the wire transport (gRPC alone on the port).
+async fn start_node_with(
+    id: u64,
+    dir: &std::path::Path,
+    addr: Option<SocketAddr>,
+    grpc_only: bool,
+) -> Node {
     let listener =
         tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
             .await
@@ -51,27 +62,34 @@ async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) ->
     config.raft.max_in_snapshot_log_to_keep = 0;
     // Small chunks, so the snapshot crosses the wire in several calls.
     config.raft.snapshot_max_chunk_size = 4096;
-    let group = ShardGroup::start(
-        &storage,
-        ks.clone(),
-        GrpcPeers::new().network(GROUP),
-        config,
-    )
-    .await
-    .unwrap();
+    let peers = GrpcPeers::new();
+    let group = ShardGroup::start(&storage, ks.clone(), peers.network(GROUP), config)
+        .await
+        .unwrap();
     let registry = GrpcRegistry::new();
     registry.register(GROUP, group.raft().clone());
     let (stop, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
-        raft::grpc::serve(listener, registry, async {
+        let stop = async {
             let _ = rx.await;
-        })
-        .await
-        .unwrap();
+        };
+        if grpc_only {
+            tonic::transport::Server::builder()
+                .add_service(registry.service())
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    stop,
+                )
+                .await
+                .unwrap();
+        } else {
+            raft::grpc::serve(listener, registry, stop).await.unwrap();
+        }
     });
     Node {
         id,
         addr,
+        peers,
         storage,
         group,
         ks,
@@ -199,6 +217,42 @@ async fn three_nodes_over_grpc() {
     nodes[li] = Some(back);
 
     for n in nodes.into_iter().flatten() {
+        stop_node(n).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_without_the_wire_transport_is_called_over_grpc() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        // Node 3 serves its bus as an older node would: gRPC only.
+        nodes.push(start_node_with(id, dirs[id as usize - 1].path(), None, id == 3).await);
+    }
+    let members = nodes
+        .iter()
+        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
+        .collect();
+    assert!(nodes[0].group.initialize(members).await.unwrap());
+    let leader = nodes[0]
+        .group
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let l = &nodes[leader as usize - 1];
+    let lg = l.group.clone();
+    wait_until("leader ready", move || lg.is_leader()).await;
+    write_keys(&l.group, "w", 100).await;
+    for n in &nodes {
+        let ks = n.ks.clone();
+        wait_until("replicated", move || has_keys(&ks, "w", 100)).await;
+    }
+    // Whoever leads: the new nodes talk the wire protocol to each other and gRPC to node 3.
+    for n in nodes.iter().filter(|n| n.id != leader) {
+        let expect = n.id != 3;
+        assert_eq!(l.peers.speaks_wire(n.id), Some(expect), "node {}", n.id);
+    }
+    for n in nodes {
         stop_node(n).await;
     }
 }

@@ -13,8 +13,6 @@
 //! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
 //! - `grpc`: the transport between processes: one tonic service for every group ([`GrpcRegistry`] serves,
 //!   [`GrpcPeers`] calls), `proto/raft.proto` compiled by `build.rs` without a system `protoc`.
-//! - `wire`: the lean transport of AppendEntries and votes between processes (length-prefixed frames on the
-//!   cluster-bus port, beside gRPC).
 //! - `group`: [`ShardGroup`], the handle the server uses: start, initialize, batched writes, read barrier.
 //!
 //! Nothing here speaks RESP to clients: the server turns [`WriteError`]s into `-MOVED`/`-TRYAGAIN`.
@@ -47,7 +45,6 @@ pub mod log_store;
 pub mod network;
 pub mod state_machine;
 pub mod types;
-pub mod wire;
 
 pub use aof::AofLog;
 pub use backend::{Engine, GroupLog, LogBackend, NodeStorage, RedbLog, SledLog, StorageOptions};

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use raft::grpc::pb;
+use raft::grpc::pb::raft_bus_server::{RaftBus, RaftBusServer};
 use raft::{
     FsyncPolicy, GroupConfig, GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup, StorageOptions,
     WriteError,
@@ -32,12 +34,43 @@ async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) ->
     start_node_with(id, dir, addr, false).await
 }
 
-/// `grpc_only`: serve the bus as nodes did before the wire transport (gRPC alone on the port).
+/// A node's bus as served before the `Stream` RPC: unary calls only (tonic answers `Unimplemented` to a stream).
+#[derive(Clone)]
+struct UnaryOnly(GrpcRegistry);
+
+#[tonic::async_trait]
+impl RaftBus for UnaryOnly {
+    async fn call(
+        &self,
+        request: tonic::Request<pb::RaftRequest>,
+    ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
+        self.0.call(request).await
+    }
+
+    type StreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::RaftReply, tonic::Status>>;
+
+    async fn stream(
+        &self,
+        _request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no Stream RPC"))
+    }
+
+    async fn gossip(
+        &self,
+        request: tonic::Request<pb::GossipMessage>,
+    ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
+        self.0.gossip(request).await
+    }
+}
+
+/// `unary_only`: serve the bus as nodes did before the `Stream` RPC.
 async fn start_node_with(
     id: u64,
     dir: &std::path::Path,
     addr: Option<SocketAddr>,
-    grpc_only: bool,
+    unary_only: bool,
 ) -> Node {
     let listener =
         tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
@@ -73,9 +106,9 @@ async fn start_node_with(
         let stop = async {
             let _ = rx.await;
         };
-        if grpc_only {
+        if unary_only {
             tonic::transport::Server::builder()
-                .add_service(registry.service())
+                .add_service(RaftBusServer::new(UnaryOnly(registry)))
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     stop,
@@ -222,11 +255,11 @@ async fn three_nodes_over_grpc() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_without_the_wire_transport_is_called_over_grpc() {
+async fn peer_without_the_stream_rpc_is_called_unary() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut nodes = Vec::new();
     for id in 1..=3u64 {
-        // Node 3 serves its bus as an older node would: gRPC only.
+        // Node 3 serves its bus as an older node would: unary calls only.
         nodes.push(start_node_with(id, dirs[id as usize - 1].path(), None, id == 3).await);
     }
     let members = nodes
@@ -247,10 +280,10 @@ async fn peer_without_the_wire_transport_is_called_over_grpc() {
         let ks = n.ks.clone();
         wait_until("replicated", move || has_keys(&ks, "w", 100)).await;
     }
-    // Whoever leads: the new nodes talk the wire protocol to each other and gRPC to node 3.
+    // Whoever leads: the new nodes stream to each other and call node 3 unary.
     for n in nodes.iter().filter(|n| n.id != leader) {
         let expect = n.id != 3;
-        assert_eq!(l.peers.speaks_wire(n.id), Some(expect), "node {}", n.id);
+        assert_eq!(l.peers.streams_to(n.id), Some(expect), "node {}", n.id);
     }
     for n in nodes {
         stop_node(n).await;

@@ -161,8 +161,8 @@ pub struct GrpcNetwork {
     group: GroupId,
 }
 
-/// HTTP/2 flow-control windows: large enough that a stream of appends never waits for a WINDOW_UPDATE (h2 sends
-/// one when half the window is used: with the 64 KiB default, every few calls).
+/// HTTP/2 flow-control windows: large enough that a stream of appends rarely waits for a WINDOW_UPDATE (with
+/// the 64 KiB default, every few large appends); CPU per write measured the same as with the defaults.
 const STREAM_WINDOW: u32 = 4 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
 

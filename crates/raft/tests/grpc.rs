@@ -1,17 +1,20 @@
 //! Three nodes in one process talking real gRPC over loopback: replication, redirection, failover, and a
-//! restarted node catching up through a snapshot sent in chunks.
+//! restarted node catching up through a snapshot sent in chunks; the Stream RPC and its unary fallback.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use openraft::error::RaftError;
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
 use parking_lot::Mutex;
 use raft::grpc::pb;
 use raft::grpc::pb::raft_bus_server::{RaftBus, RaftBusServer};
 use raft::{
     FsyncPolicy, GroupConfig, GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup, StorageOptions,
-    WriteError,
+    TypeConfig, WriteError,
 };
 use resp::Frame;
 use store::{Keyspace, Op, Value};
@@ -288,4 +291,92 @@ async fn peer_without_the_stream_rpc_is_called_unary() {
     for n in nodes {
         stop_node(n).await;
     }
+}
+
+/// A bus whose `Stream` answers the first AppendEntries late with `Conflict` and every later one at once with
+/// `Success`.
+#[derive(Clone)]
+struct SlowFirst(GrpcRegistry);
+
+#[tonic::async_trait]
+impl RaftBus for SlowFirst {
+    async fn call(
+        &self,
+        request: tonic::Request<pb::RaftRequest>,
+    ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
+        self.0.call(request).await
+    }
+
+    type StreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::RaftReply, tonic::Status>>;
+
+    async fn stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut incoming = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = incoming.message().await {
+                let reply: Result<AppendEntriesResponse<u64>, RaftError<u64>> =
+                    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Ok(AppendEntriesResponse::Conflict)
+                    } else {
+                        Ok(AppendEntriesResponse::Success)
+                    };
+                let payload = postcard::to_allocvec(&reply).unwrap();
+                if tx.send(Ok(pb::RaftReply { payload })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(tonic::Response::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+    }
+
+    async fn gossip(
+        &self,
+        request: tonic::Request<pb::GossipMessage>,
+    ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
+        self.0.gossip(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_abandoned_mid_stream_does_not_answer_the_next() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(RaftBusServer::new(SlowFirst(GrpcRegistry::new())))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut conn = GrpcPeers::new()
+        .network(GROUP)
+        .new_client(2, &openraft::BasicNode::new(addr.to_string()))
+        .await;
+    let req = || AppendEntriesRequest::<TypeConfig> {
+        vote: openraft::Vote::new_committed(1, 1),
+        prev_log_id: None,
+        entries: Vec::new(),
+        leader_commit: None,
+    };
+    let opt = || RPCOption::new(Duration::from_secs(5));
+    // openraft's timeout drops the call before its (late) reply.
+    let first = tokio::time::timeout(
+        Duration::from_millis(100),
+        conn.append_entries(req(), opt()),
+    )
+    .await;
+    assert!(first.is_err(), "the first call should have timed out");
+    // The late `Conflict` belongs to the abandoned call: this one must get its own answer.
+    let second = conn.append_entries(req(), opt()).await.unwrap();
+    assert!(
+        matches!(second, AppendEntriesResponse::Success),
+        "{second:?}"
+    );
+    server.abort();
 }

@@ -1,13 +1,21 @@
 //! The Raft transport between processes: every group's RPCs over one gRPC service (`proto/raft.proto`), one
 //! HTTP/2 channel per peer shared by all groups, payloads encoded with postcard.
 //!
+//! AppendEntries and votes go over the `Stream` RPC: one long-lived bidirectional stream per group and peer, a
+//! request message answered by one reply message in order. A unary call costs a new HTTP/2 stream (HPACK-coded
+//! headers each way, trailers, flow-control updates) and, with three replicas on two cores, that was about a
+//! quarter of the leader's CPU per write and a third of each follower's. In-order replies suffice: openraft calls a
+//! connection (`&mut self`) once at a time, and a call abandoned mid-way (openraft's timeout) drops its stream.
+//! A peer that answers `Unimplemented` (an older node) is called unary, and asked again after [`UNARY_RETRY`].
+//! InstallSnapshot stays unary: its multi-megabyte chunks are rare and need no stream of their own.
+//!
 //! Client side: [`GrpcPeers`] (one per node) hands out a [`GrpcNetwork`] per group. Server side: [`GrpcRegistry`]
 //! maps group ids to the local Raft handles; [`GrpcRegistry::service`] is the tonic service to mount on the
 //! cluster-bus port (or [`serve`] runs a server with only it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -20,6 +28,7 @@ use openraft::raft::{
 use parking_lot::{Mutex, RwLock};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::types::typ::Raft;
@@ -40,6 +49,9 @@ use pb::{GossipMessage, Kind, PublishAck, PublishBatch, RaftReply, RaftRequest};
 /// default) or a large append, with room to spare over tonic's 4 MiB default.
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// How long a peer without the `Stream` RPC is called unary before it is asked again (it may have been upgraded).
+pub const UNARY_RETRY: Duration = Duration::from_secs(30);
+
 #[derive(Debug)]
 struct Msg(String);
 
@@ -55,6 +67,9 @@ impl std::error::Error for Msg {}
 #[derive(Clone, Default)]
 pub struct GrpcPeers {
     channels: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
+    /// By peer: `None` once a `Stream` call was opened to it, or until when it is called unary (it answered
+    /// `Unimplemented`).
+    streaming: Arc<Mutex<HashMap<NodeId, Option<Instant>>>>,
 }
 
 impl GrpcPeers {
@@ -109,6 +124,20 @@ impl GrpcPeers {
         }
     }
 
+    /// Whether AppendEntries and votes to node `target` go over the `Stream` RPC (`Some(false)`: unary, the peer
+    /// does not implement it); `None` before the first attempt.
+    pub fn streams_to(&self, target: NodeId) -> Option<bool> {
+        self.streaming.lock().get(&target).map(|u| u.is_none())
+    }
+
+    /// Whether `target` may be offered a stream (it has not refused one in the last [`UNARY_RETRY`]).
+    fn may_stream(&self, target: NodeId) -> bool {
+        match self.streaming.lock().get(&target) {
+            Some(Some(until)) => Instant::now() >= *until,
+            _ => true,
+        }
+    }
+
     fn channel(&self, target: NodeId, addr: &str) -> Result<Channel, Msg> {
         let mut ch = self.channels.lock();
         if let Some((a, c)) = ch.get(&target) {
@@ -126,6 +155,8 @@ impl GrpcPeers {
             .map_err(|e| Msg(format!("bad address {addr}: {e}")))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
             .connect_lazy();
         ch.insert(target, (addr.to_string(), c.clone()));
         Ok(c)
@@ -151,9 +182,24 @@ pub struct GrpcNetwork {
     group: GroupId,
 }
 
+/// HTTP/2 flow-control windows: large enough that a stream of appends rarely waits for a WINDOW_UPDATE (with
+/// the 64 KiB default, every few large appends); CPU per write measured the same as with the defaults.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// An open `Stream` call: requests go into `tx`, replies come out of `rx` in order.
+struct OpenStream {
+    tx: mpsc::Sender<RaftRequest>,
+    rx: tonic::Streaming<RaftReply>,
+}
+
 /// A gRPC connection of one group to one peer.
 pub struct GrpcConnection {
     client: Result<RaftBusClient<Channel>, Msg>,
+    peers: GrpcPeers,
+    stream: Option<OpenStream>,
+    /// A request went out on `stream` and its reply was not read (the caller gave up): the stream is out of step.
+    in_flight: bool,
     target: NodeId,
     group: GroupId,
 }
@@ -169,6 +215,9 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
         });
         GrpcConnection {
             client,
+            peers: self.peers.clone(),
+            stream: None,
+            in_flight: false,
             target,
             group: self.group,
         }
@@ -199,20 +248,115 @@ impl GrpcConnection {
             payload,
         });
         request.set_timeout(option.hard_ttl());
-        let reply = client.call(request).await.map_err(|s| {
-            let e = Msg(format!("{}: {}", s.code(), s.message()));
-            match s.code() {
-                // Down, refusing connections, or not hosting the group: openraft backs off before retrying.
-                tonic::Code::Unavailable | tonic::Code::NotFound => {
-                    RPCError::Unreachable(Unreachable::new(&e))
-                }
-                _ => RPCError::Network(NetworkError::new(&e)),
-            }
-        })?;
+        let reply = client.call(request).await.map_err(status_error)?;
+        self.result(&reply.into_inner().payload)
+    }
+
+    /// The peer's postcard-coded answer as the call's result.
+    fn result<Resp, E>(
+        &self,
+        payload: &[u8],
+    ) -> Result<Resp, RPCError<NodeId, Node, RaftError<NodeId, E>>>
+    where
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
         let res: Result<Resp, RaftError<NodeId, E>> =
-            postcard::from_bytes(&reply.into_inner().payload)
-                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+            postcard::from_bytes(payload).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         res.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    /// The call on this connection's `Stream` RPC (opened if need be); `None` if the peer is called unary.
+    async fn call_stream<Req, Resp, E>(
+        &mut self,
+        kind: Kind,
+        req: &Req,
+    ) -> Option<Result<Resp, RPCError<NodeId, Node, RaftError<NodeId, E>>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        if self.in_flight {
+            // The last call was abandoned before its reply: that reply would be taken for this call's.
+            self.stream = None;
+            self.in_flight = false;
+        }
+        if self.stream.is_none() {
+            let client = self.client.as_mut().ok()?;
+            if !self.peers.may_stream(self.target) {
+                return None;
+            }
+            let (tx, rx) = mpsc::channel(1);
+            match client
+                .stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+            {
+                Ok(r) => {
+                    self.peers.streaming.lock().insert(self.target, None);
+                    self.stream = Some(OpenStream {
+                        tx,
+                        rx: r.into_inner(),
+                    });
+                }
+                Err(s) if s.code() == tonic::Code::Unimplemented => {
+                    tracing::debug!(
+                        target = self.target,
+                        "peer has no Stream RPC: calling it unary"
+                    );
+                    let until = Instant::now() + UNARY_RETRY;
+                    self.peers.streaming.lock().insert(self.target, Some(until));
+                    return None;
+                }
+                Err(s) => return Some(Err(status_error(s))),
+            }
+        }
+        let payload = match postcard::to_allocvec(req) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(RPCError::Network(NetworkError::new(&e)))),
+        };
+        let open = self.stream.as_mut()?;
+        self.in_flight = true;
+        let request = RaftRequest {
+            group_id: self.group,
+            kind: kind as i32,
+            payload,
+        };
+        let reply = match open.tx.send(request).await {
+            Ok(()) => open.rx.message().await,
+            // The request side is closed: the stream failed; its status, if any, says why.
+            Err(_) => match open.rx.message().await {
+                Ok(_) => Ok(None),
+                Err(s) => Err(s),
+            },
+        };
+        self.in_flight = false;
+        Some(match reply {
+            Ok(Some(reply)) => self.result(&reply.payload),
+            Ok(None) => {
+                // The server ended the stream (it is shutting down): the next call opens another.
+                self.stream = None;
+                Err(RPCError::Unreachable(Unreachable::new(&Msg(
+                    "the peer closed the Raft stream".into(),
+                ))))
+            }
+            Err(s) => {
+                self.stream = None;
+                Err(status_error(s))
+            }
+        })
+    }
+}
+
+/// A failed call's status as openraft's error.
+fn status_error<E: std::error::Error>(s: tonic::Status) -> RPCError<NodeId, Node, E> {
+    let e = Msg(format!("{}: {}", s.code(), s.message()));
+    match s.code() {
+        // Down, refusing connections, or not hosting the group: openraft backs off before retrying.
+        tonic::Code::Unavailable | tonic::Code::NotFound => {
+            RPCError::Unreachable(Unreachable::new(&e))
+        }
+        _ => RPCError::Network(NetworkError::new(&e)),
     }
 }
 
@@ -222,6 +366,9 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        if let Some(r) = self.call_stream(Kind::AppendEntries, &rpc).await {
+            return r;
+        }
         self.call(Kind::AppendEntries, &rpc, &option).await
     }
 
@@ -241,6 +388,9 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        if let Some(r) = self.call_stream(Kind::Vote, &rpc).await {
+            return r;
+        }
         self.call(Kind::Vote, &rpc, &option).await
     }
 }
@@ -252,17 +402,53 @@ pub type GossipHandler = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
 pub type PublishHandler = Arc<dyn Fn(Vec<PublishedMessage>) + Send + Sync>;
 
 /// The groups this node serves to its peers, and its gossip handler. Cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct GrpcRegistry {
     groups: Arc<RwLock<HashMap<GroupId, Raft>>>,
     gossip: Arc<RwLock<Option<GossipHandler>>>,
     publish: Arc<RwLock<Option<PublishHandler>>>,
+    /// Set when the bus shuts down: ends the open `Stream` calls, which graceful shutdown would wait for.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl GrpcRegistry {
     /// No group yet.
     pub fn new() -> GrpcRegistry {
-        GrpcRegistry::default()
+        GrpcRegistry {
+            groups: Arc::default(),
+            gossip: Arc::default(),
+            publish: Arc::default(),
+            closing: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Ends the open `Stream` calls (and any opened later), so a graceful shutdown of the server need not wait
+    /// for peers to hang up.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Answers one Raft call.
+    async fn dispatch(&self, req: RaftRequest) -> Result<RaftReply, tonic::Status> {
+        let raft = self
+            .groups
+            .read()
+            .get(&req.group_id)
+            .cloned()
+            .ok_or_else(|| {
+                tonic::Status::not_found(format!("group {} is not hosted here", req.group_id))
+            })?;
+        match Kind::try_from(req.kind) {
+            Ok(Kind::AppendEntries) => encode(&raft.append_entries(decode(&req.payload)?).await),
+            Ok(Kind::Vote) => encode(&raft.vote(decode(&req.payload)?).await),
+            Ok(Kind::InstallSnapshot) => {
+                encode(&raft.install_snapshot(decode(&req.payload)?).await)
+            }
+            _ => Err(tonic::Status::invalid_argument(format!(
+                "unknown call kind {}",
+                req.kind
+            ))),
+        }
     }
 
     /// Serves `raft` as group `group`.
@@ -294,14 +480,20 @@ impl GrpcRegistry {
     }
 }
 
+impl Default for GrpcRegistry {
+    fn default() -> GrpcRegistry {
+        GrpcRegistry::new()
+    }
+}
+
 fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, tonic::Status> {
     postcard::from_bytes(payload)
         .map_err(|e| tonic::Status::invalid_argument(format!("bad payload: {e}")))
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+fn encode<T: Serialize>(v: &T) -> Result<RaftReply, tonic::Status> {
     postcard::to_allocvec(v)
-        .map(|payload| tonic::Response::new(RaftReply { payload }))
+        .map(|payload| RaftReply { payload })
         .map_err(|e| tonic::Status::internal(format!("encode reply: {e}")))
 }
 
@@ -311,26 +503,43 @@ impl RaftBus for GrpcRegistry {
         &self,
         request: tonic::Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
-        let req = request.into_inner();
-        let raft = self
-            .groups
-            .read()
-            .get(&req.group_id)
-            .cloned()
-            .ok_or_else(|| {
-                tonic::Status::not_found(format!("group {} is not hosted here", req.group_id))
-            })?;
-        match Kind::try_from(req.kind) {
-            Ok(Kind::AppendEntries) => encode(&raft.append_entries(decode(&req.payload)?).await),
-            Ok(Kind::Vote) => encode(&raft.vote(decode(&req.payload)?).await),
-            Ok(Kind::InstallSnapshot) => {
-                encode(&raft.install_snapshot(decode(&req.payload)?).await)
+        self.dispatch(request.into_inner())
+            .await
+            .map(tonic::Response::new)
+    }
+
+    type StreamStream = tokio_stream::wrappers::ReceiverStream<Result<RaftReply, tonic::Status>>;
+
+    async fn stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<RaftRequest>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        let mut incoming = request.into_inner();
+        let registry = self.clone();
+        let mut closing = self.closing.subscribe();
+        let (tx, rx) = mpsc::channel(1);
+        // One call at a time, answered in the order asked (the client matches replies by order).
+        tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    m = incoming.message() => m,
+                    _ = closing.wait_for(|c| *c) => return,
+                };
+                let reply = match next {
+                    Ok(Some(req)) => registry.dispatch(req).await,
+                    Ok(None) => return,
+                    Err(s) => Err(s),
+                };
+                // An error ends the stream with that status; the client opens another.
+                let last = reply.is_err();
+                if tx.send(reply).await.is_err() || last {
+                    return;
+                }
             }
-            _ => Err(tonic::Status::invalid_argument(format!(
-                "unknown call kind {}",
-                req.kind
-            ))),
-        }
+        });
+        Ok(tonic::Response::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
     }
 
     async fn gossip(
@@ -360,7 +569,7 @@ impl RaftBus for GrpcRegistry {
     }
 }
 
-/// Runs a gRPC server with only the Raft service on `listener` until `shutdown` completes.
+/// Runs the cluster bus on `listener` until `shutdown` completes: a gRPC server with only the Raft service.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     registry: GrpcRegistry,
@@ -375,8 +584,14 @@ pub async fn serve(
         }
         s
     });
+    let service = registry.service();
     tonic::transport::Server::builder()
-        .add_service(registry.service())
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            registry.close_streams();
+        })
         .await
 }

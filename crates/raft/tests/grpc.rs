@@ -1,15 +1,20 @@
 //! Three nodes in one process talking real gRPC over loopback: replication, redirection, failover, and a
-//! restarted node catching up through a snapshot sent in chunks.
+//! restarted node catching up through a snapshot sent in chunks; the Stream RPC and its unary fallback.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use openraft::error::RaftError;
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
 use parking_lot::Mutex;
+use raft::grpc::pb;
+use raft::grpc::pb::raft_bus_server::{RaftBus, RaftBusServer};
 use raft::{
     FsyncPolicy, GroupConfig, GrpcPeers, GrpcRegistry, NodeStorage, ShardGroup, StorageOptions,
-    WriteError,
+    TypeConfig, WriteError,
 };
 use resp::Frame;
 use store::{Keyspace, Op, Value};
@@ -20,6 +25,7 @@ const GROUP: u64 = 11;
 struct Node {
     id: u64,
     addr: SocketAddr,
+    peers: GrpcPeers,
     storage: NodeStorage,
     group: ShardGroup,
     ks: Arc<Mutex<Keyspace>>,
@@ -28,6 +34,54 @@ struct Node {
 }
 
 async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) -> Node {
+    start_node_with(id, dir, addr, false).await
+}
+
+/// A node's bus as served before the `Stream` RPC: unary calls only (tonic answers `Unimplemented` to a stream).
+#[derive(Clone)]
+struct UnaryOnly(GrpcRegistry);
+
+#[tonic::async_trait]
+impl RaftBus for UnaryOnly {
+    async fn call(
+        &self,
+        request: tonic::Request<pb::RaftRequest>,
+    ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
+        self.0.call(request).await
+    }
+
+    type StreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::RaftReply, tonic::Status>>;
+
+    async fn stream(
+        &self,
+        _request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no Stream RPC"))
+    }
+
+    async fn gossip(
+        &self,
+        request: tonic::Request<pb::GossipMessage>,
+    ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
+        self.0.gossip(request).await
+    }
+
+    async fn publish(
+        &self,
+        request: tonic::Request<pb::PublishBatch>,
+    ) -> Result<tonic::Response<pb::PublishAck>, tonic::Status> {
+        self.0.publish(request).await
+    }
+}
+
+/// `unary_only`: serve the bus as nodes did before the `Stream` RPC.
+async fn start_node_with(
+    id: u64,
+    dir: &std::path::Path,
+    addr: Option<SocketAddr>,
+    unary_only: bool,
+) -> Node {
     let listener =
         tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
             .await
@@ -51,27 +105,34 @@ async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) ->
     config.raft.max_in_snapshot_log_to_keep = 0;
     // Small chunks, so the snapshot crosses the wire in several calls.
     config.raft.snapshot_max_chunk_size = 4096;
-    let group = ShardGroup::start(
-        &storage,
-        ks.clone(),
-        GrpcPeers::new().network(GROUP),
-        config,
-    )
-    .await
-    .unwrap();
+    let peers = GrpcPeers::new();
+    let group = ShardGroup::start(&storage, ks.clone(), peers.network(GROUP), config)
+        .await
+        .unwrap();
     let registry = GrpcRegistry::new();
     registry.register(GROUP, group.raft().clone());
     let (stop, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
-        raft::grpc::serve(listener, registry, async {
+        let stop = async {
             let _ = rx.await;
-        })
-        .await
-        .unwrap();
+        };
+        if unary_only {
+            tonic::transport::Server::builder()
+                .add_service(RaftBusServer::new(UnaryOnly(registry)))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    stop,
+                )
+                .await
+                .unwrap();
+        } else {
+            raft::grpc::serve(listener, registry, stop).await.unwrap();
+        }
     });
     Node {
         id,
         addr,
+        peers,
         storage,
         group,
         ks,
@@ -201,4 +262,135 @@ async fn three_nodes_over_grpc() {
     for n in nodes.into_iter().flatten() {
         stop_node(n).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_without_the_stream_rpc_is_called_unary() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        // Node 3 serves its bus as an older node would: unary calls only.
+        nodes.push(start_node_with(id, dirs[id as usize - 1].path(), None, id == 3).await);
+    }
+    let members = nodes
+        .iter()
+        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
+        .collect();
+    assert!(nodes[0].group.initialize(members).await.unwrap());
+    let leader = nodes[0]
+        .group
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let l = &nodes[leader as usize - 1];
+    let lg = l.group.clone();
+    wait_until("leader ready", move || lg.is_leader()).await;
+    write_keys(&l.group, "w", 100).await;
+    for n in &nodes {
+        let ks = n.ks.clone();
+        wait_until("replicated", move || has_keys(&ks, "w", 100)).await;
+    }
+    // Whoever leads: the new nodes stream to each other and call node 3 unary.
+    for n in nodes.iter().filter(|n| n.id != leader) {
+        let expect = n.id != 3;
+        assert_eq!(l.peers.streams_to(n.id), Some(expect), "node {}", n.id);
+    }
+    for n in nodes {
+        stop_node(n).await;
+    }
+}
+
+/// A bus whose `Stream` answers the first AppendEntries late with `Conflict` and every later one at once with
+/// `Success`.
+#[derive(Clone)]
+struct SlowFirst(GrpcRegistry);
+
+#[tonic::async_trait]
+impl RaftBus for SlowFirst {
+    async fn call(
+        &self,
+        request: tonic::Request<pb::RaftRequest>,
+    ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
+        self.0.call(request).await
+    }
+
+    type StreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::RaftReply, tonic::Status>>;
+
+    async fn stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
+    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut incoming = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Ok(Some(_)) = incoming.message().await {
+                let reply: Result<AppendEntriesResponse<u64>, RaftError<u64>> =
+                    if CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        Ok(AppendEntriesResponse::Conflict)
+                    } else {
+                        Ok(AppendEntriesResponse::Success)
+                    };
+                let payload = postcard::to_allocvec(&reply).unwrap();
+                if tx.send(Ok(pb::RaftReply { payload })).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(tonic::Response::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+    }
+
+    async fn gossip(
+        &self,
+        request: tonic::Request<pb::GossipMessage>,
+    ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
+        self.0.gossip(request).await
+    }
+
+    async fn publish(
+        &self,
+        request: tonic::Request<pb::PublishBatch>,
+    ) -> Result<tonic::Response<pb::PublishAck>, tonic::Status> {
+        self.0.publish(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_abandoned_mid_stream_does_not_answer_the_next() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(RaftBusServer::new(SlowFirst(GrpcRegistry::new())))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut conn = GrpcPeers::new()
+        .network(GROUP)
+        .new_client(2, &openraft::BasicNode::new(addr.to_string()))
+        .await;
+    let req = || AppendEntriesRequest::<TypeConfig> {
+        vote: openraft::Vote::new_committed(1, 1),
+        prev_log_id: None,
+        entries: Vec::new(),
+        leader_commit: None,
+    };
+    let opt = || RPCOption::new(Duration::from_secs(5));
+    // openraft's timeout drops the call before its (late) reply.
+    let first = tokio::time::timeout(
+        Duration::from_millis(100),
+        conn.append_entries(req(), opt()),
+    )
+    .await;
+    assert!(first.is_err(), "the first call should have timed out");
+    // The late `Conflict` belongs to the abandoned call: this one must get its own answer.
+    let second = conn.append_entries(req(), opt()).await.unwrap();
+    assert!(
+        matches!(second, AppendEntriesResponse::Success),
+        "{second:?}"
+    );
+    server.abort();
 }

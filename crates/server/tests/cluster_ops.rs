@@ -5,129 +5,22 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::process::Command;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::procs::{free_port_pair, Proc};
+use common::cluster::{cluster_client, connect, eventually, info_field, serial, slots, text};
+use common::procs::Proc;
 use redis::Value;
 
-/// One cluster test at a time: each runs three servers hosting four Raft groups each.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Starts `n` nodes in cluster mode (with `extra` flags) and creates a cluster of `shards` x `replicas`.
-fn start_cluster(n: usize, shards: usize, replicas: usize, extra: &[&str]) -> Vec<Proc> {
-    let procs: Vec<Proc> = (0..n)
-        .map(|i| {
-            let mut args: Vec<String> =
-                ["--cluster-enabled", "yes", "--cluster-node-timeout", "200"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-            args.extend(extra.iter().map(|s| s.to_string()));
-            Proc::spawn(i as u64 + 1, free_port_pair(), &args)
-        })
-        .collect();
-    for p in &procs {
-        p.wait_ready(Duration::from_secs(20));
-    }
-    let mut args = vec!["cluster".to_string(), "create".to_string()];
-    args.extend(procs.iter().map(|p| format!("127.0.0.1:{}", p.port)));
-    args.extend([
-        "--shards".to_string(),
-        shards.to_string(),
-        "--replicas".to_string(),
-        replicas.to_string(),
-        "--timeout".to_string(),
-        "60".to_string(),
-    ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal-server"))
-        .args(&args)
-        .output()
-        .expect("run cluster create");
-    assert!(
-        out.status.success(),
-        "cluster create failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Starts `n` nodes in cluster mode, creates a cluster of `shards` x `replicas`, and waits until every node
+/// reports `cluster_state:ok`.
+fn start_cluster(n: usize, shards: usize, replicas: usize) -> Vec<Proc> {
+    let procs = common::cluster::start_cluster(n, shards, replicas);
     for p in &procs {
         eventually("cluster_state ok", || {
-            (cluster_info(p, "cluster_state")? == "ok").then_some(())
+            (info_field(p, "cluster_state")? == "ok").then_some(())
         });
     }
     procs
-}
-
-fn cluster_client(procs: &[Proc]) -> redis::cluster::ClusterClient {
-    let nodes: Vec<String> = procs
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{}/", p.port))
-        .collect();
-    redis::cluster::ClusterClientBuilder::new(nodes)
-        .retries(30)
-        .min_retry_wait(20)
-        .max_retry_wait(200)
-        .connection_timeout(Duration::from_millis(500))
-        .response_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-/// Retries `f` until it returns `Some`, up to 20 s (leaders may change on a loaded machine).
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::VerbatimString { text, .. } => text.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn cluster_info(p: &Proc, field: &str) -> Option<String> {
-    let mut c = p.conn()?;
-    let v: Value = redis::cmd("CLUSTER").arg("INFO").query(&mut c).ok()?;
-    text(&v).lines().find_map(|l| {
-        l.strip_prefix(&format!("{field}:"))
-            .map(|s| s.trim().to_string())
-    })
-}
-
-/// `CLUSTER SLOTS` of `p`: (start, end, [ports, leader first]).
-fn slots(p: &Proc) -> Option<Vec<(i64, i64, Vec<u16>)>> {
-    let mut c = p.conn()?;
-    let v: Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).ok()?;
-    let Value::Array(ranges) = v else { return None };
-    let mut out = Vec::new();
-    for r in ranges {
-        let Value::Array(items) = r else { return None };
-        let (Value::Int(a), Value::Int(b)) = (&items[0], &items[1]) else {
-            return None;
-        };
-        let mut ports = Vec::new();
-        for n in &items[2..] {
-            let Value::Array(n) = n else { return None };
-            let Value::Int(port) = n[1] else { return None };
-            ports.push(port as u16);
-        }
-        out.push((*a, *b, ports));
-    }
-    Some(out)
 }
 
 /// The nodes (ports) holding `slot`'s shard, its leader first, once every replica is live.
@@ -141,10 +34,6 @@ fn holders(p: &Proc, slot: u16, replicas: usize) -> Option<Vec<u16>> {
 
 fn by_port(procs: &[Proc], port: u16) -> &Proc {
     procs.iter().find(|p| p.port == port).expect("a node")
-}
-
-fn connect(p: &Proc) -> redis::Connection {
-    eventually("connect", || p.conn())
 }
 
 /// A connection subscribed with `verb` (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE) to `names`; `Err` is the server's
@@ -198,7 +87,7 @@ fn channel_in_shard_of(p: &Proc, want: impl Fn(&[u16]) -> bool, replicas: usize)
 fn publish_reaches_every_node_and_spublish_stays_in_its_shard() {
     let _g = serial();
     // Two replicas per shard: each shard has a node that does not hold it.
-    let procs = start_cluster(3, 3, 2, &[]);
+    let procs = start_cluster(3, 3, 2);
     let ports: Vec<u16> = procs.iter().map(|p| p.port).collect();
 
     // PUBLISH on nodes 1 and 3 reaches a subscriber on node 2 (and a pattern subscriber on node 3).
@@ -255,12 +144,12 @@ fn publish_reaches_every_node_and_spublish_stays_in_its_shard() {
     }
     // 201 messages published on node 1, each to two peers.
     eventually("publish counters", || {
-        let sent: u64 = cluster_info(&procs[0], "cluster_stats_messages_publish_sent")?
+        let sent: u64 = info_field(&procs[0], "cluster_stats_messages_publish_sent")?
             .parse()
             .ok()?;
         (sent >= 201 * 2).then_some(())
     });
-    let received: u64 = cluster_info(&procs[1], "cluster_stats_messages_publish_received")
+    let received: u64 = info_field(&procs[1], "cluster_stats_messages_publish_received")
         .unwrap()
         .parse()
         .unwrap();
@@ -375,7 +264,7 @@ fn publish_reaches_every_node_and_spublish_stays_in_its_shard() {
         Some(("smessage".into(), chan.clone(), "end".into()))
     );
     eventually("publishshard counter", || {
-        let sent: u64 = cluster_info(
+        let sent: u64 = info_field(
             by_port(&procs, leader),
             "cluster_stats_messages_publishshard_sent",
         )?
@@ -484,7 +373,7 @@ fn wait_spread_leaders(procs: &[Proc]) {
 #[test]
 fn keyless_commands_answer_for_the_shards_each_node_leads() {
     let _g = serial();
-    let procs = start_cluster(3, 3, 3, &[]);
+    let procs = start_cluster(3, 3, 3);
     wait_spread_leaders(&procs);
     let client = cluster_client(&procs);
     let mut con = client.get_connection().unwrap();
@@ -709,7 +598,7 @@ fn keyless_commands_answer_for_the_shards_each_node_leads() {
 #[test]
 fn transactions_run_in_one_shard_and_cross_shard_ones_get_redis_errors() {
     let _g = serial();
-    let procs = start_cluster(3, 3, 3, &[]);
+    let procs = start_cluster(3, 3, 3);
     wait_spread_leaders(&procs);
     let client = cluster_client(&procs);
     let mut con = client.get_connection().unwrap();
@@ -830,7 +719,7 @@ fn info_u64(c: &mut redis::Connection, section: &str, field: &str) -> u64 {
 #[test]
 fn maxmemory_in_cluster_mode_evicts_through_the_shard_leaders() {
     let _g = serial();
-    let procs = start_cluster(3, 3, 3, &[]);
+    let procs = start_cluster(3, 3, 3);
     wait_spread_leaders(&procs);
     // Each node: the memory counted now plus 3 MB, allkeys-random.
     let mut limits = Vec::new();

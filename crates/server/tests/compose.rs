@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::cluster::{pipelined, tag_per_slot, text};
 use common::procs::free_port_pair;
 use redis::Value;
 
@@ -191,51 +192,6 @@ fn docker(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        Value::VerbatimString { text, .. } => text.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// A key prefix (hash tag) for every slot.
-fn tag_per_slot() -> Vec<String> {
-    let mut tags = vec![String::new(); cluster::SLOTS];
-    let mut missing = cluster::SLOTS;
-    let mut n = 0u64;
-    while missing > 0 {
-        let tag = format!("t{n}");
-        let slot = usize::from(cluster::key_slot(tag.as_bytes()));
-        if tags[slot].is_empty() {
-            tags[slot] = format!("{{{tag}}}");
-            missing -= 1;
-        }
-        n += 1;
-    }
-    tags
-}
-
-/// Runs an idempotent cluster pipeline, again on a fresh connection (which reloads the slot map) if it fails: the
-/// client follows `-MOVED` for single commands, not inside a pipeline.
-fn pipelined<T: redis::FromRedisValue>(
-    client: &redis::cluster::ClusterClient,
-    pipe: &redis::cluster::ClusterPipeline,
-) -> T {
-    let mut last = None;
-    for _ in 0..100 {
-        match client.get_connection().and_then(|mut c| pipe.query(&mut c)) {
-            Ok(v) => return v,
-            Err(e) => {
-                last = Some(e.to_string().chars().take(300).collect::<String>());
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-    }
-    panic!("pipeline kept failing: {last:?}");
 }
 
 /// Writers through the cluster client: write number n goes to slot n % 16384 with a value no other write has;

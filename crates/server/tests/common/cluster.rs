@@ -207,19 +207,28 @@ pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// A key name for every slot (`{t<n>}` tags found by walking n).
-pub fn key_per_slot() -> Vec<String> {
-    let mut keys = vec![String::new(); cluster::SLOTS];
+/// A hash tag for every slot (`{t<n>}`, found by walking n), indexed by slot.
+pub fn tag_per_slot() -> Vec<String> {
+    let mut tags = vec![String::new(); cluster::SLOTS];
     let mut missing = cluster::SLOTS;
     let mut n = 0u64;
     while missing > 0 {
         let tag = format!("t{n}");
         let slot = usize::from(cluster::key_slot(tag.as_bytes()));
-        if keys[slot].is_empty() {
-            keys[slot] = format!("{{{tag}}}:slot{slot}");
+        if tags[slot].is_empty() {
+            tags[slot] = format!("{{{tag}}}");
             missing -= 1;
         }
         n += 1;
     }
-    keys
+    tags
+}
+
+/// A key name for every slot (its tag from [`tag_per_slot`]), indexed by slot.
+pub fn key_per_slot() -> Vec<String> {
+    tag_per_slot()
+        .into_iter()
+        .enumerate()
+        .map(|(slot, tag)| format!("{tag}:slot{slot}"))
+        .collect()
 }

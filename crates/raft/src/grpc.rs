@@ -14,6 +14,7 @@
 //! cluster-bus port (or [`serve`] runs a server with only it).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::coalesce::{commit_window, CommitCoalescer};
 use crate::types::typ::Raft;
 use crate::types::{GroupId, Node, NodeId, TypeConfig};
 
@@ -70,12 +72,35 @@ pub struct GrpcPeers {
     /// By peer: `None` once a `Stream` call was opened to it, or until when it is called unary (it answered
     /// `Unimplemented`).
     streaming: Arc<Mutex<HashMap<NodeId, Option<Instant>>>>,
+    /// How long after a peer's acknowledgement an empty AppendEntries is answered locally (see
+    /// [`crate::coalesce`]); zero sends every call.
+    commit_window: Duration,
+    /// Empty AppendEntries answered locally, over all groups and peers.
+    coalesced: Arc<AtomicU64>,
 }
 
 impl GrpcPeers {
-    /// No channel yet; each is created lazily on first use.
+    /// No channel yet; each is created lazily on first use. Commit-only AppendEntries are coalesced within
+    /// [`commit_window`] of openraft's default heartbeat.
     pub fn new() -> GrpcPeers {
-        GrpcPeers::default()
+        GrpcPeers {
+            commit_window: commit_window(openraft::Config::default().heartbeat_interval),
+            ..GrpcPeers::default()
+        }
+    }
+
+    /// The same, coalescing within `window` (see [`crate::coalesce`]): [`commit_window`] of the groups'
+    /// heartbeat interval, or zero to send every call.
+    pub fn with_commit_window(window: Duration) -> GrpcPeers {
+        GrpcPeers {
+            commit_window: window,
+            ..GrpcPeers::default()
+        }
+    }
+
+    /// Empty AppendEntries answered locally so far, over all groups and peers.
+    pub fn commits_coalesced(&self) -> u64 {
+        self.coalesced.load(Ordering::Relaxed)
     }
 
     /// The network factory of `group`.
@@ -202,6 +227,7 @@ pub struct GrpcConnection {
     in_flight: bool,
     target: NodeId,
     group: GroupId,
+    coalescer: CommitCoalescer,
 }
 
 impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
@@ -220,6 +246,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
             in_flight: false,
             target,
             group: self.group,
+            coalescer: CommitCoalescer::new(self.peers.commit_window, self.peers.coalesced.clone()),
         }
     }
 }
@@ -366,10 +393,17 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
-        if let Some(r) = self.call_stream(Kind::AppendEntries, &rpc).await {
-            return r;
+        let now = Instant::now();
+        if let Some(answer) = self.coalescer.answer(&rpc, now) {
+            return Ok(answer);
         }
-        self.call(Kind::AppendEntries, &rpc, &option).await
+        let sent = CommitCoalescer::sending(&rpc, now);
+        let result = match self.call_stream(Kind::AppendEntries, &rpc).await {
+            Some(r) => r,
+            None => self.call(Kind::AppendEntries, &rpc, &option).await,
+        };
+        self.coalescer.answered(sent, &result);
+        result
     }
 
     async fn install_snapshot(

@@ -11,6 +11,7 @@
 //! - `log_store`: openraft's log storage over a backend ([`LogStore`]).
 //! - `state_machine`: [`ShardStateMachine`] over the server's keyspace, and the persisted snapshot file.
 //! - `network`: the transport seam; [`LocalRouter`] is the in-process transport (single node, tests).
+//! - `coalesce`: which commit-only AppendEntries the gRPC transport answers itself ([`coalesce::CommitCoalescer`]).
 //! - `grpc`: the transport between processes: one tonic service for every group ([`GrpcRegistry`] serves,
 //!   [`GrpcPeers`] calls), `proto/raft.proto` compiled by `build.rs` without a system `protoc`.
 //! - `group`: [`ShardGroup`], the handle the server uses: start, initialize, batched writes, read barrier.
@@ -38,6 +39,7 @@
 
 pub mod aof;
 pub mod backend;
+pub mod coalesce;
 pub mod durability;
 pub mod group;
 pub mod grpc;
@@ -48,6 +50,7 @@ pub mod types;
 
 pub use aof::AofLog;
 pub use backend::{Engine, GroupLog, LogBackend, NodeStorage, RedbLog, SledLog, StorageOptions};
+pub use coalesce::commit_window;
 pub use durability::{FlushStats, Flusher, FsyncPolicy};
 pub use group::{GroupConfig, ProposerStats, ShardGroup, StartError, WriteError};
 pub use grpc::{GrpcNetwork, GrpcPeers, GrpcRegistry};

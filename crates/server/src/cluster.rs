@@ -88,7 +88,7 @@ impl ClusterNode {
         let c = Arc::new(ClusterNode {
             node: Arc::downgrade(node),
             storage,
-            peers: GrpcPeers::new(),
+            peers: crate::replication::grpc_peers(node_timeout_ms),
             registry: GrpcRegistry::new(),
             state_path: dir.join("cluster.state"),
             me: AtomicU64::new(0),

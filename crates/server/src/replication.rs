@@ -152,6 +152,8 @@ pub struct Replication {
     /// Persistence state.
     pub persistence: Persistence,
     registry: GrpcRegistry,
+    /// The node's transport to its peers (for its counters).
+    transport: GrpcPeers,
     bus: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// This node leads the shard and is its only voter, kept current by a watcher of the group's metrics so that
     /// the read path checks an atomic instead of copying the metrics for every batch.
@@ -220,7 +222,7 @@ impl Replication {
             SHARD_GROUP,
             node_id,
             me.member_addr(),
-            &GrpcPeers::new(),
+            &grpc_peers(node_timeout),
             registry.clone(),
             peers.clone(),
             node_timeout,
@@ -291,6 +293,12 @@ impl Replication {
         Ok(repl)
     }
 
+    /// Commit-only AppendEntries the transport answered without sending them (see `raft::coalesce`), over all
+    /// groups and peers of the node.
+    pub fn appends_coalesced(&self) -> u64 {
+        self.transport.commits_coalesced()
+    }
+
     /// Estimated bytes the log keeps in memory (recent entries, the index of un-purged ones): left out of
     /// `maxmemory`, as Redis leaves out its AOF buffer, since evicting keys cannot free them.
     pub fn log_memory(&self) -> u64 {
@@ -326,6 +334,7 @@ impl Replication {
             group: group.clone(),
             persistence: Persistence::default(),
             registry,
+            transport: peers_net.clone(),
             bus: parking_lot::Mutex::new(None),
             sole_leader: AtomicBool::new(false),
             live_log_entries: AtomicU64::new(0),
@@ -404,10 +413,14 @@ impl Replication {
     }
 
     /// Whether the leader's lease still covers a local read: a quorum acknowledged it within half the minimum
-    /// election timeout (no other leader can have been elected since) and it has applied its whole log.
+    /// election timeout (no other leader can have been elected since) and it has applied its whole log. openraft
+    /// may date an acknowledgement up to the commit window late (`raft::coalesce`), so the lease is that much
+    /// shorter.
     pub fn lease_valid(&self) -> bool {
         let m = self.group.metrics();
-        let lease = self.group.config().raft.election_timeout_min / 2;
+        let raft = &self.group.config().raft;
+        let window = raft::commit_window(raft.heartbeat_interval).as_millis() as u64;
+        let lease = (raft.election_timeout_min / 2).saturating_sub(window);
         m.millis_since_quorum_ack.is_some_and(|ms| ms < lease)
             && m.last_applied.map(|l| l.index) == m.last_log_index
     }
@@ -502,8 +515,19 @@ pub fn group_config(
     let t = node_timeout_ms.max(20);
     gc.raft.election_timeout_min = t;
     gc.raft.election_timeout_max = t + t / 2;
-    gc.raft.heartbeat_interval = (t / 4).max(5);
+    gc.raft.heartbeat_interval = heartbeat_ms(node_timeout_ms);
     gc
+}
+
+/// The heartbeat interval of the groups for `cluster-node-timeout` (ms).
+fn heartbeat_ms(node_timeout_ms: u64) -> u64 {
+    (node_timeout_ms.max(20) / 4).max(5)
+}
+
+/// The node's gRPC transport to its peers, coalescing commit-only AppendEntries within the window of the groups'
+/// heartbeat (see `raft::coalesce`).
+pub fn grpc_peers(node_timeout_ms: u64) -> GrpcPeers {
+    GrpcPeers::with_commit_window(raft::commit_window(heartbeat_ms(node_timeout_ms)))
 }
 
 /// Opens the node's log and snapshot store under `dir` with the fsync policy.

@@ -427,6 +427,7 @@ fn replication(node: &Node, out: &mut String) {
         "raft_last_applied" => m.last_applied.map_or(0, |l| l.index),
         "raft_snapshot_index" => m.snapshot.map_or(0, |l| l.index),
         "raft_purged_index" => m.purged.map_or(0, |l| l.index),
+        "raft_appends_coalesced" => r.appends_coalesced(),
     );
 }
 

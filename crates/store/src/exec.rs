@@ -392,13 +392,46 @@ impl<'de> Deserialize<'de> for LogEntry {
 pub fn apply(ks: &mut crate::Keyspace, entry: &LogEntry) -> (Vec<resp::Frame>, u64) {
     ks.begin_entry();
     let mut ctx = ExecCtx::for_write(entry.time_ms, entry.seed);
-    let mut replies = Vec::with_capacity(entry.ops.len());
-    for op in entry.ops.iter() {
+    let ops = &entry.ops[..];
+    let mut replies = Vec::with_capacity(ops.len());
+    if ops.len() > 1 {
+        for op in &ops[..ops.len().min(PREFETCH_SLOT_AHEAD)] {
+            if let Some(k) = first_arg(op) {
+                ks.prefetch_slot(k);
+            }
+        }
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(k) = ops.get(i + PREFETCH_SLOT_AHEAD).and_then(first_arg) {
+            ks.prefetch_slot(k);
+        }
+        if let Some(k) = ops.get(i + PREFETCH_NODE_AHEAD).and_then(first_arg) {
+            ks.prefetch_entry(k);
+        }
+        if let Some(k) = ops.get(i + PREFETCH_VALUE_AHEAD).and_then(first_arg) {
+            ks.prefetch_value(k);
+        }
         replies.push(apply_op(ks, &mut ctx, op));
     }
     // The entry is applied: its keyspace events go out now, in order.
     ks.flush_events();
     (replies, ctx.dirty)
+}
+
+/// How far ahead of the operation being applied the next keys' bucket slots, then their entries, then their
+/// values' heap data are prefetched: each step reads what the one before loaded. A batch of writes to random keys
+/// is otherwise three cache misses per key one after the other; `cargo bench -p store --bench apply` measured
+/// SETs over 100,000 keys 40-65% faster with it.
+const PREFETCH_SLOT_AHEAD: usize = 8;
+const PREFETCH_NODE_AHEAD: usize = 4;
+const PREFETCH_VALUE_AHEAD: usize = 2;
+
+/// The argument after the command name: the key of nearly every write, and harmless to prefetch otherwise.
+fn first_arg(op: &Op) -> Option<&[u8]> {
+    match op {
+        Op::Command(args) | Op::Block(args) | Op::Retry(args) => args.get(1).map(|k| &k[..]),
+        _ => None,
+    }
 }
 
 /// Applies one operation with a write context.

@@ -357,6 +357,30 @@ impl Keyspace {
         }
     }
 
+    /// Starts loading the bucket slot of `key` (see [`Dict::prefetch_slot`]); changes nothing.
+    #[inline]
+    pub fn prefetch_slot(&self, key: &[u8]) {
+        self.data.prefetch_slot(key);
+    }
+
+    /// Starts loading the entry of `key` once its slot is likely loaded (see [`Dict::prefetch_node`]).
+    #[inline]
+    pub fn prefetch_entry(&self, key: &[u8]) {
+        self.data.prefetch_node(key);
+    }
+
+    /// The last step: the heap data of the value of `key` (a string's bytes), which an overwrite frees.
+    #[inline]
+    pub fn prefetch_value(&self, key: &[u8]) {
+        if let Some(Object {
+            value: Value::Str(s),
+            ..
+        }) = self.data.get(key)
+        {
+            crate::dict::prefetch(s.as_ptr());
+        }
+    }
+
     /// Lookup without statistics, for writes and for commands that only inspect metadata. In a write context an
     /// expired key is deleted here, deterministically (the time is the entry's).
     pub fn lookup(&mut self, ctx: &ExecCtx, key: &[u8]) -> Option<&mut Object> {

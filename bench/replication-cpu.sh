@@ -19,6 +19,11 @@ REDIS_PORT=${REDIS_PORT:-16679}
 BIN=${SHOAL_BIN:-${CARGO_TARGET_DIR:-target}/release/shoal-server}
 CALLGRIND=${CALLGRIND:-}
 OUT=${OUT:-/tmp/replication-cpu}
+if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    echo "installing redis-server and redis-tools (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+[[ -x "$BIN" ]] || cargo build --release -q -p server
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 PIDS=()

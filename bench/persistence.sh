@@ -2,7 +2,7 @@
 # Write throughput with persistence on, side by side: Shoal single node (appendfsync always and everysec) against
 # redis-server with `appendonly yes` and the same appendfsync, and a Shoal shard of 3 replicas on loopback
 # against redis-server everysec. Prints Shoal/Redis ops/s per row.
-# Usage: bench/persistence.sh [requests-per-test]   (env: TESTS, PIPELINES, CLIENTS)
+# Usage: bench/persistence.sh [requests-per-test]   (env: TESTS, PIPELINES, CLIENTS, SETUPS, ROUNDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,22 +77,39 @@ run() {
         --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
 }
 
-printf "%-26s %-8s %-3s %12s %12s %7s\n" setup test -P "redis ops/s" "shoal ops/s" ratio
+# ROUNDS > 1: each row runs that many (Redis, Shoal) pairs back to back and prints the median of each, the ratio
+# of the pair medians and the range of the per-pair ratios: on a shared VM one run's ratio moves by +-20%.
+ROUNDS=${ROUNDS:-1}
+printf "%-34s %-5s %-3s %12s %12s %7s %s\n" setup test -P "redis ops/s" "shoal ops/s" ratio "(pair ratios)"
 # SETUPS: ';'-separated "replicas shoal-fsync redis-fsync" rows.
 IFS=';' read -ra setups <<<"${SETUPS:-1 always always;1 everysec everysec;3 everysec everysec}"
 for setup in "${setups[@]}"; do
     read -r replicas sfsync rfsync <<<"$setup"
     label="shoal x$replicas $sfsync / redis $rfsync"
     for P in $PIPELINES; do
-        start_redis "$rfsync"
-        run "$REDIS_PORT" "$P" >"$WORK/redis.out"
-        stop_all
-        start_shoal "$replicas" "$sfsync"
-        run "$LEADER_PORT" "$P" >"$WORK/shoal.out"
-        stop_all
-        join <(sort "$WORK/redis.out") <(sort "$WORK/shoal.out") | while read -r t r s; do
-            awk -v l="$label" -v t="$t" -v p="$P" -v r="$r" -v s="$s" \
-                'BEGIN { printf "%-26s %-8s %-3s %12.0f %12.0f %7.2f\n", l, t, p, r, s, s / r }'
+        : >"$WORK/pairs"
+        for _ in $(seq "$ROUNDS"); do
+            start_redis "$rfsync"
+            run "$REDIS_PORT" "$P" >"$WORK/redis.out"
+            stop_all
+            start_shoal "$replicas" "$sfsync"
+            run "$LEADER_PORT" "$P" >"$WORK/shoal.out"
+            stop_all
+            join <(sort "$WORK/redis.out") <(sort "$WORK/shoal.out") >>"$WORK/pairs"
+        done
+        for t in $(awk '{print $1}' "$WORK/pairs" | sort -u); do
+            awk -v t="$t" '$1 == t' "$WORK/pairs" | awk -v l="$label" -v t="$t" -v p="$P" '
+                function median(a, n,   i, j, x) {
+                    for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+                }
+                { n++; r[n] = $2; s[n] = $3; q[n] = $3 / $2 }
+                END {
+                    rm = median(r, n); sm = median(s, n); lo = hi = q[1]
+                    for (i = 2; i <= n; i++) { if (q[i] < lo) lo = q[i]; if (q[i] > hi) hi = q[i] }
+                    range = n > 1 ? sprintf("(%.2f-%.2f, %d pairs)", lo, hi, n) : ""
+                    printf "%-34s %-5s %-3s %12.0f %12.0f %7.2f %s\n", l, t, p, rm, sm, sm / rm, range
+                }'
         done
     done
 done

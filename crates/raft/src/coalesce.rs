@@ -18,8 +18,8 @@
 //! - The answer carries no new information for openraft: a `Success` to an empty call at the acknowledged
 //!   `prev_log_id` leaves the peer's matching index where it was, so nothing commits on its strength.
 //! - A peer that has since moved on (a higher vote, a lost log) is heard from at most a window later, on the next
-//!   real call; a call that failed or answered anything but `Success` disables the shortcut until a real call
-//!   succeeds again.
+//!   real call; a call that failed, was abandoned, or answered anything but `Success` disables the shortcut until
+//!   a real call succeeds again.
 //! - openraft counts the answer as the peer's acknowledgement of the leader at the time the call began, which
 //!   can be up to the window later than the peer's real one. The leader lease used for lease reads is shortened
 //!   by the window to keep its margin ([`commit_window`]). ReadIndex (`ensure_linearizable`) is not affected: it
@@ -95,8 +95,10 @@ impl CommitCoalescer {
         None
     }
 
-    /// Notes a call about to be sent at `at`.
-    pub fn sending(rpc: &AppendEntriesRequest<TypeConfig>, at: Instant) -> Sent {
+    /// Notes a call about to be sent at `at`. Until its answer is taken in, nothing is answered locally: a call
+    /// abandoned on its way (openraft's timeout drops it) leaves the peer's state unknown.
+    pub fn sending(&mut self, rpc: &AppendEntriesRequest<TypeConfig>, at: Instant) -> Sent {
+        self.last = None;
         Sent {
             vote: rpc.vote,
             matching: rpc.entries.last().map(|e| e.log_id).or(rpc.prev_log_id),
@@ -165,7 +167,7 @@ mod tests {
         at: Instant,
         reply: Answer,
     ) {
-        let sent = CommitCoalescer::sending(r, at);
+        let sent = c.sending(r, at);
         c.answered(sent, &reply);
     }
 
@@ -237,6 +239,20 @@ mod tests {
             .is_none());
         // The same call is answered locally inside the window.
         assert!(c.answer(&commit_only, soon).is_some());
+    }
+
+    #[test]
+    fn a_call_abandoned_on_its_way_disables_the_shortcut() {
+        let (mut c, _) = coalescer();
+        let t0 = Instant::now();
+        let append = rpc(1, None, vec![log_id(1, 1)], None);
+        exchange(&mut c, &append, t0, Ok(AppendEntriesResponse::Success));
+        // The next append goes out and its answer never comes back (the caller gave up).
+        let _ = c.sending(&rpc(1, Some(log_id(1, 1)), vec![log_id(1, 2)], None), t0);
+        let heartbeat = rpc(1, Some(log_id(1, 1)), vec![], Some(log_id(1, 1)));
+        assert!(c
+            .answer(&heartbeat, t0 + Duration::from_millis(1))
+            .is_none());
     }
 
     #[test]

@@ -397,7 +397,7 @@ impl RaftNetwork<TypeConfig> for GrpcConnection {
         if let Some(answer) = self.coalescer.answer(&rpc, now) {
             return Ok(answer);
         }
-        let sent = CommitCoalescer::sending(&rpc, now);
+        let sent = self.coalescer.sending(&rpc, now);
         let result = match self.call_stream(Kind::AppendEntries, &rpc).await {
             Some(r) => r,
             None => self.call(Kind::AppendEntries, &rpc, &option).await,

@@ -141,6 +141,29 @@ async fn start_node_with(
     }
 }
 
+/// Nodes 1-3 in `dirs`, initialized as one group (node `unary`, if any, serving its bus unary-only); returns them
+/// and the leader's id once it accepts writes.
+async fn start_group(dirs: &[tempfile::TempDir], unary: Option<u64>) -> (Vec<Node>, u64) {
+    let mut nodes = Vec::new();
+    for id in 1..=3u64 {
+        let unary_only = unary == Some(id);
+        nodes.push(start_node_with(id, dirs[id as usize - 1].path(), None, unary_only).await);
+    }
+    let members = nodes
+        .iter()
+        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
+        .collect();
+    assert!(nodes[0].group.initialize(members).await.unwrap());
+    let leader = nodes[0]
+        .group
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let lg = nodes[leader as usize - 1].group.clone();
+    wait_until("leader ready", move || lg.is_leader()).await;
+    (nodes, leader)
+}
+
 async fn stop_node(n: Node) {
     let _ = n.stop.send(());
     n.server.await.unwrap();
@@ -267,24 +290,9 @@ async fn three_nodes_over_grpc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_without_the_stream_rpc_is_called_unary() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes = Vec::new();
-    for id in 1..=3u64 {
-        // Node 3 serves its bus as an older node would: unary calls only.
-        nodes.push(start_node_with(id, dirs[id as usize - 1].path(), None, id == 3).await);
-    }
-    let members = nodes
-        .iter()
-        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
-        .collect();
-    assert!(nodes[0].group.initialize(members).await.unwrap());
-    let leader = nodes[0]
-        .group
-        .wait_for_leader(Duration::from_secs(10))
-        .await
-        .unwrap();
+    // Node 3 serves its bus as an older node would: unary calls only.
+    let (nodes, leader) = start_group(&dirs, Some(3)).await;
     let l = &nodes[leader as usize - 1];
-    let lg = l.group.clone();
-    wait_until("leader ready", move || lg.is_leader()).await;
     write_keys(&l.group, "w", 100).await;
     for n in &nodes {
         let ks = n.ks.clone();
@@ -401,23 +409,8 @@ async fn a_call_abandoned_mid_stream_does_not_answer_the_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_only_appends_are_coalesced_and_followers_still_apply_everything() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut nodes = Vec::new();
-    for id in 1..=3u64 {
-        nodes.push(start_node(id, dirs[id as usize - 1].path(), None).await);
-    }
-    let members = nodes
-        .iter()
-        .map(|n| (n.id, openraft::BasicNode::new(n.addr.to_string())))
-        .collect();
-    assert!(nodes[0].group.initialize(members).await.unwrap());
-    let leader = nodes[0]
-        .group
-        .wait_for_leader(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let (nodes, leader) = start_group(&dirs, None).await;
     let l = &nodes[leader as usize - 1];
-    let lg = l.group.clone();
-    wait_until("leader ready", move || lg.is_leader()).await;
 
     let writers: Vec<_> = (0..8)
         .map(|w| {

@@ -37,44 +37,6 @@ async fn start_node(id: u64, dir: &std::path::Path, addr: Option<SocketAddr>) ->
     start_node_with(id, dir, addr, false).await
 }
 
-/// A node's bus as served before the `Stream` RPC: unary calls only (tonic answers `Unimplemented` to a stream).
-#[derive(Clone)]
-struct UnaryOnly(GrpcRegistry);
-
-#[tonic::async_trait]
-impl RaftBus for UnaryOnly {
-    async fn call(
-        &self,
-        request: tonic::Request<pb::RaftRequest>,
-    ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
-        self.0.call(request).await
-    }
-
-    type StreamStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::RaftReply, tonic::Status>>;
-
-    async fn stream(
-        &self,
-        _request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
-    ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
-        Err(tonic::Status::unimplemented("no Stream RPC"))
-    }
-
-    async fn gossip(
-        &self,
-        request: tonic::Request<pb::GossipMessage>,
-    ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
-        self.0.gossip(request).await
-    }
-
-    async fn publish(
-        &self,
-        request: tonic::Request<pb::PublishBatch>,
-    ) -> Result<tonic::Response<pb::PublishAck>, tonic::Status> {
-        self.0.publish(request).await
-    }
-}
-
 /// `unary_only`: serve the bus as nodes did before the `Stream` RPC.
 async fn start_node_with(
     id: u64,
@@ -118,7 +80,10 @@ async fn start_node_with(
         };
         if unary_only {
             tonic::transport::Server::builder()
-                .add_service(RaftBusServer::new(UnaryOnly(registry)))
+                .add_service(RaftBusServer::new(FakeBus {
+                    registry,
+                    answer: StreamAnswer::Unimplemented,
+                }))
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(listener),
                     stop,
@@ -308,18 +273,29 @@ async fn peer_without_the_stream_rpc_is_called_unary() {
     }
 }
 
-/// A bus whose `Stream` answers the first AppendEntries late with `Conflict` and every later one at once with
-/// `Success`.
+/// How a [`FakeBus`] answers the `Stream` RPC.
+#[derive(Clone, Copy)]
+enum StreamAnswer {
+    /// As nodes did before the `Stream` RPC: `Unimplemented` (they serve unary calls only).
+    Unimplemented,
+    /// The first AppendEntries late with `Conflict`, every later one at once with `Success`.
+    SlowFirst,
+}
+
+/// A node's bus that serves unary calls, gossip and publish as the real one does, and `Stream` as `answer` says.
 #[derive(Clone)]
-struct SlowFirst(GrpcRegistry);
+struct FakeBus {
+    registry: GrpcRegistry,
+    answer: StreamAnswer,
+}
 
 #[tonic::async_trait]
-impl RaftBus for SlowFirst {
+impl RaftBus for FakeBus {
     async fn call(
         &self,
         request: tonic::Request<pb::RaftRequest>,
     ) -> Result<tonic::Response<pb::RaftReply>, tonic::Status> {
-        self.0.call(request).await
+        self.registry.call(request).await
     }
 
     type StreamStream =
@@ -329,6 +305,9 @@ impl RaftBus for SlowFirst {
         &self,
         request: tonic::Request<tonic::Streaming<pb::RaftRequest>>,
     ) -> Result<tonic::Response<Self::StreamStream>, tonic::Status> {
+        if let StreamAnswer::Unimplemented = self.answer {
+            return Err(tonic::Status::unimplemented("no Stream RPC"));
+        }
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let mut incoming = request.into_inner();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -356,14 +335,14 @@ impl RaftBus for SlowFirst {
         &self,
         request: tonic::Request<pb::GossipMessage>,
     ) -> Result<tonic::Response<pb::GossipMessage>, tonic::Status> {
-        self.0.gossip(request).await
+        self.registry.gossip(request).await
     }
 
     async fn publish(
         &self,
         request: tonic::Request<pb::PublishBatch>,
     ) -> Result<tonic::Response<pb::PublishAck>, tonic::Status> {
-        self.0.publish(request).await
+        self.registry.publish(request).await
     }
 }
 
@@ -373,7 +352,10 @@ async fn a_call_abandoned_mid_stream_does_not_answer_the_next() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(RaftBusServer::new(SlowFirst(GrpcRegistry::new())))
+            .add_service(RaftBusServer::new(FakeBus {
+                registry: GrpcRegistry::new(),
+                answer: StreamAnswer::SlowFirst,
+            }))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let mut conn = GrpcPeers::new()

@@ -8,6 +8,7 @@
 #   KEEP_LOGS=1 keeps the work directory (the nodes' logs: elections under load show there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${1:-200000}
 TESTS=${TESTS:-set,get}
@@ -87,15 +88,13 @@ run() {
         tail -n 20 "$WORK/stderr" "$WORK/out" >&2
         exit 1
     fi
-    grep '^"' "$WORK/out" | tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
+    csv_rates <"$WORK/out"
 }
 
 echo "uptime: $(uptime)"
-printf "%-8s %-3s %14s %14s %8s\n" test -P "redis ops/s" "shoal ops/s" ratio
+ratio_header
 for P in $PIPELINES; do
     run "${REDIS_PORTS[0]}" "$P" >"$WORK/redis.$P"
     run "${SHOAL_PORTS[0]}" "$P" >"$WORK/shoal.$P"
-    join <(sort "$WORK/redis.$P") <(sort "$WORK/shoal.$P") | while read -r t r s; do
-        awk -v t="$t" -v p="$P" -v r="$r" -v s="$s" 'BEGIN { printf "%-8s %-3s %14.0f %14.0f %8.2f\n", t, p, r, s, s / r }'
-    done
+    print_ratios "$WORK/redis.$P" "$WORK/shoal.$P" "$P"
 done

@@ -10,6 +10,7 @@
 #        HASHES, STRINGS, REDIS_PORT, SHOAL_PORT)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${1:-200000}
 PARTS=${PARTS:-"throughput memory"}
@@ -75,7 +76,7 @@ bench_server() {
     redis-cli -p "$port" flushall >/dev/null
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$P" -d 16 -r 100000 -n "$N" \
         -t lpush,rpop,hset,sadd,zadd --csv 2>/dev/null |
-        tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
+        csv_rates
     for i in $(seq 1000); do members+=("$i" "member:$i"); done
     redis-cli -p "$port" zadd top "${members[@]}" >/dev/null
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$P" -n "$N" --csv \

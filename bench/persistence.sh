@@ -5,6 +5,7 @@
 # Usage: bench/persistence.sh [requests-per-test]   (env: TESTS, PIPELINES, CLIENTS, SETUPS, ROUNDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${1:-200000}
 TESTS=${TESTS:-set,incr}
@@ -74,7 +75,7 @@ run() {
     local port=$1 pipeline=$2
     redis-cli -p "$port" flushall >/dev/null
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -P "$pipeline" -d 64 -r 100000 -n "$N" -t "$TESTS" \
-        --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
+        --csv 2>/dev/null | csv_rates
 }
 
 # ROUNDS > 1: each row runs that many (Redis, Shoal) pairs back to back and prints the median of each, the ratio

@@ -3,6 +3,7 @@
 # prints Shoal/Redis ops/s per test. Usage: bench/redis-benchmark.sh [requests-per-test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 N=${1:-200000}
 TESTS=${TESTS:-set,get,incr,mset}
@@ -38,14 +39,12 @@ run() {
     local port=$1 pipeline=$2
     redis-cli -p "$port" flushall >/dev/null
     redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -P "$pipeline" -d 64 -r 100000 -n "$N" -t "$TESTS" --csv 2>/dev/null |
-        tail -n +2 | tr -d '"' | awk -F, '{split($1, a, " "); print a[1], $2}'
+        csv_rates
 }
 
-printf "%-8s %-3s %14s %14s %8s\n" test -P "redis ops/s" "shoal ops/s" ratio
+ratio_header
 for P in $PIPELINES; do
     run "$REDIS_PORT" "$P" >"$WORK/redis.$P"
     run "$SHOAL_PORT" "$P" >"$WORK/shoal.$P"
-    join <(sort "$WORK/redis.$P") <(sort "$WORK/shoal.$P") | while read -r t r s; do
-        awk -v t="$t" -v p="$P" -v r="$r" -v s="$s" 'BEGIN { printf "%-8s %-3s %14.0f %14.0f %8.2f\n", t, p, r, s, s / r }'
-    done
+    print_ratios "$WORK/redis.$P" "$WORK/shoal.$P" "$P"
 done

@@ -367,12 +367,7 @@ fn a_cluster_restarted_from_its_directories_serves_its_data() {
     let _g = serial();
     let mut procs = start_cluster(3, 3, 2);
     let client = cluster_client(&procs);
-    let keys: Vec<String> = (0..300).map(|i| format!("restart:{i}")).collect();
-    let mut pipe = redis::cluster::cluster_pipe();
-    for k in &keys {
-        pipe.cmd("SET").arg(k).arg(k).ignore();
-    }
-    let () = pipelined(&client, &pipe);
+    let keys = set_named_keys(&client, "restart", 300);
     // SIGKILL every node, then start them again: each rejoins its shards from `cluster.state` and its logs.
     for p in &mut procs {
         p.kill9();

@@ -116,6 +116,20 @@ fn ports_of(p: &Proc, slot: u16) -> Option<Vec<u16>> {
         })
 }
 
+/// `shoal-server cluster move-replica` of shard 1 from node `from` to node 4, asked through `via`.
+fn move_shard_1_replica(from: u64, via: &Proc) -> Result<String, String> {
+    admin(&args(&[
+        "move-replica",
+        "--shard",
+        "1",
+        "--from",
+        &from.to_string(),
+        "--to",
+        "4",
+        &addr(via),
+    ]))
+}
+
 #[test]
 fn add_node_then_move_a_leaders_replica_onto_it_under_load_loses_nothing() {
     let _g = serial();
@@ -149,17 +163,8 @@ fn add_node_then_move_a_leaders_replica_onto_it_under_load_loses_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     let before = eventually("a leader for slot 0", || leader_of(&procs[0], 0));
     let from = procs.iter().find(|p| p.port == before).unwrap().id;
-    let out = admin(&args(&[
-        "move-replica",
-        "--shard",
-        "1",
-        "--from",
-        &from.to_string(),
-        "--to",
-        "4",
-        &addr(&procs[2]),
-    ]))
-    .unwrap_or_else(|e| panic!("move-replica failed: {e}"));
+    let out = move_shard_1_replica(from, &procs[2])
+        .unwrap_or_else(|e| panic!("move-replica failed: {e}"));
     assert!(out.contains("[OK] Shard 1 moved"), "{out}");
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
@@ -207,17 +212,7 @@ fn add_node_then_move_a_leaders_replica_onto_it_under_load_loses_nothing() {
     want_voters.sort_unstable();
     assert_eq!((voters, learners), (want_voters, vec![]));
     // Running the move again changes nothing.
-    let out = admin(&args(&[
-        "move-replica",
-        "--shard",
-        "1",
-        "--from",
-        &from.to_string(),
-        "--to",
-        "4",
-        &addr(&procs[3]),
-    ]))
-    .unwrap();
+    let out = move_shard_1_replica(from, &procs[3]).unwrap();
     assert!(out.contains("[OK] Shard 1 moved"), "{out}");
 
     // Kill one old replica of shard 1 (its leader if that is not the new node): the two left, one of them the
@@ -353,12 +348,7 @@ fn add_node_with_rebalance_gives_the_new_node_its_share_of_replicas() {
     let _g = serial();
     let mut procs = start_cluster(3, 3, 2);
     let client = cluster_client(&procs);
-    let keys: Vec<String> = (0..500).map(|i| format!("rebalance:{i}")).collect();
-    let mut pipe = redis::cluster::cluster_pipe();
-    for k in &keys {
-        pipe.cmd("SET").arg(k).arg(k).ignore();
-    }
-    let () = pipelined(&client, &pipe);
+    let keys = set_named_keys(&client, "rebalance", 500);
 
     procs.push(start_node(4));
     let t0 = std::time::Instant::now();

@@ -90,6 +90,22 @@ pub fn cluster_client(procs: &[Proc]) -> redis::cluster::ClusterClient {
         .unwrap()
 }
 
+/// Sets `prefix:0` .. `prefix:{n-1}`, each to its own name, through `client` (retried as [`pipelined`] does);
+/// returns the keys.
+pub fn set_named_keys(
+    client: &redis::cluster::ClusterClient,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    let keys: Vec<String> = (0..n).map(|i| format!("{prefix}:{i}")).collect();
+    let mut pipe = redis::cluster::cluster_pipe();
+    for k in &keys {
+        pipe.cmd("SET").arg(k).arg(k).ignore();
+    }
+    let () = pipelined(client, &pipe);
+    keys
+}
+
 /// Runs an idempotent cluster pipeline, again on a fresh connection (which reloads the slot map) if a leader
 /// changed meanwhile: the client follows `-MOVED` for single commands, not inside a pipeline.
 pub fn pipelined<T: redis::FromRedisValue>(

@@ -268,17 +268,7 @@ fn slots_move_online_while_clients_write() {
         .values()
         .map(|c| c.0)
         .sum();
-    eprintln!(
-        "before the move: {} increments in 1 s",
-        writers
-            .ledger
-            .lock()
-            .unwrap()
-            .counters
-            .values()
-            .map(|c| c.0)
-            .sum::<i64>()
-    );
+    eprintln!("before the move: {before} increments in 1 s");
     let start = Instant::now();
     let out = tool(&[
         "move-slots",

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::cluster::{pipelined, tag_per_slot, text};
+use common::cluster::{cluster_client_of, pipelined, tag_per_slot, text};
 use common::procs::free_port_pair;
 use redis::Value;
 
@@ -139,19 +139,7 @@ impl Project {
     }
 
     fn cluster_client(&self, retries: u32) -> redis::cluster::ClusterClient {
-        let nodes: Vec<String> = self
-            .ports
-            .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}/"))
-            .collect();
-        redis::cluster::ClusterClientBuilder::new(nodes)
-            .retries(retries)
-            .min_retry_wait(20)
-            .max_retry_wait(200)
-            .connection_timeout(Duration::from_millis(500))
-            .response_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap()
+        cluster_client_of(self.ports.iter().copied(), retries)
     }
 }
 

@@ -75,13 +75,20 @@ pub fn start_node(id: u64) -> Proc {
     p
 }
 
+/// A cluster client over `procs` (30 retries).
 pub fn cluster_client(procs: &[Proc]) -> redis::cluster::ClusterClient {
-    let nodes: Vec<String> = procs
-        .iter()
-        .map(|p| format!("redis://127.0.0.1:{}/", p.port))
-        .collect();
+    cluster_client_of(procs.iter().map(|p| p.port), 30)
+}
+
+/// A cluster client seeded with the nodes on `ports` of 127.0.0.1, retrying redirections and failures `retries`
+/// times.
+pub fn cluster_client_of(
+    ports: impl Iterator<Item = u16>,
+    retries: u32,
+) -> redis::cluster::ClusterClient {
+    let nodes: Vec<String> = ports.map(|p| format!("redis://127.0.0.1:{p}/")).collect();
     redis::cluster::ClusterClientBuilder::new(nodes)
-        .retries(30)
+        .retries(retries)
         .min_retry_wait(20)
         .max_retry_wait(200)
         .connection_timeout(Duration::from_millis(500))

@@ -268,7 +268,7 @@ impl Conn {
             // Cluster mode: DBSIZE, SCAN, FLUSHALL... answer for every shard this node leads.
             if matches!(spec.handler, Handler::Keyspace(_))
                 && node.cluster().is_some()
-                && crate::keyless::spans_shards(spec, args)
+                && spec.spans_shards(args)
             {
                 self.asking = false;
                 let start = Instant::now();

@@ -27,15 +27,6 @@ const SCAN_INNER_MASK: u64 = (1 << SCAN_SHARD_SHIFT) - 1;
 /// Redis' reply to a write on a replica.
 const READONLY: Frame = Frame::error("READONLY You can't write against a read only replica.");
 
-/// Whether, in cluster mode, `spec` is a keyless command answered over all the shards this node stands for.
-pub fn spans_shards(spec: &CommandSpec, args: &[Bytes]) -> bool {
-    match spec.name {
-        "dbsize" | "scan" | "keys" | "randomkey" | "flushall" | "flushdb" => true,
-        "debug" => args.len() == 2 && args[1].eq_ignore_ascii_case(b"digest"),
-        _ => false,
-    }
-}
-
 /// The shards this node answers keyless commands for, by id: those it leads, else (a node leading nothing) its
 /// first hosted shard, as a replica. The flag tells whether this node leads the shard.
 pub fn answered_shards(conn_node: &crate::node::Node) -> Vec<(ShardId, Arc<Shard>, bool)> {
@@ -60,7 +51,7 @@ pub fn answered_shards(conn_node: &crate::node::Node) -> Vec<(ShardId, Arc<Shard
         .collect()
 }
 
-/// Runs a command [`spans_shards`] accepts; `None` when this node hosts no shard yet (it then runs where any
+/// Runs a command whose spec covers every shard (`CommandSpec::spans_shards`); `None` when this node hosts no shard yet (it then runs where any
 /// keyless command does).
 pub async fn run(conn: &mut Conn, spec: &'static CommandSpec, args: &[Bytes]) -> Option<Frame> {
     let shards = answered_shards(&conn.node);

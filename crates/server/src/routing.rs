@@ -144,7 +144,7 @@ pub fn same_target(
         return true;
     }
     // A command answered over several shards runs on its own.
-    if crate::keyless::spans_shards(spec, args) {
+    if spec.spans_shards(args) {
         return false;
     }
     route(node, spec, args, readonly, false).is_ok_and(|t| t.id == target.id)

@@ -41,5 +41,5 @@ pub mod zset;
 
 pub use exec::{ExecCtx, LogEntry, Op};
 pub use keyspace::{Keyspace, Object};
-pub use table::{lookup, CommandSpec, Handler, NodeCommand};
+pub use table::{lookup, AllShards, CommandSpec, Handler, NodeCommand};
 pub use value::Value;

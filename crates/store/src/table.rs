@@ -289,6 +289,20 @@ pub struct CommandSpec {
     pub block_on: Option<crate::blocking::BlockFn>,
     /// Which of its keys a write command may change (WATCH counts those as touched when it changed anything).
     pub writes: Writes,
+    /// Whether a keyless command covers every shard in cluster mode (Redis' `request_policy:all_shards` tip).
+    pub all_shards: AllShards,
+}
+
+/// When a keyless command is about the whole keyspace, so that in cluster mode each node answers for every shard
+/// it leads (DBSIZE sums, KEYS concatenates, FLUSHALL empties each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllShards {
+    /// Never (the default): it runs where it is sent.
+    No,
+    /// Always.
+    Always,
+    /// With exactly one argument, this one (case-insensitive): `DEBUG DIGEST`.
+    WithArgument(&'static str),
 }
 
 /// Which keys of a write command may change: Redis' key-spec `RW`/`OW` versus `RO` flags, reduced to what
@@ -331,6 +345,7 @@ impl CommandSpec {
             },
             block_on: None,
             writes: Writes::AllKeys,
+            all_shards: AllShards::No,
         }
     }
 
@@ -385,6 +400,23 @@ impl CommandSpec {
     pub const fn writes(mut self, w: Writes) -> CommandSpec {
         self.writes = w;
         self
+    }
+
+    /// Declares the command as covering every shard (see [`AllShards`]).
+    pub const fn all_shards(mut self, when: AllShards) -> CommandSpec {
+        self.all_shards = when;
+        self
+    }
+
+    /// Whether this call (`args` with the command name first) covers every shard (see [`AllShards`]).
+    pub fn spans_shards(&self, args: &[Bytes]) -> bool {
+        match self.all_shards {
+            AllShards::No => false,
+            AllShards::Always => true,
+            AllShards::WithArgument(a) => {
+                args.len() == 2 && args[1].eq_ignore_ascii_case(a.as_bytes())
+            }
+        }
     }
 
     /// Sets the subcommands of a container.
@@ -533,4 +565,30 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     lower.make_ascii_lowercase();
     let s = std::str::from_utf8(lower).ok()?;
     TABLE.by_name.get(s).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(args: &[&str]) -> bool {
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        lookup(&args[0]).unwrap().spans_shards(&args)
+    }
+
+    #[test]
+    fn the_table_says_which_keyless_commands_cover_every_shard() {
+        for cmd in ["DBSIZE", "KEYS", "SCAN", "RANDOMKEY", "FLUSHALL", "FLUSHDB"] {
+            assert!(spans(&[cmd]), "{cmd}");
+        }
+        assert!(spans(&["KEYS", "*"]) && spans(&["SCAN", "0"]) && spans(&["FLUSHALL", "ASYNC"]));
+        assert!(spans(&["DEBUG", "digest"]) && spans(&["debug", "DIGEST"]));
+        assert!(!spans(&["DEBUG", "OBJECT", "k"]) && !spans(&["DEBUG", "digest-value", "k"]));
+        for cmd in ["GET", "PING", "INFO", "CLUSTER"] {
+            assert!(!spans(&[cmd]), "{cmd}");
+        }
+    }
 }

@@ -9,12 +9,13 @@ use resp::Frame;
 use crate::cmd::is;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, Object};
-use crate::table::{flags, CommandSpec, Handler};
+use crate::table::{flags, AllShards, CommandSpec, Handler};
 
 #[rustfmt::skip]
 /// The DEBUG row.
 pub const COMMANDS: &[CommandSpec] = &[
 CommandSpec::new("debug", -2, flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE, 0, Handler::Keyspace(debug))
+    .all_shards(AllShards::WithArgument("digest"))
     .doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands"),
 ];
 

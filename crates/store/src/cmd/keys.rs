@@ -9,7 +9,7 @@ use crate::errors;
 use crate::exec::ExecCtx;
 use crate::keyspace::{Keyspace, NO_EXPIRE};
 use crate::notify::class as ev;
-use crate::table::{acl, flags, CommandSpec, Handler, Writes};
+use crate::table::{acl, flags, AllShards, CommandSpec, Handler, Writes};
 
 const DEL_COMPLEXITY: &str = "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).";
 const UNLINK_COMPLEXITY: &str = "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.";
@@ -251,6 +251,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE | acl::DANGEROUS,
         Handler::Keyspace(keys),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "generic",
         "1.0.0",
@@ -264,6 +265,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE,
         Handler::Keyspace(scan),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "generic",
         "2.8.0",
@@ -277,6 +279,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE,
         Handler::Keyspace(randomkey),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "generic",
         "1.0.0",
@@ -432,6 +435,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE,
         Handler::Keyspace(dbsize),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "server",
         "1.0.0",
@@ -445,6 +449,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE | acl::DANGEROUS,
         Handler::Keyspace(flush),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "server",
         "1.0.0",
@@ -458,6 +463,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         acl::KEYSPACE | acl::DANGEROUS,
         Handler::Keyspace(flush),
     )
+    .all_shards(AllShards::Always)
     .doc(
         "server",
         "1.0.0",
